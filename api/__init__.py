@@ -1,0 +1,103 @@
+"""fieldvisit: the backend that debt-collection field teams run on."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from api.config import Config
+from api.errors import error_response, register_error_handlers
+from api.extensions import Api, db
+from api.services.pii import PiiCipher
+
+API_TITLE = "fieldvisit"
+API_VERSION = "1.0"
+
+# Content types a body may have, per endpoint; anything else with a body is 415.
+JSON_ONLY = ("application/json",)
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or Config.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        FIELDVISIT=config,
+        SECRET_KEY=config.secret_key,
+        SQLALCHEMY_DATABASE_URI=config.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(config.database_url),
+        MAX_CONTENT_LENGTH=config.max_content_length,
+        API_TITLE=API_TITLE,
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_REDOC_PATH="/docs",
+        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Case file, offline sync and field evidence for "
+                                    "debt-collection field teams. Errors share one shape: "
+                                    "`{\"error\": {status, code, message, fields}}`."},
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        },
+    )
+    logging.basicConfig(level=logging.INFO)
+    db.init_app(app)
+    app.extensions["fieldvisit.pii"] = PiiCipher(config.pii_key or config.secret_key)
+    api = Api(app)
+    register_error_handlers(app)
+    app.before_request(_check_content_type)
+
+    from api.resources import register_blueprints
+
+    register_blueprints(api)
+    return app
+
+
+def _check_content_type():
+    """A body must be JSON unless the endpoint declares other types (`accepts_content`)."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.content_length:
+        return None
+    view = request.url_rule and request.endpoint and _view_function()
+    accepted = getattr(view, "accepts_content", JSON_ONLY)
+    if request.mimetype not in accepted:
+        return error_response(
+            415, f"Send the body as {' or '.join(accepted)}, not {request.mimetype or 'nothing'}.",
+        )
+    return None
+
+
+def _view_function():
+    from flask import current_app
+
+    view = current_app.view_functions.get(request.endpoint)
+    return getattr(view, "view_class", view)
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """SQLite: enforce foreign keys, WAL for concurrent readers, and real transactions."""
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn):
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")

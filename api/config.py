@@ -1,0 +1,52 @@
+"""Configuration from the environment, with embedded defaults (SQLite file, blobs on local disk)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_VAR = Path(os.environ.get("FIELDVISIT_VAR_DIR", "var"))
+
+
+@dataclass
+class Policy:
+    """Compliance policy defaults (China, 2026 industry guideline); overridable per deployment."""
+
+    visit_hours_start: str = "08:00"
+    visit_hours_end: str = "22:00"
+    min_collectors_per_visit: int = 2
+    geofence_radius_m: float = 200.0
+    max_clock_offset_s: int = 300
+    max_connected_calls_per_day: int = 3
+    default_timezone: str = "Asia/Shanghai"
+
+
+@dataclass
+class Config:
+    database_url: str = f"sqlite:///{DEFAULT_VAR / 'fieldvisit.db'}"
+    blob_store: str = f"local:{DEFAULT_VAR / 'blobs'}"
+    s3_endpoint_url: str | None = None
+    secret_key: str = "dev-only-change-me"
+    pii_key: str | None = None
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    max_content_length: int = 32 * 1024 * 1024
+    page_size_max: int = 200
+    policy: Policy = field(default_factory=Policy)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Config:
+        env = dict(os.environ if env is None else env)
+        values: dict = {}
+        for f in fields(cls):
+            raw = env.get(f"FIELDVISIT_{f.name.upper()}")
+            if raw is None or f.name == "policy":
+                continue
+            values[f.name] = int(raw) if f.type in ("int", int) else raw
+        policy = Policy()
+        for f in fields(Policy):
+            raw = env.get(f"FIELDVISIT_POLICY_{f.name.upper()}")
+            if raw is not None:
+                setattr(policy, f.name, type(getattr(policy, f.name))(raw))
+        return cls(**values, policy=policy)

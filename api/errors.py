@@ -1,0 +1,121 @@
+"""One JSON error shape for every failure, and the one place domain errors become HTTP.
+
+    {"error": {"status": 422, "code": "validation_error", "message": "...",
+               "fields": {"debtor.national_id": ["check digit should be X"]}}}
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from api.extensions import db
+from api.services.exceptions import DomainError
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    428: "precondition_required",
+    429: "too_many_requests",
+    503: "temporarily_unavailable",
+}
+
+
+def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
+    """Turn marshmallow's nested messages into {"a.b.0.c": ["..."]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_schema":
+                name = prefix or "_schema"
+            out.update(flatten_messages(value, name))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        out[prefix or "_schema"] = list(messages)
+    elif isinstance(messages, list):
+        for item in messages:
+            out.update(flatten_messages(item, prefix))
+    else:
+        out[prefix or "_schema"] = [str(messages)]
+    return out
+
+
+def error_response(status: int, message: str, *, code: str | None = None, fields=None, headers=None):
+    body = {"status": status, "code": code or HTTP_CODES.get(status, "error"), "message": message}
+    if fields:
+        body["fields"] = fields
+    response = jsonify({"error": body})
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def http_exception_response(error: HTTPException):
+    """Render a werkzeug/flask-smorest HTTPException (webargs puts field errors in `data`)."""
+    data = getattr(error, "data", None) or {}
+    fields = None
+    messages = data.get("messages")
+    if messages:
+        # webargs nests by location ("json", "query", "files"...); drop that level.
+        if isinstance(messages, dict) and set(messages) <= {"json", "query", "form", "files",
+                                                            "headers", "view_args", "path"}:
+            merged: dict = {}
+            for value in messages.values():
+                merged.update(flatten_messages(value))
+            fields = merged
+        else:
+            fields = flatten_messages(messages)
+    status = error.code or 500
+    message = data.get("message") or error.description or HTTP_CODES.get(status, "error")
+    if status == 422 and fields:
+        message = "Some fields are not valid: " + ", ".join(sorted(fields))
+    return error_response(status, message, fields=fields, headers=data.get("headers"))
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        db.session.rollback()
+        headers = {}
+        if getattr(error, "retry_after", None):
+            headers["Retry-After"] = str(error.retry_after)
+        return error_response(
+            error.status, error.message, code=error.code, fields=error.fields, headers=headers
+        )
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(error: IntegrityError):
+        db.session.rollback()
+        log.info("integrity error: %s", type(error.orig).__name__)
+        return error_response(409, "This clashes with an existing record.", code="conflict")
+
+    @app.errorhandler(OperationalError)
+    def operational_error(error: OperationalError):
+        db.session.rollback()
+        log.warning("database unavailable: %s", type(error.orig).__name__)
+        return error_response(
+            503, "The database is busy; retry shortly.", headers={"Retry-After": "2"}
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return http_exception_response(error)
+        db.session.rollback()
+        # Only the exception type: messages may carry personal data.
+        log.error("unhandled %s", type(error).__name__, exc_info=False)
+        return error_response(500, "Internal error.", code="internal_error")

@@ -1,0 +1,10 @@
+"""Every blueprint, registered in one place."""
+
+from api.extensions import Api
+
+
+def register_blueprints(api: Api) -> None:
+    from api.resources import admin, audit, auth, cases, imports
+
+    for module in (auth, admin, cases, imports, audit):
+        api.register_blueprint(module.blp)

@@ -1,0 +1,132 @@
+"""Administration: teams, users, devices, revocation."""
+
+from flask.views import MethodView
+from sqlalchemy import select
+
+from api.auth import auth_required, token_service
+from api.extensions import Blueprint, db
+from api.pagination import paginate
+from api.models import Device, Role, Team, User
+from api.services import accounts
+from api.services.exceptions import NotFound
+from schemas.common import PageArgsSchema
+from schemas.org import (
+    DevicePageSchema,
+    DeviceQuerySchema,
+    DeviceSchema,
+    TeamPageSchema,
+    TeamSchema,
+    UserPageSchema,
+    UserQuerySchema,
+    UserSchema,
+    UserUpdateSchema,
+)
+
+blp = Blueprint("admin", __name__, url_prefix="/admin",
+                description="Teams, users and devices (administrators)")
+ADMIN = Role.ADMIN
+
+
+@blp.route("/teams")
+class Teams(MethodView):
+    @auth_required(Role.ADMIN, Role.SUPERVISOR, Role.LEGAL)
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, TeamPageSchema)
+    def get(self, args):
+        """List teams"""
+        return paginate(db.session, select(Team), args, Team.code)
+
+    @auth_required(ADMIN)
+    @blp.arguments(TeamSchema)
+    @blp.response(201, TeamSchema)
+    @blp.alt_response(409, description="Team code taken")
+    def post(self, args):
+        """Create a team (branch)"""
+        team = accounts.create_team(db.session, **args)
+        db.session.commit()
+        return team
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @auth_required(ADMIN)
+    @blp.arguments(UserQuerySchema, location="query")
+    @blp.response(200, UserPageSchema)
+    def get(self, args):
+        """List users"""
+        stmt = select(User)
+        if "role" in args:
+            stmt = stmt.where(User.role == args["role"])
+        if "team_id" in args:
+            stmt = stmt.where(User.team_id == args["team_id"])
+        return paginate(db.session, stmt, args, User.username)
+
+    @auth_required(ADMIN)
+    @blp.arguments(UserSchema)
+    @blp.response(201, UserSchema)
+    @blp.alt_response(409, description="Username taken")
+    def post(self, args):
+        """Create a user"""
+        user = accounts.create_user(db.session, **args)
+        db.session.commit()
+        return user
+
+
+@blp.route("/users/<int:user_id>")
+class UserById(MethodView):
+    @auth_required(ADMIN)
+    @blp.response(200, UserSchema)
+    @blp.alt_response(404, description="No such user")
+    def get(self, user_id):
+        """Get a user"""
+        user = db.session.get(User, user_id)
+        if user is None:
+            raise NotFound("No such user.")
+        return user
+
+    @auth_required(ADMIN)
+    @blp.arguments(UserUpdateSchema)
+    @blp.response(200, UserSchema)
+    @blp.alt_response(404, description="No such user")
+    def patch(self, args, user_id):
+        """Change a user's name, role, team, password or active flag (deactivating or a new
+        password revokes their tokens)"""
+        user = accounts.update_user(db.session, user_id, args)
+        db.session.commit()
+        return user
+
+
+@blp.route("/users/<int:user_id>/revoke")
+class RevokeUser(MethodView):
+    @auth_required(ADMIN)
+    @blp.response(204)
+    @blp.alt_response(404, description="No such user")
+    def post(self, user_id):
+        """Revoke every token the user holds, at once"""
+        token_service().revoke_user(user_id)
+        db.session.commit()
+
+
+@blp.route("/devices")
+class Devices(MethodView):
+    @auth_required(ADMIN)
+    @blp.arguments(DeviceQuerySchema, location="query")
+    @blp.response(200, DevicePageSchema)
+    def get(self, args):
+        """List registered devices"""
+        stmt = select(Device)
+        if "user_id" in args:
+            stmt = stmt.where(Device.user_id == args["user_id"])
+        return paginate(db.session, stmt, args, Device.registered_at)
+
+
+@blp.route("/devices/<string:device_id>/revoke")
+class RevokeDevice(MethodView):
+    @auth_required(ADMIN)
+    @blp.response(200, DeviceSchema)
+    @blp.alt_response(404, description="No such device")
+    def post(self, device_id):
+        """Revoke a device: its access and refresh tokens stop working at once"""
+        device = token_service().revoke_device(device_id)
+        db.session.commit()
+        return device

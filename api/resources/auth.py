@@ -1,0 +1,56 @@
+"""Login, token refresh and the caller's profile."""
+
+from flask.views import MethodView
+
+from api.auth import auth_required, current_principal, token_service
+from api.extensions import Blueprint, db
+from api.models import User
+from api.services.accounts import RefreshTokenReused
+from schemas.auth import LoginSchema, MeSchema, RefreshSchema, TokenPairSchema
+
+blp = Blueprint("auth", __name__, url_prefix="/auth", description="Sign in and tokens")
+
+
+@blp.route("/login")
+class Login(MethodView):
+    @blp.arguments(LoginSchema)
+    @blp.response(200, TokenPairSchema)
+    @blp.alt_response(401, description="Wrong username or password, or account disabled")
+    @blp.alt_response(403, description="The device was revoked")
+    @blp.alt_response(409, description="The device belongs to another user")
+    def post(self, args):
+        """Sign in from a device; returns a short-lived access token and a refresh token"""
+        device = args["device"]
+        pair = token_service().login(args["username"], args["password"], str(device["id"]),
+                                     device["label"], device["platform"])
+        db.session.commit()
+        return pair
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @blp.arguments(RefreshSchema)
+    @blp.response(200, TokenPairSchema)
+    @blp.alt_response(401, description="Unknown, expired, reused or revoked refresh token")
+    def post(self, args):
+        """Trade a refresh token for a new pair (the old refresh token stops working)"""
+        try:
+            pair = token_service().refresh(args["refresh_token"])
+        except RefreshTokenReused:
+            db.session.commit()  # keep the revocation of the device's other tokens
+            raise
+        db.session.commit()
+        return pair
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @auth_required()
+    @blp.response(200, MeSchema)
+    def get(self):
+        """The signed-in user"""
+        principal = current_principal()
+        user = db.session.get(User, principal.user_id)
+        return {"id": user.id, "username": user.username, "full_name": user.full_name,
+                "role": user.role.value, "team_id": user.team_id,
+                "device_id": principal.device_id}

@@ -1,0 +1,1 @@
+"""Every marshmallow schema of the API, request and response."""

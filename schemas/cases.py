@@ -1,0 +1,173 @@
+"""Case lists, the case file, and assignment."""
+
+import marshmallow as ma
+
+from api.extensions import Schema
+from api.models import Bucket, CaseStatus
+from schemas.common import PageArgsSchema, page_of
+
+
+class CaseQuerySchema(PageArgsSchema):
+    team_id = ma.fields.Integer()
+    collector_id = ma.fields.Integer()
+    bucket = ma.fields.List(ma.fields.Enum(Bucket, by_value=True),
+                            metadata={"description": "repeat to match any of several"})
+    status = ma.fields.List(ma.fields.Enum(CaseStatus, by_value=True))
+    dpd_min = ma.fields.Integer(validate=ma.validate.Range(min=0))
+    dpd_max = ma.fields.Integer(validate=ma.validate.Range(min=0))
+    unassigned = ma.fields.Boolean()
+    near_lat = ma.fields.Float(validate=ma.validate.Range(min=-90, max=90),
+                               metadata={"description": "WGS84 latitude of the centre"})
+    near_lon = ma.fields.Float(validate=ma.validate.Range(min=-180, max=180))
+    radius_m = ma.fields.Float(validate=ma.validate.Range(min=1, max=200_000))
+    sort = ma.fields.String(load_default="-days_past_due", validate=ma.validate.OneOf([
+        f"{sign}{key}" for sign in ("", "-") for key in (
+            "days_past_due", "overdue_fen", "outstanding_fen", "contract_no", "next_due_on",
+            "id", "distance")]))
+
+    @ma.validates_schema
+    def check(self, data, **kwargs):
+        near = [k for k in ("near_lat", "near_lon", "radius_m") if k in data]
+        if near and len(near) != 3:
+            missing = {"near_lat", "near_lon", "radius_m"} - set(near)
+            raise ma.ValidationError({k: ["needed with the other near_* fields"] for k in missing})
+        if data.get("sort", "").lstrip("-") == "distance" and not near:
+            raise ma.ValidationError({"sort": ["distance needs near_lat, near_lon, radius_m"]})
+        if data.get("dpd_min", 0) > data.get("dpd_max", 10**9):
+            raise ma.ValidationError({"dpd_min": ["greater than dpd_max"]})
+
+
+class CaseSummarySchema(Schema):
+    id = ma.fields.Integer()
+    contract_no = ma.fields.String()
+    product = ma.fields.String()
+    debtor_name = ma.fields.String()
+    status = ma.fields.String()
+    bucket = ma.fields.String(metadata={"example": "M2"})
+    days_past_due = ma.fields.Integer()
+    reminder_class = ma.fields.String(metadata={"example": "B"})
+    overdue_fen = ma.fields.Integer(metadata={"description": "integer fen (1/100 yuan)"})
+    outstanding_fen = ma.fields.Integer()
+    currency = ma.fields.String()
+    next_due_on = ma.fields.Date(allow_none=True)
+    team_id = ma.fields.Integer(allow_none=True)
+    collector_id = ma.fields.Integer(allow_none=True)
+    distance_m = ma.fields.Float(allow_none=True)
+
+
+class DebtorViewSchema(Schema):
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    name = ma.fields.String()
+    national_id = ma.fields.String(metadata={
+        "description": "full only for the assigned collector; otherwise last 4 digits"})
+    mobile_phone = ma.fields.String(allow_none=True)
+    home_phone = ma.fields.String(allow_none=True)
+    work_phone = ma.fields.String(allow_none=True)
+    employer = ma.fields.String(allow_none=True)
+    risk_notes = ma.fields.String(allow_none=True)
+    timezone = ma.fields.String()
+    masked = ma.fields.Boolean()
+
+
+class ContactViewSchema(Schema):
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    name = ma.fields.String()
+    relation = ma.fields.String()
+    role = ma.fields.String()
+    phone = ma.fields.String(allow_none=True)
+    knows_of_loan = ma.fields.Boolean()
+    may_discuss_debt = ma.fields.Boolean(metadata={
+        "description": "false: say nothing about the debt to this person"})
+
+
+class AddressViewSchema(Schema):
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    kind = ma.fields.String()
+    text = ma.fields.String()
+    lat = ma.fields.Float(allow_none=True, metadata={"description": "WGS84"})
+    lon = ma.fields.Float(allow_none=True)
+    coord_source = ma.fields.String(allow_none=True)
+    source_datum = ma.fields.String(allow_none=True)
+    confirmed_at = ma.fields.DateTime(allow_none=True)
+    contact_id = ma.fields.Integer(allow_none=True)
+
+
+class InstalmentViewSchema(Schema):
+    seq = ma.fields.Integer()
+    due_on = ma.fields.Date()
+    amount_fen = ma.fields.Integer()
+    principal_fen = ma.fields.Integer()
+
+
+class PaymentViewSchema(Schema):
+    ref = ma.fields.String()
+    paid_on = ma.fields.Date()
+    amount_fen = ma.fields.Integer()
+    method = ma.fields.String(allow_none=True)
+
+
+class CollateralViewSchema(Schema):
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    kind = ma.fields.String()
+    vin = ma.fields.String(allow_none=True)
+    engine_no = ma.fields.String(allow_none=True)
+    plate = ma.fields.String(allow_none=True)
+    make = ma.fields.String(allow_none=True)
+    model = ma.fields.String(allow_none=True)
+    colour = ma.fields.String(allow_none=True)
+    tracker_lat = ma.fields.Float(allow_none=True)
+    tracker_lon = ma.fields.Float(allow_none=True)
+    tracker_at = ma.fields.DateTime(allow_none=True)
+    repossession_status = ma.fields.String()
+
+
+class AssignmentViewSchema(Schema):
+    team_id = ma.fields.Integer(allow_none=True)
+    collector_id = ma.fields.Integer(allow_none=True)
+    collector_name = ma.fields.String(allow_none=True)
+    assigned_by_id = ma.fields.Integer(allow_none=True)
+    assigned_by_name = ma.fields.String(allow_none=True)
+    reason = ma.fields.String(allow_none=True)
+    started_at = ma.fields.DateTime()
+    ended_at = ma.fields.DateTime(allow_none=True)
+
+
+class FiguresSchema(Schema):
+    figures_as_of = ma.fields.Date(allow_none=True)
+    total_due_fen = ma.fields.Integer()
+    paid_fen = ma.fields.Integer()
+    overdue_fen = ma.fields.Integer()
+    outstanding_fen = ma.fields.Integer()
+    outstanding_principal_fen = ma.fields.Integer()
+    penalty_fen = ma.fields.Integer()
+    fees_fen = ma.fields.Integer()
+    periods_overdue = ma.fields.Integer()
+    penalty_basis = ma.fields.String(allow_none=True)
+    lender_bucket = ma.fields.String(allow_none=True)
+
+
+class CaseDetailSchema(CaseSummarySchema):
+    principal_fen = ma.fields.Integer()
+    disbursed_on = ma.fields.Date(allow_none=True)
+    figures = ma.fields.Nested(FiguresSchema)
+    debtor = ma.fields.Nested(DebtorViewSchema)
+    contacts = ma.fields.List(ma.fields.Nested(ContactViewSchema))
+    addresses = ma.fields.List(ma.fields.Nested(AddressViewSchema))
+    schedule = ma.fields.List(ma.fields.Nested(InstalmentViewSchema))
+    payments = ma.fields.List(ma.fields.Nested(PaymentViewSchema))
+    collateral = ma.fields.List(ma.fields.Nested(CollateralViewSchema))
+    assignments = ma.fields.List(ma.fields.Nested(AssignmentViewSchema))
+
+
+class AssignSchema(Schema):
+    collector_id = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "the collector to hold the case; null leaves it with the team"})
+    team_id = ma.fields.Integer(metadata={"description": "defaults to the collector's team"})
+    reason = ma.fields.String(validate=ma.validate.Length(max=200))
+
+
+CasePageSchema = page_of(CaseSummarySchema, "CasePage")
