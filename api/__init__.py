@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from api.config import Config
 from api.errors import error_response, register_error_handlers
 from api.extensions import Api, db
+from api.services.accounts import configure_password_hashing
 from api.services.pii import PiiCipher
 
 API_TITLE = "fieldvisit"
@@ -37,15 +38,17 @@ def create_app(config: Config | None = None) -> Flask:
         OPENAPI_REDOC_PATH="/docs",
         OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
         API_SPEC_OPTIONS={
-            "info": {"description": "Case file, offline sync and field evidence for "
-                                    "debt-collection field teams. Errors share one shape: "
-                                    "`{\"error\": {status, code, message, fields}}`."},
-            "components": {"securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "info": {
+                "description": "Case file, offline sync and field evidence for "
+                "debt-collection field teams. Errors share one shape: "
+                '`{"error": {status, code, message, fields}}`.'
+            },
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         },
     )
     logging.basicConfig(level=logging.INFO)
     db.init_app(app)
+    configure_password_hashing(config.argon2_profile)
     app.extensions["fieldvisit.pii"] = PiiCipher(config.pii_key or config.secret_key)
     api = Api(app)
     register_error_handlers(app)
@@ -65,7 +68,8 @@ def _check_content_type():
     accepted = getattr(view, "accepts_content", JSON_ONLY)
     if request.mimetype not in accepted:
         return error_response(
-            415, f"Send the body as {' or '.join(accepted)}, not {request.mimetype or 'nothing'}.",
+            415,
+            f"Send the body as {' or '.join(accepted)}, not {request.mimetype or 'nothing'}.",
         )
     return None
 

@@ -34,8 +34,9 @@ def auth_required(*roles: Role):
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token:
-                raise Unauthorized("Send 'Authorization: Bearer <access token>'.",
-                                   code="missing_token")
+                raise Unauthorized(
+                    "Send 'Authorization: Bearer <access token>'.", code="missing_token"
+                )
             principal = token_service().authenticate(token.strip())
             if principal.role not in allowed:
                 raise Forbidden("Your role may not do this.")

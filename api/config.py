@@ -29,6 +29,7 @@ class Config:
     s3_endpoint_url: str | None = None
     secret_key: str = "dev-only-change-me"
     pii_key: str | None = None
+    argon2_profile: str = "RFC_9106_LOW_MEMORY"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
     max_content_length: int = 32 * 1024 * 1024

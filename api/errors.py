@@ -1,7 +1,7 @@
 """One JSON error shape for every failure, and the one place domain errors become HTTP.
 
-    {"error": {"status": 422, "code": "validation_error", "message": "...",
-               "fields": {"debtor.national_id": ["check digit should be X"]}}}
+{"error": {"status": 422, "code": "validation_error", "message": "...",
+           "fields": {"debtor.national_id": ["check digit should be X"]}}}
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-def error_response(status: int, message: str, *, code: str | None = None, fields=None, headers=None):
+def error_response(
+    status: int, message: str, *, code: str | None = None, fields=None, headers=None
+):
     body = {"status": status, "code": code or HTTP_CODES.get(status, "error"), "message": message}
     if fields:
         body["fields"] = fields
@@ -71,8 +73,15 @@ def http_exception_response(error: HTTPException):
     messages = data.get("messages")
     if messages:
         # webargs nests by location ("json", "query", "files"...); drop that level.
-        if isinstance(messages, dict) and set(messages) <= {"json", "query", "form", "files",
-                                                            "headers", "view_args", "path"}:
+        if isinstance(messages, dict) and set(messages) <= {
+            "json",
+            "query",
+            "form",
+            "files",
+            "headers",
+            "view_args",
+            "path",
+        }:
             merged: dict = {}
             for value in messages.values():
                 merged.update(flatten_messages(value))
@@ -111,10 +120,10 @@ def register_error_handlers(app: Flask) -> None:
             503, "The database is busy; retry shortly.", headers={"Retry-After": "2"}
         )
 
+    app.register_error_handler(HTTPException, http_exception_response)
+
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
-        if isinstance(error, HTTPException):
-            return http_exception_response(error)
         db.session.rollback()
         # Only the exception type: messages may carry personal data.
         log.error("unhandled %s", type(error).__name__, exc_info=False)

@@ -8,14 +8,21 @@ from api.config import Config
 from api.extensions import db
 
 config = context.config
-url = context.get_x_argument(as_dictionary=True).get("url") \
-    or config.attributes.get("url") or Config.from_env().database_url
+url = (
+    context.get_x_argument(as_dictionary=True).get("url")
+    or config.attributes.get("url")
+    or Config.from_env().database_url
+)
 target_metadata = db.metadata
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=url, target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=url.startswith("sqlite"))
+    context.configure(
+        url=url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=url.startswith("sqlite"),
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -35,8 +42,12 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

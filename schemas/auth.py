@@ -6,20 +6,31 @@ from api.extensions import Schema
 
 
 class DeviceInfoSchema(Schema):
-    id = ma.fields.UUID(required=True, metadata={
-        "description": "Generated once by the app and kept; binds the refresh token to the phone.",
-        "example": "9b2f6a2e-3c1d-4c55-9a3e-0d7f0c1e2b11"})
-    label = ma.fields.String(load_default="", validate=ma.validate.Length(max=120),
-                             metadata={"example": "Redmi Note 12"})
-    platform = ma.fields.String(load_default="", validate=ma.validate.Length(max=40),
-                                metadata={"example": "android-14"})
+    id = ma.fields.UUID(
+        required=True,
+        metadata={
+            "description": "Generated once by the app and kept; binds the refresh token "
+            "to the phone.",
+            "example": "9b2f6a2e-3c1d-4c55-9a3e-0d7f0c1e2b11",
+        },
+    )
+    label = ma.fields.String(
+        load_default="", validate=ma.validate.Length(max=120), metadata={"example": "Redmi Note 12"}
+    )
+    platform = ma.fields.String(
+        load_default="", validate=ma.validate.Length(max=40), metadata={"example": "android-14"}
+    )
 
 
 class LoginSchema(Schema):
-    username = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64),
-                                metadata={"example": "collector1"})
-    password = ma.fields.String(required=True, load_only=True,
-                                validate=ma.validate.Length(min=1, max=256))
+    username = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=64),
+        metadata={"example": "collector1"},
+    )
+    password = ma.fields.String(
+        required=True, load_only=True, validate=ma.validate.Length(min=1, max=256)
+    )
     device = ma.fields.Nested(DeviceInfoSchema, required=True)
 
 

@@ -10,20 +10,38 @@ from schemas.common import PageArgsSchema, page_of
 class CaseQuerySchema(PageArgsSchema):
     team_id = ma.fields.Integer()
     collector_id = ma.fields.Integer()
-    bucket = ma.fields.List(ma.fields.Enum(Bucket, by_value=True),
-                            metadata={"description": "repeat to match any of several"})
+    bucket = ma.fields.List(
+        ma.fields.Enum(Bucket, by_value=True),
+        metadata={"description": "repeat to match any of several"},
+    )
     status = ma.fields.List(ma.fields.Enum(CaseStatus, by_value=True))
     dpd_min = ma.fields.Integer(validate=ma.validate.Range(min=0))
     dpd_max = ma.fields.Integer(validate=ma.validate.Range(min=0))
     unassigned = ma.fields.Boolean()
-    near_lat = ma.fields.Float(validate=ma.validate.Range(min=-90, max=90),
-                               metadata={"description": "WGS84 latitude of the centre"})
+    near_lat = ma.fields.Float(
+        validate=ma.validate.Range(min=-90, max=90),
+        metadata={"description": "WGS84 latitude of the centre"},
+    )
     near_lon = ma.fields.Float(validate=ma.validate.Range(min=-180, max=180))
     radius_m = ma.fields.Float(validate=ma.validate.Range(min=1, max=200_000))
-    sort = ma.fields.String(load_default="-days_past_due", validate=ma.validate.OneOf([
-        f"{sign}{key}" for sign in ("", "-") for key in (
-            "days_past_due", "overdue_fen", "outstanding_fen", "contract_no", "next_due_on",
-            "id", "distance")]))
+    sort = ma.fields.String(
+        load_default="-days_past_due",
+        validate=ma.validate.OneOf(
+            [
+                f"{sign}{key}"
+                for sign in ("", "-")
+                for key in (
+                    "days_past_due",
+                    "overdue_fen",
+                    "outstanding_fen",
+                    "contract_no",
+                    "next_due_on",
+                    "id",
+                    "distance",
+                )
+            ]
+        ),
+    )
 
     @ma.validates_schema
     def check(self, data, **kwargs):
@@ -59,8 +77,9 @@ class DebtorViewSchema(Schema):
     id = ma.fields.Integer()
     ref = ma.fields.String()
     name = ma.fields.String()
-    national_id = ma.fields.String(metadata={
-        "description": "full only for the assigned collector; otherwise last 4 digits"})
+    national_id = ma.fields.String(
+        metadata={"description": "full only for the assigned collector; otherwise last 4 digits"}
+    )
     mobile_phone = ma.fields.String(allow_none=True)
     home_phone = ma.fields.String(allow_none=True)
     work_phone = ma.fields.String(allow_none=True)
@@ -78,8 +97,9 @@ class ContactViewSchema(Schema):
     role = ma.fields.String()
     phone = ma.fields.String(allow_none=True)
     knows_of_loan = ma.fields.Boolean()
-    may_discuss_debt = ma.fields.Boolean(metadata={
-        "description": "false: say nothing about the debt to this person"})
+    may_discuss_debt = ma.fields.Boolean(
+        metadata={"description": "false: say nothing about the debt to this person"}
+    )
 
 
 class AddressViewSchema(Schema):
@@ -164,8 +184,11 @@ class CaseDetailSchema(CaseSummarySchema):
 
 
 class AssignSchema(Schema):
-    collector_id = ma.fields.Integer(required=True, allow_none=True, metadata={
-        "description": "the collector to hold the case; null leaves it with the team"})
+    collector_id = ma.fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the collector to hold the case; null leaves it with the team"},
+    )
     team_id = ma.fields.Integer(metadata={"description": "defaults to the collector's team"})
     reason = ma.fields.String(validate=ma.validate.Length(max=200))
 

@@ -6,8 +6,11 @@ from api.extensions import Schema
 
 
 class PageArgsSchema(Schema):
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1),
-                             metadata={"description": "1-based page number"})
+    page = ma.fields.Integer(
+        load_default=1,
+        validate=ma.validate.Range(min=1),
+        metadata={"description": "1-based page number"},
+    )
     page_size = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
 
 
@@ -20,12 +23,20 @@ class PageMetaSchema(Schema):
 
 def page_of(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     """A response schema `{items: [...], page: {...}}` named `name` in OpenAPI."""
-    return type(name, (Schema,), {
-        "items": ma.fields.List(ma.fields.Nested(item_schema)),
-        "page": ma.fields.Nested(PageMetaSchema),
-    })
+    return type(
+        name,
+        (Schema,),
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema)),
+            "page": ma.fields.Nested(PageMetaSchema),
+        },
+    )
 
 
 def page_meta(page: int, page_size: int, total: int) -> dict:
-    return {"page": page, "page_size": page_size, "total": total,
-            "pages": (total + page_size - 1) // page_size}
+    return {
+        "page": page,
+        "page_size": page_size,
+        "total": total,
+        "pages": (total + page_size - 1) // page_size,
+    }

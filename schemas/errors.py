@@ -6,9 +6,12 @@ import marshmallow as ma
 class ErrorBodySchema(ma.Schema):
     status = ma.fields.Integer(metadata={"example": 422})
     code = ma.fields.String(metadata={"example": "validation_error"})
-    message = ma.fields.String(metadata={"example": "Some fields are not valid: debtor.national_id"})
+    message = ma.fields.String(
+        metadata={"example": "Some fields are not valid: debtor.national_id"}
+    )
     fields = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
         metadata={"example": {"debtor.national_id": ["check digit should be X"]}},
     )
 

@@ -9,24 +9,33 @@ from schemas.common import PageArgsSchema, page_of
 
 class TeamSchema(Schema):
     id = ma.fields.Integer(dump_only=True)
-    code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"),
-                            metadata={"example": "SZ-01"})
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120),
-                            metadata={"example": "Shenzhen Futian branch"})
-    timezone = ma.fields.String(load_default="Asia/Shanghai",
-                                validate=ma.validate.Length(min=1, max=64))
+    code = ma.fields.String(
+        required=True,
+        validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"),
+        metadata={"example": "SZ-01"},
+    )
+    name = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=120),
+        metadata={"example": "Shenzhen Futian branch"},
+    )
+    timezone = ma.fields.String(
+        load_default="Asia/Shanghai", validate=ma.validate.Length(min=1, max=64)
+    )
 
 
 class UserSchema(Schema):
     id = ma.fields.Integer(dump_only=True)
-    username = ma.fields.String(required=True,
-                                validate=ma.validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$"))
+    username = ma.fields.String(
+        required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$")
+    )
     full_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
     role = ma.fields.Enum(Role, by_value=True, required=True)
     team_id = ma.fields.Integer(allow_none=True, load_default=None)
     is_active = ma.fields.Boolean(dump_only=True)
-    password = ma.fields.String(required=True, load_only=True,
-                                validate=ma.validate.Length(min=8, max=256))
+    password = ma.fields.String(
+        required=True, load_only=True, validate=ma.validate.Length(min=8, max=256)
+    )
 
 
 class UserUpdateSchema(Schema):

@@ -23,7 +23,9 @@ DATA = Path(__file__).resolve().parent / "data"
 PG_ADMIN_URL = os.environ.get(
     "FIELDVISIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-ENGINES = [e for e in os.environ.get("FIELDVISIT_TEST_ENGINES", "sqlite,postgresql").split(",") if e]
+ENGINES = [
+    e for e in os.environ.get("FIELDVISIT_TEST_ENGINES", "sqlite,postgresql").split(",") if e
+]
 
 
 def migrate(url: str) -> None:
@@ -57,6 +59,7 @@ def app_config(database_url, tmp_path_factory) -> Config:
         database_url=database_url,
         blob_store=f"local:{tmp_path_factory.mktemp('blobs')}",
         secret_key="test-secret-key",
+        argon2_profile="CHEAPEST",  # production strength is tested in tests/unit/test_passwords.py
     )
 
 

@@ -126,7 +126,9 @@ class Contact(db.Model):
     lender_ref: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(120))
     relation: Mapped[Relation] = mapped_column(enum_column(Relation, "relation"))
-    role: Mapped[ContactRole] = mapped_column(enum_column(ContactRole, "role"), default=ContactRole.REFERENCE)
+    role: Mapped[ContactRole] = mapped_column(
+        enum_column(ContactRole, "role"), default=ContactRole.REFERENCE
+    )
     phone: Mapped[str | None] = mapped_column(String(32))
     knows_of_loan: Mapped[bool] = mapped_column(default=False)
 
@@ -152,7 +154,9 @@ class Address(db.Model):
     text: Mapped[str] = mapped_column(String(400))
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
-    coord_source: Mapped[CoordSource | None] = mapped_column(enum_column(CoordSource, "coord_source"))
+    coord_source: Mapped[CoordSource | None] = mapped_column(
+        enum_column(CoordSource, "coord_source")
+    )
     source_datum: Mapped[str | None] = mapped_column(String(8))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -176,7 +180,9 @@ class Case(db.Model):
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     principal_fen: Mapped[Fen]
     disbursed_on: Mapped[date | None]
-    status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus, "status"), default=CaseStatus.ACTIVE)
+    status: Mapped[CaseStatus] = mapped_column(
+        enum_column(CaseStatus, "status"), default=CaseStatus.ACTIVE
+    )
     lender_bucket: Mapped[Bucket | None] = mapped_column(enum_column(Bucket, "lender_bucket"))
     penalty_fen: Mapped[Fen]
     fees_fen: Mapped[Fen]
@@ -288,6 +294,3 @@ class Assignment(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[Case] = relationship(back_populates="assignments")
-
-
-

@@ -5,8 +5,8 @@ from sqlalchemy import select
 
 from api.auth import auth_required, token_service
 from api.extensions import Blueprint, db
-from api.pagination import paginate
 from api.models import Device, Role, Team, User
+from api.pagination import paginate
 from api.services import accounts
 from api.services.exceptions import NotFound
 from schemas.common import PageArgsSchema
@@ -22,8 +22,9 @@ from schemas.org import (
     UserUpdateSchema,
 )
 
-blp = Blueprint("admin", __name__, url_prefix="/admin",
-                description="Teams, users and devices (administrators)")
+blp = Blueprint(
+    "admin", __name__, url_prefix="/admin", description="Teams, users and devices (administrators)"
+)
 ADMIN = Role.ADMIN
 
 

@@ -21,8 +21,13 @@ class Login(MethodView):
     def post(self, args):
         """Sign in from a device; returns a short-lived access token and a refresh token"""
         device = args["device"]
-        pair = token_service().login(args["username"], args["password"], str(device["id"]),
-                                     device["label"], device["platform"])
+        pair = token_service().login(
+            args["username"],
+            args["password"],
+            str(device["id"]),
+            device["label"],
+            device["platform"],
+        )
         db.session.commit()
         return pair
 
@@ -51,6 +56,11 @@ class Me(MethodView):
         """The signed-in user"""
         principal = current_principal()
         user = db.session.get(User, principal.user_id)
-        return {"id": user.id, "username": user.username, "full_name": user.full_name,
-                "role": user.role.value, "team_id": user.team_id,
-                "device_id": principal.device_id}
+        return {
+            "id": user.id,
+            "username": user.username,
+            "full_name": user.full_name,
+            "role": user.role.value,
+            "team_id": user.team_id,
+            "device_id": principal.device_id,
+        }

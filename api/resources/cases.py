@@ -29,12 +29,17 @@ class Cases(MethodView):
         if "near_lat" in args:
             near = (args["near_lat"], args["near_lon"], args["radius_m"])
         filters = case_file.CaseFilters(
-            team_id=args.get("team_id"), collector_id=args.get("collector_id"),
+            team_id=args.get("team_id"),
+            collector_id=args.get("collector_id"),
             buckets=[b.value for b in args.get("bucket", [])],
             statuses=[s.value for s in args.get("status", [])],
-            dpd_min=args.get("dpd_min"), dpd_max=args.get("dpd_max"),
-            unassigned=args.get("unassigned"), near=near, sort=args["sort"],
-            page=args["page"], page_size=args["page_size"],
+            dpd_min=args.get("dpd_min"),
+            dpd_max=args.get("dpd_max"),
+            unassigned=args.get("unassigned"),
+            near=near,
+            sort=args["sort"],
+            page=args["page"],
+            page_size=args["page_size"],
         )
         items, total = case_file.list_cases(db.session, current_principal(), filters)
         db.session.commit()
@@ -64,8 +69,14 @@ class CaseAssignment(MethodView):
     def put(self, args, case_id):
         """Assign the case to a collector (or back to the team)"""
         principal = current_principal()
-        assign_case(db.session, principal, case_id, collector_id=args["collector_id"],
-                    team_id=args.get("team_id"), reason=args.get("reason"))
+        assign_case(
+            db.session,
+            principal,
+            case_id,
+            collector_id=args["collector_id"],
+            team_id=args.get("team_id"),
+            reason=args.get("reason"),
+        )
         detail = case_file.case_detail(db.session, principal, case_id, pii_cipher())
         db.session.commit()
         return detail

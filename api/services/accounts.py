@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
@@ -20,6 +20,13 @@ from api.services.exceptions import Conflict, Forbidden, InvalidInput, NotFound,
 _hasher = PasswordHasher()
 # Verifying against this keeps the timing of "no such user" equal to "wrong password".
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def configure_password_hashing(profile: str) -> None:
+    """Choose argon2 parameters by profile name (argon2.profiles; tests use CHEAPEST)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher.from_parameters(getattr(profiles, profile))
+    _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
@@ -67,8 +74,9 @@ class TokenService:
         self.access_ttl_s = access_ttl_s
         self.refresh_ttl_s = refresh_ttl_s
 
-    def login(self, username: str, password: str, device_id: str, label: str = "",
-              platform: str = "") -> TokenPair:
+    def login(
+        self, username: str, password: str, device_id: str, label: str = "", platform: str = ""
+    ) -> TokenPair:
         user = self.session.scalar(select(User).where(User.username == username))
         if user is None:
             verify_password(_DUMMY_HASH, password)
@@ -82,8 +90,10 @@ class TokenService:
             device = Device(id=device_id, user_id=user.id, label=label, platform=platform)
             self.session.add(device)
         elif device.user_id != user.id:
-            raise Conflict("This device is registered to another user.",
-                           fields={"device_id": ["registered to another user"]})
+            raise Conflict(
+                "This device is registered to another user.",
+                fields={"device_id": ["registered to another user"]},
+            )
         elif device.revoked_at is not None:
             raise Forbidden("This device has been revoked.", code="device_revoked")
         device.last_seen_at = utcnow()
@@ -100,8 +110,7 @@ class TokenService:
         if token.used_at is not None:
             # A rotated token came back: it was stolen or replayed. End the device's session.
             self._revoke_refresh_tokens(device_id=token.device_id)
-            raise RefreshTokenReused("Refresh token was already used.",
-                                     code="refresh_token_reused")
+            raise RefreshTokenReused("Refresh token was already used.", code="refresh_token_reused")
         user = self.session.get(User, token.user_id)
         device = self.session.get(Device, token.device_id)
         if user is None or not user.is_active or device is None or device.revoked_at is not None:
@@ -118,16 +127,27 @@ class TokenService:
         except BadSignature as exc:
             raise Unauthorized("Access token is not valid.", code="bad_token") from exc
         row = self.session.execute(
-            select(User.id, User.role, User.team_id, User.is_active, User.token_generation,
-                   Device.revoked_at)
+            select(
+                User.id,
+                User.role,
+                User.team_id,
+                User.is_active,
+                User.token_generation,
+                Device.revoked_at,
+            )
             .join(Device, Device.user_id == User.id)
             .where(User.id == payload["u"], Device.id == payload["d"])
         ).first()
-        if row is None or not row.is_active or row.revoked_at is not None \
-                or row.token_generation != payload["g"]:
+        if (
+            row is None
+            or not row.is_active
+            or row.revoked_at is not None
+            or row.token_generation != payload["g"]
+        ):
             raise Unauthorized("Access token has been revoked.", code="token_revoked")
-        return Principal(user_id=row.id, role=Role(row.role), team_id=row.team_id,
-                         device_id=payload["d"])
+        return Principal(
+            user_id=row.id, role=Role(row.role), team_id=row.team_id, device_id=payload["d"]
+        )
 
     def revoke_user(self, user_id: int) -> None:
         user = self.session.get(User, user_id)
@@ -148,10 +168,14 @@ class TokenService:
     def _issue(self, user: User, device: Device) -> TokenPair:
         access = self.signer.dumps({"u": user.id, "d": device.id, "g": user.token_generation})
         refresh = secrets.token_urlsafe(32)
-        self.session.add(RefreshToken(
-            token_hash=_digest(refresh), user_id=user.id, device_id=device.id,
-            expires_at=utcnow() + timedelta(seconds=self.refresh_ttl_s),
-        ))
+        self.session.add(
+            RefreshToken(
+                token_hash=_digest(refresh),
+                user_id=user.id,
+                device_id=device.id,
+                expires_at=utcnow() + timedelta(seconds=self.refresh_ttl_s),
+            )
+        )
         return TokenPair(access, refresh, self.access_ttl_s, device.id)
 
     def _revoke_refresh_tokens(self, **where) -> None:
@@ -174,13 +198,25 @@ def create_team(session: Session, code: str, name: str, timezone: str = "Asia/Sh
     return team
 
 
-def create_user(session: Session, *, username: str, full_name: str, role: Role, password: str,
-                team_id: int | None = None) -> User:
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    full_name: str,
+    role: Role,
+    password: str,
+    team_id: int | None = None,
+) -> User:
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"Username {username!r} is taken.", fields={"username": ["already exists"]})
     _check_team(session, role, team_id)
-    user = User(username=username, full_name=full_name, role=role, team_id=team_id,
-                password_hash=hash_password(password))
+    user = User(
+        username=username,
+        full_name=full_name,
+        role=role,
+        team_id=team_id,
+        password_hash=hash_password(password),
+    )
     session.add(user)
     session.flush()
     return user
@@ -209,5 +245,7 @@ def _check_team(session: Session, role: Role, team_id: int | None) -> None:
     if team_id is not None and session.get(Team, team_id) is None:
         raise InvalidInput("No such team.", fields={"team_id": ["no such team"]})
     if role in (Role.COLLECTOR, Role.SUPERVISOR) and team_id is None:
-        raise InvalidInput("Collectors and supervisors belong to a team.",
-                           fields={"team_id": ["required for this role"]})
+        raise InvalidInput(
+            "Collectors and supervisors belong to a team.",
+            fields={"team_id": ["required for this role"]},
+        )

@@ -21,15 +21,29 @@ _CHAIN_LOCK_KEY = 0x66_76_61_75  # "fvau"
 
 def _row_hash(event: AuditEvent) -> str:
     material = json.dumps(
-        [event.occurred_at.isoformat(), event.actor_id, event.device_id, event.action,
-         event.case_id, event.detail, event.prev_hash],
-        separators=(",", ":"), ensure_ascii=False,
+        [
+            event.occurred_at.isoformat(),
+            event.actor_id,
+            event.device_id,
+            event.action,
+            event.case_id,
+            event.detail,
+            event.prev_hash,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def record(session: Session, principal: Principal | None, action: str, *,
-           case_id: int | None = None, detail: dict | None = None) -> AuditEvent:
+def record(
+    session: Session,
+    principal: Principal | None,
+    action: str,
+    *,
+    case_id: int | None = None,
+    detail: dict | None = None,
+) -> AuditEvent:
     """Append one audit row in the caller's transaction."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
@@ -68,9 +82,14 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
             return ChainReport(True, rows)
         for event in events:
             if event.prev_hash != prev:
-                return ChainReport(False, rows, event.id, "previous hash does not match: "
-                                   "a row before it was removed, inserted or altered")
+                return ChainReport(
+                    False,
+                    rows,
+                    event.id,
+                    "previous hash does not match: "
+                    "a row before it was removed, inserted or altered",
+                )
             if _row_hash(event) != event.hash:
                 return ChainReport(False, rows, event.id, "row content does not match its hash")
             prev, rows, last_id = event.hash, rows + 1, event.id
-        session.expunge_all()
+            session.expunge(event)

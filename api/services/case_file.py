@@ -57,8 +57,9 @@ def list_cases(session: Session, principal: Principal, f: CaseFilters) -> tuple[
     if f.dpd_max is not None:
         stmt = stmt.where(Case.days_past_due <= f.dpd_max)
     if f.unassigned is not None:
-        stmt = stmt.where(Case.collector_id.is_(None) if f.unassigned
-                          else Case.collector_id.is_not(None))
+        stmt = stmt.where(
+            Case.collector_id.is_(None) if f.unassigned else Case.collector_id.is_not(None)
+        )
     descending = f.sort.startswith("-")
     key = f.sort.lstrip("-")
     if f.near is None:
@@ -68,7 +69,8 @@ def list_cases(session: Session, principal: Principal, f: CaseFilters) -> tuple[
         total = session.scalar(select(func.count()).select_from(stmt.subquery()))
         ids = session.scalars(
             stmt.order_by(column.desc() if descending else column.asc(), Case.id)
-            .limit(f.page_size).offset((f.page - 1) * f.page_size)
+            .limit(f.page_size)
+            .offset((f.page - 1) * f.page_size)
         ).all()
         distances: dict[int, float] = {}
     else:
@@ -99,53 +101,93 @@ def _page_near(session: Session, stmt, f: CaseFilters, key: str, descending: boo
     else:
         column = SORTS[key]
         ordered = session.scalars(
-            select(Case.id).where(Case.id.in_(nearest))
+            select(Case.id)
+            .where(Case.id.in_(nearest))
             .order_by(column.desc() if descending else column.asc(), Case.id)
         ).all()
     start = (f.page - 1) * f.page_size
-    return ordered[start:start + f.page_size], len(nearest), nearest
+    return ordered[start : start + f.page_size], len(nearest), nearest
 
 
 def _summary(case: Case, distance: float | None) -> dict:
     return {
-        "id": case.id, "contract_no": case.contract_no, "product": case.product.value,
-        "debtor_name": case.debtor.name, "status": case.status.value,
-        "bucket": case.bucket.value, "days_past_due": case.days_past_due,
-        "reminder_class": case.reminder_class, "overdue_fen": case.overdue_fen,
-        "outstanding_fen": case.outstanding_fen, "currency": case.currency,
-        "next_due_on": case.next_due_on, "team_id": case.team_id,
-        "collector_id": case.collector_id, "distance_m": distance,
+        "id": case.id,
+        "contract_no": case.contract_no,
+        "product": case.product.value,
+        "debtor_name": case.debtor.name,
+        "status": case.status.value,
+        "bucket": case.bucket.value,
+        "days_past_due": case.days_past_due,
+        "reminder_class": case.reminder_class,
+        "overdue_fen": case.overdue_fen,
+        "outstanding_fen": case.outstanding_fen,
+        "currency": case.currency,
+        "next_due_on": case.next_due_on,
+        "team_id": case.team_id,
+        "collector_id": case.collector_id,
+        "distance_m": distance,
     }
 
 
 def case_detail(session: Session, principal: Principal, case_id: int, cipher: PiiCipher) -> dict:
     """The whole case file as the principal may see it; the read is audited."""
     case = get_visible_case(
-        session, principal, case_id,
-        selectinload(Case.instalments), selectinload(Case.payments),
-        selectinload(Case.collateral), selectinload(Case.assignments),
+        session,
+        principal,
+        case_id,
+        selectinload(Case.instalments),
+        selectinload(Case.payments),
+        selectinload(Case.collateral),
+        selectinload(Case.assignments),
         selectinload(Case.debtor).selectinload(Debtor.contacts),
         selectinload(Case.debtor).selectinload(Debtor.addresses),
     )
     full = sees_full_personal_data(principal, case)
     debtor = case.debtor
-    audit.record(session, principal, "case.read", case_id=case.id,
-                 detail={"masked": not full})
+    audit.record(session, principal, "case.read", case_id=case.id, detail={"masked": not full})
     return {
         **_summary(case, None),
-        "principal_fen": case.principal_fen, "disbursed_on": case.disbursed_on,
-        "figures": {k: getattr(case, k) for k in (
-            "figures_as_of", "total_due_fen", "paid_fen", "overdue_fen", "outstanding_fen",
-            "outstanding_principal_fen", "penalty_fen", "fees_fen", "periods_overdue")}
-        | {"penalty_basis": case.penalty_basis, "lender_bucket":
-           case.lender_bucket.value if case.lender_bucket else None},
+        "principal_fen": case.principal_fen,
+        "disbursed_on": case.disbursed_on,
+        "figures": {
+            k: getattr(case, k)
+            for k in (
+                "figures_as_of",
+                "total_due_fen",
+                "paid_fen",
+                "overdue_fen",
+                "outstanding_fen",
+                "outstanding_principal_fen",
+                "penalty_fen",
+                "fees_fen",
+                "periods_overdue",
+            )
+        }
+        | {
+            "penalty_basis": case.penalty_basis,
+            "lender_bucket": case.lender_bucket.value if case.lender_bucket else None,
+        },
         "debtor": debtor_view(debtor, cipher, full),
         "contacts": [contact_view(c, full) for c in debtor.contacts],
         "addresses": [address_view(a) for a in debtor.addresses],
-        "schedule": [{"seq": i.seq, "due_on": i.due_on, "amount_fen": i.amount_fen,
-                      "principal_fen": i.principal_fen} for i in case.instalments],
-        "payments": [{"ref": p.lender_ref, "paid_on": p.paid_on, "amount_fen": p.amount_fen,
-                      "method": p.method} for p in case.payments],
+        "schedule": [
+            {
+                "seq": i.seq,
+                "due_on": i.due_on,
+                "amount_fen": i.amount_fen,
+                "principal_fen": i.principal_fen,
+            }
+            for i in case.instalments
+        ],
+        "payments": [
+            {
+                "ref": p.lender_ref,
+                "paid_on": p.paid_on,
+                "amount_fen": p.amount_fen,
+                "method": p.method,
+            }
+            for p in case.payments
+        ],
         "collateral": [collateral_view(c) for c in case.collateral],
         "assignments": _assignment_history(session, case.assignments),
     }
@@ -155,11 +197,19 @@ def debtor_view(debtor: Debtor, cipher: PiiCipher, full: bool) -> dict:
     national_id = cipher.decrypt(debtor.national_id_cipher) if full else None
     phone = (lambda p: p) if full else (lambda p: mask_phone(p) if p else None)
     return {
-        "id": debtor.id, "ref": debtor.lender_ref, "name": debtor.name,
-        "national_id": national_id if full else mask_national_id("0" * 14 + debtor.national_id_last4),
-        "mobile_phone": phone(debtor.mobile_phone), "home_phone": phone(debtor.home_phone),
-        "work_phone": phone(debtor.work_phone), "employer": debtor.employer,
-        "risk_notes": debtor.risk_notes, "timezone": debtor.timezone, "masked": not full,
+        "id": debtor.id,
+        "ref": debtor.lender_ref,
+        "name": debtor.name,
+        "national_id": national_id
+        if full
+        else mask_national_id("0" * 14 + debtor.national_id_last4),
+        "mobile_phone": phone(debtor.mobile_phone),
+        "home_phone": phone(debtor.home_phone),
+        "work_phone": phone(debtor.work_phone),
+        "employer": debtor.employer,
+        "risk_notes": debtor.risk_notes,
+        "timezone": debtor.timezone,
+        "masked": not full,
     }
 
 
@@ -167,41 +217,65 @@ def contact_view(contact, full: bool) -> dict:
     """A contact who does not know of the loan is marked so: nothing about the debt may be
     said to them, and the view carries no loan figures at all."""
     return {
-        "id": contact.id, "ref": contact.lender_ref, "name": contact.name,
-        "relation": contact.relation.value, "role": contact.role.value,
+        "id": contact.id,
+        "ref": contact.lender_ref,
+        "name": contact.name,
+        "relation": contact.relation.value,
+        "role": contact.role.value,
         "phone": contact.phone if full or not contact.phone else mask_phone(contact.phone),
-        "knows_of_loan": contact.knows_of_loan, "may_discuss_debt": contact.knows_of_loan,
+        "knows_of_loan": contact.knows_of_loan,
+        "may_discuss_debt": contact.knows_of_loan,
     }
 
 
 def address_view(address: Address) -> dict:
     return {
-        "id": address.id, "ref": address.lender_ref, "kind": address.kind.value,
-        "text": address.text, "lat": address.lat, "lon": address.lon,
+        "id": address.id,
+        "ref": address.lender_ref,
+        "kind": address.kind.value,
+        "text": address.text,
+        "lat": address.lat,
+        "lon": address.lon,
         "coord_source": address.coord_source.value if address.coord_source else None,
-        "source_datum": address.source_datum, "confirmed_at": address.confirmed_at,
+        "source_datum": address.source_datum,
+        "confirmed_at": address.confirmed_at,
         "contact_id": address.contact_id,
     }
 
 
 def collateral_view(c) -> dict:
     return {
-        "id": c.id, "ref": c.lender_ref, "kind": c.kind.value, "vin": c.vin,
-        "engine_no": c.engine_no, "plate": c.plate, "make": c.make, "model": c.model,
-        "colour": c.colour, "tracker_lat": c.tracker_lat, "tracker_lon": c.tracker_lon,
-        "tracker_at": c.tracker_at, "repossession_status": c.repossession_status.value,
+        "id": c.id,
+        "ref": c.lender_ref,
+        "kind": c.kind.value,
+        "vin": c.vin,
+        "engine_no": c.engine_no,
+        "plate": c.plate,
+        "make": c.make,
+        "model": c.model,
+        "colour": c.colour,
+        "tracker_lat": c.tracker_lat,
+        "tracker_lon": c.tracker_lon,
+        "tracker_at": c.tracker_at,
+        "repossession_status": c.repossession_status.value,
     }
 
 
 def _assignment_history(session: Session, assignments: list[Assignment]) -> list[dict]:
     user_ids = {a.collector_id for a in assignments} | {a.assigned_by_id for a in assignments}
-    names = dict(session.execute(
-        select(User.id, User.full_name).where(User.id.in_(user_ids - {None}))).all())
-    return [{
-        "team_id": a.team_id, "collector_id": a.collector_id,
-        "collector_name": names.get(a.collector_id), "assigned_by_id": a.assigned_by_id,
-        "assigned_by_name": names.get(a.assigned_by_id), "reason": a.reason,
-        "started_at": a.started_at, "ended_at": a.ended_at,
-    } for a in assignments]
-
-
+    names = dict(
+        session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids - {None}))).all()
+    )
+    return [
+        {
+            "team_id": a.team_id,
+            "collector_id": a.collector_id,
+            "collector_name": names.get(a.collector_id),
+            "assigned_by_id": a.assigned_by_id,
+            "assigned_by_name": names.get(a.assigned_by_id),
+            "reason": a.reason,
+            "started_at": a.started_at,
+            "ended_at": a.ended_at,
+        }
+        for a in assignments
+    ]
