@@ -7,12 +7,14 @@ import logging
 from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from api.config import Config
 from api.errors import error_response, register_error_handlers
 from api.extensions import Api, db
 from api.services.accounts import configure_password_hashing
 from api.services.pii import PiiCipher
+from mobile_sync import changelog
 
 API_TITLE = "fieldvisit"
 API_VERSION = "1.0"
@@ -50,6 +52,7 @@ def create_app(config: Config | None = None) -> Flask:
     db.init_app(app)
     configure_password_hashing(config.argon2_profile)
     app.extensions["fieldvisit.pii"] = PiiCipher(config.pii_key or config.secret_key)
+    changelog.install(Session, _cipher_of_current_app)
     api = Api(app)
     register_error_handlers(app)
     app.before_request(_check_content_type)
@@ -58,6 +61,12 @@ def create_app(config: Config | None = None) -> Flask:
 
     register_blueprints(api)
     return app
+
+
+def _cipher_of_current_app(_session) -> PiiCipher:
+    from flask import current_app
+
+    return current_app.extensions["fieldvisit.pii"]
 
 
 def _check_content_type():

@@ -34,6 +34,7 @@ class Config:
     refresh_token_ttl_s: int = 30 * 24 * 3600
     max_content_length: int = 32 * 1024 * 1024
     page_size_max: int = 200
+    sync_lock_timeout_ms: int = 5000
     policy: Policy = field(default_factory=Policy)
 
     @classmethod

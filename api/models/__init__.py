@@ -20,10 +20,22 @@ from api.models.cases import (
     Relation,
     RepossessionStatus,
 )
+from api.models.field import (
+    CaseNote,
+    Channel,
+    ContactAttempt,
+    ContactOutcome,
+    FieldProposal,
+    ProposalKind,
+    ProposalStatus,
+)
 from api.models.imports import ImportRun
 from api.models.org import Device, RefreshToken, Role, Team, User
+from api.models.sync import CaseDocument, DeviceMutation, SyncChange, SyncCounter
 
 __all__ = [
+    "CaseDocument", "CaseNote", "Channel", "ContactAttempt", "ContactOutcome", "DeviceMutation",
+    "FieldProposal", "ProposalKind", "ProposalStatus", "SyncChange", "SyncCounter",
     "Address",
     "AddressKind",
     "Assignment",

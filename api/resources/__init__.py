@@ -4,7 +4,7 @@ from api.extensions import Api
 
 
 def register_blueprints(api: Api) -> None:
-    from api.resources import admin, audit, auth, cases, imports
+    from api.resources import admin, audit, auth, cases, imports, sync
 
-    for module in (auth, admin, cases, imports, audit):
+    for module in (auth, admin, cases, imports, audit, sync):
         api.register_blueprint(module.blp)

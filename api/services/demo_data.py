@@ -17,7 +17,7 @@ import random
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -151,38 +151,42 @@ _MOBILE_PREFIXES = ("130", "131", "132", "133", "135", "136", "137", "138", "139
                     "152", "153", "155", "156", "157", "158", "159", "166", "173", "176", "177",
                     "180", "181", "182", "183", "185", "186", "187", "188", "189", "191", "198",
                     "199")
-_STREETS = ("人民路", "建设路", "解放路", "中山路", "和平路", "新华路", "朝阳路", "胜利路", "文化路",
-            "工业大道", "创业路", "滨江路", "青年路", "幸福路", "光明路", "东风路", "花园路")
-_ESTATES = ("阳光", "翠苑", "金色家园", "锦绣", "华府", "碧桂园", "万科城", "幸福里", "御景湾",
-            "康城", "丽景", "和园")
+_STREETS = ("人民路", "建设路", "解放路", "中山路", "和平路", "新华路", "朝阳路",
+            "胜利路", "文化路", "工业大道", "创业路", "滨江路", "青年路", "幸福路",
+            "光明路", "东风路", "花园路")
+_ESTATES = ("阳光", "翠苑", "金色家园", "锦绣", "华府", "碧桂园", "万科城", "幸福里",
+            "御景湾", "康城", "丽景", "和园")
 _VILLAGES = ("李家", "王庄", "陈屯", "新安", "石桥", "柳树", "大石", "河东", "杨柳", "红星")
-_FIRM_WORDS = ("华创", "鑫达", "恒泰", "永盛", "宏远", "金桥", "瑞丰", "天成", "博远", "众信",
-               "顺发", "安捷")
-_FIRM_KINDS = ("电子科技", "物流", "餐饮管理", "商贸", "装饰工程", "汽车服务", "服装", "印刷",
-               "家具制造", "网络科技")
+_FIRM_WORDS = ("华创", "鑫达", "恒泰", "永盛", "宏远", "金桥", "瑞丰", "天成", "博远",
+               "众信", "顺发", "安捷")
+_FIRM_KINDS = ("电子科技", "物流", "餐饮管理", "商贸", "装饰工程", "汽车服务", "服装",
+               "印刷", "家具制造", "网络科技")
 _BUILD_KINDS = ("建筑工程", "土石方工程", "机械设备租赁", "市政工程", "路桥工程")
-_PROJECTS = ("安置房", "物流园", "地铁站", "污水处理厂", "产业园", "道路改造", "学校", "商业综合体")
+_PROJECTS = ("安置房", "物流园", "地铁站", "污水处理厂", "产业园", "道路改造", "学校",
+             "商业综合体")
 _REASONS = ("经营资金周转困难", "市场变化，订单减少", "离婚，家庭变故", "家人生病住院",
             "子女上学开支大", "房屋装修超支", "失业，收入中断", "疑似赌博", "多头借贷",
             "认为别人也不还", "称是银行的错", "工程款被拖欠")
 
 
-def _name(rng: random.Random, male: bool, family: str | None = None) -> str:
+def random_name(rng: random.Random, male: bool, family: str | None = None) -> str:
     given = _GIVEN_M if male else _GIVEN_F
     return (family or rng.choice(_FAMILY)) + "".join(
         rng.choice(given) for _ in range(rng.choices((1, 2), (3, 7))[0]))
 
 
-def _mobile(rng: random.Random) -> str:
+def random_mobile(rng: random.Random) -> str:
     return rng.choice(_MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}"
 
 
 def _landline(rng: random.Random, place: Place) -> str:
-    digits = 7 if place.area_code == "0891" else 8
-    return f"{place.area_code}-{rng.randint(2, 8)}{rng.randrange(10 ** (digits - 1)):0{digits - 1}d}"
+    rest = 6 if place.area_code == "0891" else 7  # Lhasa numbers have 7 digits, others 8
+    return f"{place.area_code}-{rng.randint(2, 8)}{rng.randrange(10**rest):0{rest}d}"
 
 
-def _national_id(rng: random.Random, region: str, born: date, male: bool, used: set[str]) -> str:
+def random_national_id(rng: random.Random, region: str, born: date, male: bool,
+                       used: set[str]) -> str:
+    """A valid GB 11643 number (sex in the parity of digit 17) not yet in `used`."""
     while True:
         seq = rng.randrange(100) * 10 + rng.choice((1, 3, 5, 7, 9) if male else (0, 2, 4, 6, 8))
         body = f"{region}{born:%Y%m%d}{seq:03d}"
@@ -241,7 +245,7 @@ def _plate(rng: random.Random, place: Place, kind: str) -> str:
 # --------------------------------------------------------------------------- places and maps
 
 
-def _scatter(rng: random.Random, lat: float, lon: float, max_km: float) -> tuple[float, float]:
+def scatter_point(rng: random.Random, lat: float, lon: float, max_km: float) -> tuple[float, float]:
     """A WGS84 point at a random bearing, up to `max_km` away (local flat approximation)."""
     d = max_km * 1000 * math.sqrt(rng.random())
     bearing = rng.uniform(0, 2 * math.pi)
@@ -312,7 +316,7 @@ def _amortise(principal_fen: int, rate: float, n: int) -> list[tuple[int, int]]:
     return out
 
 
-def _target_dpd(rng: random.Random) -> int:
+def random_days_past_due(rng: random.Random) -> int:
     _, _, lo, hi = rng.choices(_BUCKET_MIX, [b[1] for b in _BUCKET_MIX])[0]
     if hi > 90:
         return min(hi, lo + int(rng.expovariate(1 / 90)))
@@ -324,7 +328,7 @@ def _loan(rng: random.Random, product: str, as_of: date, case_no: int) -> dict[s
     (lo, hi), rate, tenors = _PRODUCTS[product]
     principal = rng.randint(lo // 1000, hi // 1000) * 1000 * 100
     n = rng.choice(tenors)
-    dpd = _target_dpd(rng)
+    dpd = random_days_past_due(rng)
     # u: due date of the first unpaid instalment (in the future for a current loan).
     u = as_of - timedelta(days=dpd) if dpd else as_of + timedelta(days=rng.randint(0, 27))
     paid_count = rng.randint(0, min(n - 1, 24))
@@ -378,9 +382,9 @@ def _debtor(rng: random.Random, n: int, place: Place, product: str, as_of: date,
     employer = (f"{place.city[:-1]}{rng.choice(_FIRM_WORDS)}"
                 f"{rng.choice(_BUILD_KINDS if machinery else _FIRM_KINDS)}有限公司")
     debtor = {
-        "ref": f"D{n:06d}", "name": _name(rng, male),
-        "national_id": _national_id(rng, region, born, male, ids),
-        "mobile_phone": _mobile(rng),
+        "ref": f"D{n:06d}", "name": random_name(rng, male),
+        "national_id": random_national_id(rng, region, born, male, ids),
+        "mobile_phone": random_mobile(rng),
         "home_phone": _landline(rng, place) if rng.random() < 0.3 else None,
         "work_phone": _landline(rng, place) if rng.random() < 0.4 else None,
         "employer": employer if rng.random() < 0.85 else None,
@@ -390,23 +394,24 @@ def _debtor(rng: random.Random, n: int, place: Place, product: str, as_of: date,
     contacts = []
     secured = product != "consumer_loan"
     if born < as_of - timedelta(days=26 * 365) and rng.random() < 0.65:
-        contacts.append(("spouse", _name(rng, not male),
+        contacts.append(("spouse", random_name(rng, not male),
                          "guarantor" if secured and rng.random() < 0.5 else "reference",
                          rng.random() < 0.85))
     if rng.random() < 0.5:
         father = rng.random() < 0.5
         family = debtor["name"][0] if father else None
-        contacts.append(("parent", _name(rng, father, family), "reference", rng.random() < 0.4))
+        contacts.append(("parent", random_name(rng, father, family), "reference",
+                         rng.random() < 0.4))
     if rng.random() < 0.5 or not contacts:
         relation = rng.choice(("friend", "colleague", "sibling"))
         role = "counter_guarantor" if machinery and rng.random() < 0.3 else "reference"
-        contacts.append((relation, _name(rng, rng.random() < 0.5), role,
+        contacts.append((relation, random_name(rng, rng.random() < 0.5), role,
                          rng.random() < (0.6 if relation == "sibling" else 0.3)))
     contact_rows = [{"ref": f"C{k + 1}", "name": name, "relation": relation, "role": role,
-                     "phone": _mobile(rng), "knows_of_loan": knows or role != "reference"}
+                     "phone": random_mobile(rng), "knows_of_loan": knows or role != "reference"}
                     for k, (relation, name, role, knows) in enumerate(contacts[:3])]
 
-    home_lat, home_lon = _scatter(rng, place.lat, place.lon, 6)
+    home_lat, home_lon = scatter_point(rng, place.lat, place.lon, 6)
     addresses = [{"kind": "home", "text": f"{place.city}{district}{rng.choice(_STREETS)}"
                   f"{rng.randint(1, 399)}号{rng.choice(_ESTATES)}小区{rng.randint(1, 30)}栋"
                   f"{rng.randint(1, 4)}单元{rng.randint(1, 32)}{rng.randint(1, 4):02d}室",
@@ -417,18 +422,18 @@ def _debtor(rng: random.Random, n: int, place: Place, product: str, as_of: date,
                "text": f"{hometown.city}{reg_district}{rng.choice(_VILLAGES)}村"
                        f"{rng.randint(1, 12)}组{rng.randint(1, 80)}号"}
         if rng.random() < 0.7:  # lenders often have no coordinates for the registration
-            row |= _coordinates(rng, *_scatter(rng, hometown.lat, hometown.lon, 8))
+            row |= _coordinates(rng, *scatter_point(rng, hometown.lat, hometown.lon, 8))
         else:
             row |= {"lat": None, "lon": None, "datum": None}
         addresses.append(row)
     if machinery:
         addresses.append({"kind": "worksite", "text": f"{place.city}{district}"
                           f"{rng.choice(_VILLAGES)}村{rng.choice(_PROJECTS)}项目工地",
-                          **_coordinates(rng, *_scatter(rng, place.lat, place.lon, 8))})
-    if len(addresses) < 3 and (debtor["employer"] and rng.random() < 0.7 or len(addresses) < 2):
+                          **_coordinates(rng, *scatter_point(rng, place.lat, place.lon, 8))})
+    if len(addresses) < 2 or (len(addresses) < 3 and debtor["employer"] and rng.random() < 0.7):
         addresses.append({"kind": "work", "text": f"{place.city}{district}{rng.choice(_STREETS)}"
                           f"{rng.randint(1, 399)}号{debtor['employer'] or ''}",
-                          **_coordinates(rng, *_scatter(rng, place.lat, place.lon, 5))})
+                          **_coordinates(rng, *scatter_point(rng, place.lat, place.lon, 5))})
     for k, row in enumerate(addresses):
         row["ref"], row["contact_ref"] = f"A{k + 1}", None
     return debtor, contact_rows, addresses
@@ -454,19 +459,19 @@ def _collateral(rng: random.Random, product: str, place: Place, year: int, as_of
                "colour": rng.choice(_COLOURS)}
     if rng.random() < (0.7 if product == "machinery_finance" else 0.5):
         near = rng.choice([a for a in addresses if a["kind"] != "household_registration"])
-        lat, lon = wgs84_to_gcj02(*_scatter(rng, place.lat, place.lon, 8)) \
-            if near["lat"] is None else (near["lat"], near["lon"])
         seen = datetime.combine(as_of, datetime.min.time(), ZoneInfo("Asia/Shanghai")) \
             - timedelta(minutes=rng.randint(60, 20 * 24 * 60))
-        row["tracker"] = {"lat": round(lat + rng.uniform(-0.002, 0.002), 6),
-                          "lon": round(lon + rng.uniform(-0.002, 0.002), 6),
-                          "datum": near["datum"] or "GCJ02", "at": seen.isoformat()}
+        row["tracker"] = {"lat": round(near["lat"] + rng.uniform(-0.002, 0.002), 6),
+                          "lon": round(near["lon"] + rng.uniform(-0.002, 0.002), 6),
+                          "datum": near["datum"], "at": seen.isoformat()}
     return [row]
 
 
 def _case(rng: random.Random, n: int, place: Place, team_code: str, as_of: date,
           ids: set[str], debtor_of: dict | None) -> dict[str, Any]:
     product = rng.choices(("consumer_loan", "car_loan", "machinery_finance"), (50, 35, 15))[0]
+    if debtor_of is not None:  # a repeat borrower takes the same kind of loan again
+        product = debtor_of["product"]
     loan = _loan(rng, product, as_of, n)
     if debtor_of is None:
         debtor, contacts, addresses = _debtor(rng, n, place, product, as_of, ids)
@@ -606,7 +611,7 @@ def seed_demo(session: Session, cipher: PiiCipher, *, n_cases: int = 2000, seed:
 
     def add(username: str, role: Role, team: Team | None) -> User:
         password = secrets.token_urlsafe(12)
-        full_name = _name(rng, rng.random() < 0.5)
+        full_name = random_name(rng, rng.random() < 0.5)
         user = accounts.create_user(session, username=DEMO_PREFIX + username, full_name=full_name,
                                     role=role, password=password,
                                     team_id=team.id if team else None)
@@ -648,7 +653,3 @@ def assign_collectors(doc: dict[str, Any], collectors: dict[str, list[str]]) -> 
         for k, group in enumerate(order):
             for case in group:
                 case["collector_username"] = names[min(k // per, len(names) - 1)]
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt.astimezone(timezone.utc)

@@ -34,14 +34,20 @@ class PiiCipher:
         self._aead = AESGCM(_derive(master, b"fieldvisit pii encryption"))
         self._mac_key = _derive(master, b"fieldvisit pii lookup")
 
-    def encrypt(self, plaintext: str) -> bytes:
+    def seal(self, data: bytes) -> bytes:
         nonce = os.urandom(12)
-        return _VERSION + nonce + self._aead.encrypt(nonce, plaintext.encode(), _VERSION)
+        return _VERSION + nonce + self._aead.encrypt(nonce, data, _VERSION)
 
-    def decrypt(self, blob: bytes) -> str:
+    def unseal(self, blob: bytes) -> bytes:
         if blob[:1] != _VERSION:
             raise ValueError("unknown PII cipher version")
-        return self._aead.decrypt(blob[1:13], blob[13:], _VERSION).decode()
+        return self._aead.decrypt(blob[1:13], blob[13:], _VERSION)
+
+    def encrypt(self, plaintext: str) -> bytes:
+        return self.seal(plaintext.encode())
+
+    def decrypt(self, blob: bytes) -> str:
+        return self.unseal(blob).decode()
 
     def digest(self, plaintext: str) -> str:
         return hmac.new(self._mac_key, plaintext.encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,74 @@
+"""Offline sync for collectors' phones: pull the slice, push the outbox (docs/sync.md)."""
+
+import gzip
+
+from flask import current_app, jsonify, make_response, request
+from flask.views import MethodView
+
+from api.auth import auth_required, current_principal
+from api.extensions import Blueprint, db
+from api.models import Role
+from api.services import audit
+from api.services.exceptions import Forbidden
+from mobile_sync.pull import pull
+from mobile_sync.push import push
+from mobile_sync.reference import reference_data, reference_version
+from schemas.sync import PullArgsSchema, PullPageSchema, PushResultSchema, PushSchema
+
+blp = Blueprint("sync", __name__, url_prefix="/sync", description="Offline sync for phones")
+
+
+@blp.route("/pull")
+class Pull(MethodView):
+    @auth_required(Role.COLLECTOR)
+    @blp.arguments(PullArgsSchema, location="query")
+    @blp.response(200, PullPageSchema)
+    @blp.alt_response(410, description="Reset: drop local cases, keep the outbox, bootstrap")
+    def get(self, args):
+        """Pull the next page of this device's cases (no cursor: bootstrap). gzip on request"""
+        principal = current_principal()
+        cfg = current_app.config["FIELDVISIT"]
+        reference = reference_data(cfg.policy)
+        version = reference_version(reference)
+        send_reference = "cursor" not in args or args.get("ref_version") != version
+        body = pull(db.session, user_id=principal.user_id, device_id=principal.device_id,
+                    cipher=current_app.extensions["fieldvisit.pii"], cursor=args.get("cursor"),
+                    limit=args["limit"],
+                    reference={"version": version, **reference} if send_reference else None)
+        if b'"op":"put"' in body:
+            audit.record(db.session, principal, "sync.pull", detail={"bytes": len(body)})
+        db.session.commit()
+        response = make_response(body)
+        response.mimetype = "application/json"
+        response.vary.add("Accept-Encoding")
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            response.set_data(gzip.compress(body, compresslevel=6))
+            response.headers["Content-Encoding"] = "gzip"
+        return response
+
+
+@blp.route("/push")
+class Push(MethodView):
+    @auth_required(Role.COLLECTOR)
+    @blp.arguments(PushSchema)
+    @blp.response(200, PushResultSchema)
+    @blp.alt_response(503, description="Transient failure: results so far, retry after a while")
+    def post(self, args):
+        """Push mutations from the outbox: one result per mutation, each applied exactly once"""
+        principal = current_principal()
+        if str(args["device_id"]) != principal.device_id:
+            raise Forbidden("device_id is not the device this token was issued to.",
+                            fields={"device_id": ["not this token's device"]})
+        cfg = current_app.config["FIELDVISIT"]
+        outcome = push(db.session, user_id=principal.user_id, device_id=principal.device_id,
+                       mutations=args["mutations"], policy=cfg.policy,
+                       lock_timeout_ms=cfg.sync_lock_timeout_ms)
+        body = {"results": outcome.results, "last_mutation_id": outcome.last_mutation_id}
+        if outcome.retry_after is None:
+            return body
+        body["error"] = {"status": 503, "code": "temporarily_unavailable",
+                         "message": "The server could not apply every mutation; retry."}
+        response = jsonify(body)
+        response.status_code = 503
+        response.headers["Retry-After"] = str(outcome.retry_after)
+        return response

@@ -1,0 +1,436 @@
+"""Checking lender records one at a time: types, enumerations, identifiers, coordinates.
+
+Plain functions over dicts, no database. Each cleaner returns the cleaned record and appends
+`(field, message)` pairs for what is wrong; the caller skips a record with any problem.
+Values from CSV arrive as strings and are converted; JSON values must already have their type.
+Messages never repeat an identifier's value (they end up in the import log).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from api.models.cases import (
+    AddressKind,
+    Bucket,
+    CaseStatus,
+    CollateralKind,
+    ContactRole,
+    Product,
+    Relation,
+)
+from api.services import geo
+from api.services.exceptions import InvalidInput
+from api.services.identifiers import (
+    normalize_engine_number,
+    normalize_national_id,
+    normalize_phone,
+    normalize_plate,
+    normalize_vin,
+)
+
+MAX_FEN = 10**15  # ten trillion yuan: anything above is a typo, and would overflow BIGINT maths
+Problems = list[tuple[str, str]]
+
+
+class Bad(ValueError):
+    """One value is not acceptable; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    convert: Callable[[Any, bool], Any]  # (value, from_csv) -> clean value, or raise Bad
+    required: bool = False
+    default: Any = None
+
+
+# --------------------------------------------------------------------------- converters
+
+
+def text(max_len: int) -> Callable[[Any, bool], str | None]:
+    def convert(value: Any, from_csv: bool) -> str | None:
+        if not isinstance(value, str):
+            raise Bad("must be a string")
+        value = value.strip()
+        if len(value) > max_len:
+            raise Bad(f"must be at most {max_len} characters")
+        return value or None
+
+    return convert
+
+
+def _whole(value: Any, from_csv: bool) -> int:
+    if from_csv and isinstance(value, str):
+        if not re.fullmatch(r"\s*[+-]?\d{1,19}\s*", value):
+            raise Bad("must be a whole number")
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Bad("must be a whole number")
+    return value
+
+
+def fen(value: Any, from_csv: bool) -> int:
+    amount = _whole(value, from_csv)
+    if amount < 0:
+        raise Bad("must not be negative")
+    if amount > MAX_FEN:
+        raise Bad("is too large")
+    return amount
+
+
+def seq(value: Any, from_csv: bool) -> int:
+    number = _whole(value, from_csv)
+    if not 1 <= number <= 10_000:
+        raise Bad("must be between 1 and 10000")
+    return number
+
+
+def number(value: Any, from_csv: bool) -> float:
+    if from_csv and isinstance(value, str):
+        if not re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", value):
+            raise Bad("must be a number")
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Bad("must be a number")
+    return float(value)
+
+
+_TRUE, _FALSE = {"true", "t", "yes", "y", "1"}, {"false", "f", "no", "n", "0"}
+
+
+def boolean(value: Any, from_csv: bool) -> bool:
+    if from_csv and isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE | _FALSE:
+            return word in _TRUE
+    if not isinstance(value, bool):
+        raise Bad("must be true or false")
+    return value
+
+
+def iso_date(value: Any, from_csv: bool) -> date:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        raise Bad("must be a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise Bad("is not a real date") from None
+
+
+def moment(value: Any, from_csv: bool) -> datetime:
+    if not isinstance(value, str):
+        raise Bad("must be an ISO 8601 time with offset")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise Bad("must be an ISO 8601 time with offset") from None
+    if parsed.tzinfo is None:
+        raise Bad("needs a UTC offset, e.g. 2026-11-20T08:00:00+08:00")
+    return parsed.astimezone(UTC)
+
+
+def choice(options: type | tuple[str, ...]) -> Callable[[Any, bool], Any]:
+    """One of an enumeration (returned as the enum member) or of a tuple of strings."""
+    values = tuple(m.value for m in options) if isinstance(options, type) else options
+
+    def convert(value: Any, from_csv: bool) -> Any:
+        word = value.strip() if isinstance(value, str) else value
+        if word not in values:
+            raise Bad(f"must be one of {', '.join(values)}")
+        return options(word) if isinstance(options, type) else word
+
+    return convert
+
+
+def currency(value: Any, from_csv: bool) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Z]{3}", value.strip()):
+        raise Bad("must be an ISO 4217 code such as CNY")
+    return value.strip()
+
+
+@lru_cache(maxsize=256)
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def timezone(value: Any, from_csv: bool) -> str:
+    name = text(64)(value, from_csv)
+    if name is not None and not _known_zone(name):
+        raise Bad("must be an IANA time zone such as Asia/Shanghai")
+    return name
+
+
+def identifier(normalize: Callable[[str, str], str]) -> Callable[[Any, bool], str | None]:
+    """Wrap an `api.services.identifiers` normaliser; its message loses the raw value."""
+
+    def convert(value: Any, from_csv: bool) -> str | None:
+        if not isinstance(value, str):
+            raise Bad("must be a string")
+        raw = value.strip()
+        if not raw:
+            return None
+        try:
+            return normalize(raw, "value")
+        except InvalidInput as exc:
+            message = next(iter(exc.fields.get("value", [])), exc.message)
+            raise Bad(message.replace(raw, "the value")) from None
+
+    return convert
+
+
+# --------------------------------------------------------------------------- record layouts
+
+CASE = {
+    "contract_no": Field(text(64), required=True),
+    "product": Field(choice(Product), required=True),
+    "currency": Field(currency, default="CNY"),
+    "principal_fen": Field(fen, required=True),
+    "disbursed_on": Field(iso_date),
+    "status": Field(choice(CaseStatus), default=CaseStatus.ACTIVE),
+    "lender_bucket": Field(choice(Bucket)),
+    "penalty_fen": Field(fen, default=0),
+    "fees_fen": Field(fen, default=0),
+    "penalty_basis": Field(text(200)),
+    "team_code": Field(text(32)),
+    "collector_username": Field(text(64)),
+}
+DEBTOR = {
+    "ref": Field(text(64), required=True),
+    "name": Field(text(120), required=True),
+    "national_id": Field(identifier(normalize_national_id), required=True),
+    "mobile_phone": Field(identifier(normalize_phone)),
+    "home_phone": Field(identifier(normalize_phone)),
+    "work_phone": Field(identifier(normalize_phone)),
+    "employer": Field(text(200)),
+    "risk_notes": Field(text(4000)),
+    "timezone": Field(timezone, default="Asia/Shanghai"),
+}
+CONTACT = {
+    "ref": Field(text(64)),
+    "name": Field(text(120), required=True),
+    "relation": Field(choice(Relation), required=True),
+    "role": Field(choice(ContactRole), default=ContactRole.REFERENCE),
+    "phone": Field(identifier(normalize_phone)),
+    "knows_of_loan": Field(boolean, default=False),
+}
+ADDRESS = {
+    "ref": Field(text(64)),
+    "kind": Field(choice(AddressKind), required=True),
+    "text": Field(text(400), required=True),
+    "lat": Field(number),
+    "lon": Field(number),
+    "datum": Field(choice(geo.DATUMS)),
+    "contact_ref": Field(text(64)),
+}
+COLLATERAL = {
+    "ref": Field(text(64)),
+    "kind": Field(choice(CollateralKind), required=True),
+    "vin": Field(identifier(normalize_vin)),
+    "engine_no": Field(identifier(normalize_engine_number)),
+    "plate": Field(identifier(normalize_plate)),
+    "make": Field(text(60)),
+    "model": Field(text(60)),
+    "colour": Field(text(30)),
+}
+TRACKER = {
+    "lat": Field(number, required=True),
+    "lon": Field(number, required=True),
+    "datum": Field(choice(geo.DATUMS), required=True),
+    "at": Field(moment),
+}
+INSTALMENT = {
+    "seq": Field(seq, required=True),
+    "due_on": Field(iso_date, required=True),
+    "amount_fen": Field(fen, required=True),
+    "principal_fen": Field(fen, required=True),
+}
+PAYMENT = {
+    "ref": Field(text(64), required=True),
+    "paid_on": Field(iso_date, required=True),
+    "amount_fen": Field(fen, required=True),
+    "method": Field(text(40)),
+}
+FILE_PAYMENT = {"contract_no": Field(text(64), required=True), **PAYMENT}
+BALANCE = {
+    "contract_no": Field(text(64), required=True),
+    "penalty_fen": Field(fen),
+    "fees_fen": Field(fen),
+    "status": Field(choice(CaseStatus)),
+}
+# The parts of a case record: JSON key -> (CSV record name, layout).
+CASE_PARTS = {
+    "debtor": ("debtor", DEBTOR),
+    "contacts": ("contact", CONTACT),
+    "addresses": ("address", ADDRESS),
+    "collateral": ("collateral", COLLATERAL),
+    "schedule": ("instalment", INSTALMENT),
+    "payments": ("payment", PAYMENT),
+}
+
+
+# --------------------------------------------------------------------------- cleaners
+
+
+def clean_record(raw: Any, layout: dict[str, Field], prefix: str, problems: Problems,
+                 from_csv: bool, nested: tuple[str, ...] = ()) -> dict | None:
+    """Check one flat record against its layout; `nested` keys are left for the caller."""
+    if not isinstance(raw, dict):
+        problems.append((prefix.rstrip(".") or "_row", "must be an object"))
+        return None
+    problems.extend((prefix + key, "unknown field")
+                    for key in raw if key not in layout and key not in nested)
+    out = {}
+    for name, spec in layout.items():
+        value = raw.get(name)
+        if value is not None:
+            try:
+                value = spec.convert(value, from_csv)
+            except Bad as exc:
+                problems.append((prefix + name, str(exc)))
+                continue
+        if value is None:
+            if spec.required:
+                problems.append((prefix + name, "is required"))
+                continue
+            value = spec.default
+        out[name] = value
+    return out
+
+
+def derived_key(*parts: Any) -> str:
+    """Key of a contact, address or vehicle the lender gave no ref: a hash of its content."""
+    material = "\x1f".join("" if p is None else str(getattr(p, "value", p)) for p in parts)
+    return "~" + hashlib.sha256(material.encode()).hexdigest()[:31]
+
+
+def clean_case(raw: Any, from_csv: bool = False) -> tuple[dict | None, Problems]:
+    """A whole case record of a cases file. A list part left out (None) means "not given"."""
+    problems: Problems = []
+    case = clean_record(raw, CASE, "", problems, from_csv, nested=tuple(CASE_PARTS))
+    if case is None:
+        return None, problems
+    debtor = raw.get("debtor")
+    if debtor is None:
+        problems.append(("debtor", "is required"))
+    else:
+        case["debtor"] = clean_record(debtor, DEBTOR, "debtor.", problems, from_csv)
+    for name, finish in (("contacts", _contact), ("addresses", _address),
+                         ("collateral", _collateral), ("schedule", None), ("payments", None)):
+        case[name] = _clean_list(raw.get(name), name, problems, from_csv, finish)
+    if not problems:
+        _check_unique(case, problems)
+        _check_schedule(case["schedule"] or [], problems)
+    return case, problems
+
+
+def _clean_list(raw: Any, name: str, problems: Problems, from_csv: bool,
+                finish: Callable | None) -> list[dict] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        problems.append((name, "must be a list"))
+        return None
+    layout = CASE_PARTS[name][1]
+    nested = ("tracker",) if name == "collateral" else ()
+    items = []
+    for index, item in enumerate(raw):
+        prefix = f"{name}.{index}."
+        before = len(problems)
+        record = clean_record(item, layout, prefix, problems, from_csv, nested)
+        if record is not None and finish is not None and len(problems) == before:
+            finish(record, item, prefix, problems, from_csv)
+        items.append(record)
+    return items
+
+
+def _contact(record: dict, raw: dict, prefix: str, problems: Problems, from_csv: bool) -> None:
+    record["key"] = record["ref"] or derived_key(
+        record["name"], record["relation"], record["phone"])
+
+
+def _address(record: dict, raw: dict, prefix: str, problems: Problems, from_csv: bool) -> None:
+    record["key"] = record["ref"] or derived_key(record["kind"], record["text"])
+    record["wgs84"] = _point(record["lat"], record["lon"], record["datum"], prefix, problems)
+
+
+def _collateral(record: dict, raw: dict, prefix: str, problems: Problems, from_csv: bool) -> None:
+    record["key"] = record["ref"] or (
+        derived_key(record["vin"] or record["plate"]) if record["vin"] or record["plate"] else None)
+    if record["key"] is None:
+        problems.append((prefix + "ref", "give a ref, a VIN or a plate"))
+    tracker = raw.get("tracker")
+    record["tracker"] = None
+    if tracker is not None:
+        fix = clean_record(tracker, TRACKER, prefix + "tracker.", problems, from_csv)
+        if fix is not None and all(k in fix for k in ("lat", "lon", "datum")):
+            point = _point(fix["lat"], fix["lon"], fix["datum"], prefix + "tracker.", problems)
+            if point is not None:
+                record["tracker"] = {"lat": point[0], "lon": point[1], "at": fix["at"]}
+
+
+def _point(lat: float | None, lon: float | None, datum: str | None, prefix: str,
+           problems: Problems) -> tuple[float, float] | None:
+    """WGS-84 (lat, lon) of a coordinate pair given in `datum`; None when there is none."""
+    if lat is None and lon is None:
+        return None
+    if lat is None or lon is None:
+        problems.append((prefix + ("lon" if lon is None else "lat"), "give lat and lon together"))
+        return None
+    if datum is None:
+        problems.append((prefix + "datum", "is required with coordinates (WGS84, GCJ02, BD09)"))
+        return None
+    try:
+        geo.validate_coordinates(lat, lon, prefix)
+    except InvalidInput as exc:
+        problems.extend((name, messages[0]) for name, messages in exc.fields.items())
+        return None
+    return geo.to_wgs84(lat, lon, datum)
+
+
+def _check_unique(case: dict, problems: Problems) -> None:
+    """No two contacts, addresses, vehicles, instalments or payments with the same key."""
+    for name, key in (("contacts", "key"), ("addresses", "key"), ("collateral", "key"),
+                      ("schedule", "seq"), ("payments", "ref")):
+        first: dict[Any, int] = {}
+        for index, item in enumerate(case[name] or []):
+            seen = first.setdefault(item[key], index)
+            if seen != index:
+                field = "seq" if key == "seq" else "ref"
+                problems.append((f"{name}.{index}.{field}", f"repeats {name}.{seen}"))
+
+
+def _check_schedule(schedule: list[dict], problems: Problems) -> None:
+    """Principal within the instalment; due dates strictly increasing with `seq`."""
+    for index, item in enumerate(schedule):
+        if item["principal_fen"] > item["amount_fen"]:
+            problems.append((f"schedule.{index}.principal_fen", "must not exceed amount_fen"))
+    ordered = sorted(range(len(schedule)), key=lambda i: schedule[i]["seq"])
+    for prev, cur in itertools.pairwise(ordered):
+        if schedule[cur]["due_on"] <= schedule[prev]["due_on"]:
+            problems.append((f"schedule.{cur}.due_on",
+                             f"must be after the due date of seq {schedule[prev]['seq']}"))
+
+
+def clean_payment(raw: Any, from_csv: bool = False) -> tuple[dict | None, Problems]:
+    """A record of the payments list of a payments file."""
+    problems: Problems = []
+    return clean_record(raw, FILE_PAYMENT, "payment.", problems, from_csv), problems
+
+
+def clean_balance(raw: Any, from_csv: bool = False) -> tuple[dict | None, Problems]:
+    """A record of the balances list of a payments file; a field left out is left as it is."""
+    problems: Problems = []
+    return clean_record(raw, BALANCE, "balance.", problems, from_csv), problems

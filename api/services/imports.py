@@ -1,0 +1,704 @@
+"""Taking in the lender's daily files: the case file (upsert) and payments with balances.
+
+Each record is checked on its own; a bad one becomes a row error and is skipped, the others are
+applied. Work goes in chunks: one query per table loads a chunk's existing rows, every change is
+compared before it is made (a re-import of the same file issues no UPDATE, so the version
+counters and the sync change log stay still), and the chunk is flushed inside a SAVEPOINT. If
+the database refuses a chunk, it is replayed one record per SAVEPOINT, so the refused record
+becomes that record's error and nothing is half-saved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session, raiseload, selectinload
+
+from api.models import (
+    Address,
+    Bucket,
+    Case,
+    CaseStatus,
+    Collateral,
+    Contact,
+    CoordSource,
+    Debtor,
+    ImportRun,
+    Instalment,
+    Payment,
+    Role,
+    Team,
+    User,
+)
+from api.models.cases import CLOSED_STATUSES
+from api.models.types import utcnow
+from api.services.assignment import set_assignment
+from api.services.exceptions import InvalidInput
+from api.services.import_formats import Document, check_document
+from api.services.import_rows import clean_balance, clean_case, clean_payment
+from api.services.loan_figures import (
+    LoanFigures,
+    PaymentRecord,
+    ScheduledInstalment,
+    compute_figures,
+)
+from api.services.pii import PiiCipher
+
+CHUNK = 500
+MAX_ERRORS = 10_000  # listed in the run; rows beyond it are still skipped and counted
+ASSIGN_REASON = "lender import"
+LENDER_TZ = ZoneInfo("Asia/Shanghai")
+FIGURES = ("total_due_fen", "paid_fen", "overdue_fen", "outstanding_fen",
+           "outstanding_principal_fen", "days_past_due", "periods_overdue", "reminder_class",
+           "next_due_on")
+CASE_FIELDS = ("product", "currency", "principal_fen", "disbursed_on", "lender_bucket",
+               "penalty_fen", "fees_fen", "penalty_basis")
+DEBTOR_FIELDS = ("name", "mobile_phone", "home_phone", "work_phone", "employer", "risk_notes",
+                 "timezone")
+CONTACT_FIELDS = ("name", "relation", "role", "phone", "knows_of_loan")
+COLLATERAL_FIELDS = ("kind", "vin", "engine_no", "plate", "make", "model", "colour")
+
+
+def lender_today() -> date:
+    return datetime.now(LENDER_TZ).date()
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class RunLog:
+    """Counts and row errors of one run."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[dict] = field(default_factory=list)
+    failed_rows: set[tuple[str, int]] = field(default_factory=set)
+
+    def error(self, row: int | None, contract_no: Any, field: str, message: str,
+              section: str = "") -> None:
+        self.failed_rows.add((section, row or 0))
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append({"row": row, "contract_no": contract_no if isinstance(
+                contract_no, str) else None, "field": field, "message": message})
+
+    def count(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def _run(session: Session, kind: str, payload: dict, run_once, *, dry_run: bool, atomic: bool,
+         actor_id: int | None, filename: str | None, file_sha256: str | None,
+         file_format: str) -> ImportRun:
+    """Apply `run_once(log)` under the run's rules and record the run (dry runs too)."""
+    started = utcnow()
+    log = RunLog()
+    outer = session.begin_nested() if dry_run or atomic else None
+    try:
+        run_once(log)
+    except BaseException:
+        if outer is not None and outer.is_active:
+            outer.rollback()
+        raise
+    if outer is not None:
+        if dry_run or log.errors:
+            outer.rollback()  # nothing of the data is kept; the run record below is
+            if not dry_run:
+                log.created = log.updated = log.unchanged = 0
+        else:
+            outer.commit()
+    if len(log.errors) >= MAX_ERRORS:
+        log.errors.append({"row": None, "contract_no": None, "field": "_file",
+                           "message": f"more errors not listed ({len(log.failed_rows)} rows "
+                                      "failed)"})
+    run = ImportRun(
+        kind=kind, file_format=file_format, filename=(filename or "")[:200] or None,
+        sha256=file_sha256 or hashlib.sha256(
+            json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest(),
+        dry_run=dry_run, started_by_id=actor_id, started_at=started, finished_at=utcnow(),
+        rows=log.rows, created=log.created, updated=log.updated, unchanged=log.unchanged,
+        errors=json.dumps(log.errors, ensure_ascii=False, default=str),
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def import_cases(session: Session, cipher: PiiCipher, payload: dict, *, dry_run: bool = False,
+                 atomic: bool = False, actor_id: int | None = None, filename: str | None = None,
+                 file_sha256: str | None = None, file_format: str = "json",
+                 as_of: date | None = None) -> ImportRun:
+    """Upsert a cases document (see docs/import-format.md); the caller commits.
+
+    Row numbers are the position in `cases` (from 1) or, for CSV, the line of the record.
+    `dry_run` and `atomic` (when any row failed) roll every data change back; the run is
+    recorded either way. `as_of` wins over the file's `as_of`; default: today in Shanghai."""
+    doc = check_document(payload, "cases")
+
+    def run_once(log: RunLog) -> None:
+        importer = _CaseImporter(session, cipher, log, as_of or doc.as_of or lender_today(),
+                                 actor_id, from_csv=file_format == "csv")
+        importer.run(doc)
+
+    return _run(session, "cases", payload, run_once, dry_run=dry_run, atomic=atomic,
+                actor_id=actor_id, filename=filename, file_sha256=file_sha256,
+                file_format=file_format)
+
+
+def import_payments(session: Session, payload: dict, *, dry_run: bool = False,
+                    atomic: bool = False, actor_id: int | None = None,
+                    filename: str | None = None, file_sha256: str | None = None,
+                    file_format: str = "json", as_of: date | None = None) -> ImportRun:
+    """Add payments by (contract_no, ref), set balances, recompute the figures of every case
+    touched. No debtor, contact, address or vehicle is read or written. Row numbers count
+    within `payments` and within `balances` (CSV: lines); fields are `payment.*`/`balance.*`."""
+    doc = check_document(payload, "payments")
+
+    def run_once(log: RunLog) -> None:
+        importer = _PaymentImporter(session, log, as_of or doc.as_of or lender_today(),
+                                    from_csv=file_format == "csv")
+        importer.run(doc)
+
+    return _run(session, "payments", payload, run_once, dry_run=dry_run, atomic=atomic,
+                actor_id=actor_id, filename=filename, file_sha256=file_sha256,
+                file_format=file_format)
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def _put(obj: Any, values: dict[str, Any]) -> bool:
+    """Set only the attributes that differ; True if any did."""
+    changed = False
+    for name, value in values.items():
+        if getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed = True
+    return changed
+
+
+def _figures(schedule: Iterable, payments: Iterable, as_of: date) -> LoanFigures:
+    return compute_figures(
+        [ScheduledInstalment(i.seq, i.due_on, i.amount_fen, i.principal_fen) for i in schedule],
+        [PaymentRecord(p.paid_on, p.amount_fen) for p in payments], as_of)
+
+
+def _figure_values(figures: LoanFigures, status: CaseStatus, as_of: date) -> dict[str, Any]:
+    """Figures as Case attributes; a case the figures show settled is settled unless closed."""
+    if figures.settled and status not in CLOSED_STATUSES:
+        status = CaseStatus.SETTLED
+    return {name: getattr(figures, name) for name in FIGURES} | {
+        "bucket": Bucket(figures.bucket), "status": status, "figures_as_of": as_of}
+
+
+def _db_problem(exc: Exception, default_field: str) -> tuple[str, str]:
+    """Field and message for a record the database refused (no values: they may be personal)."""
+    if isinstance(exc, DataError):
+        return default_field, "a value does not fit the database"
+    text = str(getattr(exc, "orig", exc))
+    for needle, name in (("national_id_digest", "debtor.national_id"),
+                         ("debtors.lender_ref", "debtor.ref"), ("debtors_lender_ref", "debtor.ref"),
+                         ("contract_no", "contract_no")):
+        if needle in text:
+            return name, "clashes with a record saved meanwhile"
+    return default_field, "clashes with an existing record"
+
+
+def _line(lines: dict | None, field_name: str, default: int) -> int:
+    """The CSV line of the record a field belongs to (longest known prefix)."""
+    if not lines:
+        return default
+    key = field_name
+    while key:
+        if key in lines:
+            return lines[key]
+        key = key.rpartition(".")[0]
+    return lines.get("", default)
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+# --------------------------------------------------------------------------- cases
+
+
+@dataclass
+class _Row:
+    """A case record that passed its own checks."""
+
+    row: int
+    contract_no: str
+    data: dict
+    lines: dict | None
+    digest: str
+    holder: tuple[int | None, int | None, bool] | None  # team, collector, collector given
+
+
+@dataclass
+class _Chunk:
+    """What one chunk loaded, and what it must do after its flush."""
+
+    debtors: dict[str, Debtor]
+    by_digest: dict[str, Debtor]
+    cases: dict[str, Case]
+    links: list[tuple[Address, Contact]] = field(default_factory=list)
+    moves: list[tuple[Case, int | None, int | None]] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+    errors: list[tuple[_Row, str, str]] = field(default_factory=list)
+
+
+class _CaseImporter:
+    def __init__(self, session: Session, cipher: PiiCipher, log: RunLog, as_of: date,
+                 actor_id: int | None, from_csv: bool):
+        self.session, self.cipher, self.log = session, cipher, log
+        self.as_of, self.actor_id, self.from_csv = as_of, actor_id, from_csv
+        self.teams = dict(session.execute(select(Team.code, Team.id)).all())
+        self.collectors = {u.username: u for u in session.execute(
+            select(User.id, User.username, User.team_id, User.is_active)
+            .where(User.role == Role.COLLECTOR))}
+        self.first_row: dict[str, int] = {}  # contract_no -> row that carried it first
+        self.id_holder: dict[str, tuple[str, int]] = {}  # ID digest -> (debtor ref, row)
+        self.seen: dict[tuple, tuple[int, tuple]] = {}  # shared debtor data -> (row, values)
+
+    def run(self, doc: Document) -> None:
+        for error in doc.errors:
+            self.log.error(error["row"], error["contract_no"], error["field"], error["message"])
+        self.log.rows = len(doc.records["cases"])
+        pending: list[_Row] = []
+        for index, raw in enumerate(doc.records["cases"]):
+            lines = doc.lines[index] if doc.lines else None
+            row = self._clean(index + 1, raw, lines)
+            if row is not None:
+                pending.append(row)
+            if len(pending) == CHUNK:
+                self._apply_chunk(pending)
+                pending = []
+        if pending:
+            self._apply_chunk(pending)
+
+    # -- checks without the database
+
+    def _clean(self, row_no: int, raw: Any, lines: dict | None) -> _Row | None:
+        data, problems = clean_case(raw, self.from_csv)
+        contract_no = raw.get("contract_no") if isinstance(raw, dict) else None
+        holder = digest = None
+        if not problems:
+            first = self.first_row.setdefault(data["contract_no"], row_no)
+            if first != row_no:
+                problems.append(("contract_no", f"appears again (first in row {first})"))
+        if not problems:
+            holder = self._holder(data, problems)
+            digest = self.cipher.digest(data["debtor"]["national_id"])
+            self._check_consistent(row_no, data, digest, problems)
+        if problems:
+            for name, message in problems:
+                self.log.error(_line(lines, name, row_no), contract_no, name, message)
+            return None
+        return _Row(row_no, data["contract_no"], data, lines, digest, holder)
+
+    def _holder(self, data: dict, problems: list) -> tuple | None:
+        """(team id, collector id, collector named) the file asks for, or None to leave it."""
+        team_code, username = data["team_code"], data["collector_username"]
+        if team_code is None and username is None:
+            return None
+        team_id = self.teams.get(team_code) if team_code is not None else None
+        if team_code is not None and team_id is None:
+            problems.append(("team_code", "no such team"))
+            return None
+        if username is None:
+            return team_id, None, False
+        collector = self.collectors.get(username)
+        if collector is None or not collector.is_active:
+            problems.append(("collector_username", "no such active collector"))
+        elif team_id is not None and collector.team_id != team_id:
+            problems.append(("collector_username", "is not in that team"))
+        elif data["status"] in CLOSED_STATUSES:
+            problems.append(("collector_username",
+                             "a settled or written-off case cannot be given to a collector"))
+        else:
+            return collector.team_id, collector.id, True
+        return None
+
+    def _check_consistent(self, row_no: int, data: dict, digest: str, problems: list) -> None:
+        """A debtor with several loans must read the same in each of them, or a re-import
+        would flip the data back and forth; and one ID belongs to one debtor ref."""
+        debtor = data["debtor"]
+        ref = debtor["ref"]
+        holder = self.id_holder.setdefault(digest, (ref, row_no))
+        if holder[0] != ref:
+            problems.append(("debtor.national_id",
+                             f"also given for debtor ref {holder[0]} (row {holder[1]})"))
+        facts = [(("debtor", ref), "debtor",
+                  (*((k, debtor[k]) for k in DEBTOR_FIELDS), ("id", digest)))]
+        for part in ("contacts", "addresses"):
+            for index, item in enumerate(data[part] or []):
+                facts.append(((part, ref, item["key"]), f"{part}.{index}",
+                              tuple(sorted((k, v) for k, v in item.items() if k != "ref"))))
+        for key, name, values in facts:
+            first_row, first_values = self.seen.setdefault(key, (row_no, values))
+            if first_values != values:
+                problems.append((name, f"differs from row {first_row} for the same debtor ref"))
+
+    # -- applying a chunk
+
+    def _apply_chunk(self, rows: list[_Row]) -> None:
+        try:
+            with self.session.begin_nested():
+                chunk = self._apply(rows)
+        except (IntegrityError, DataError) as exc:
+            if len(rows) > 1:
+                for row in rows:
+                    self._apply_chunk([row])
+                return
+            name, message = _db_problem(exc, "_row")
+            self.log.error(_line(rows[0].lines, name, rows[0].row), rows[0].contract_no,
+                           name, message)
+            return
+        for row, name, message in chunk.errors:
+            self.log.error(_line(row.lines, name, row.row), row.contract_no, name, message)
+        for outcome in chunk.outcomes:
+            self.log.count(outcome)
+
+    def _apply(self, rows: list[_Row]) -> _Chunk:
+        chunk = self._load(rows)
+        with self.session.no_autoflush:
+            for row in rows:
+                plan = self._check(row, chunk)
+                if plan is not None:
+                    chunk.outcomes.append(self._upsert(row, chunk, plan))
+        self.session.flush()
+        for address, contact in chunk.links:
+            if address.contact_id != contact.id:
+                address.contact_id = contact.id
+        for case, team_id, collector_id in chunk.moves:
+            set_assignment(self.session, case, team_id=team_id, collector_id=collector_id,
+                           assigned_by_id=self.actor_id, reason=ASSIGN_REASON)
+        self.session.flush()
+        return chunk
+
+    def _load(self, rows: list[_Row]) -> _Chunk:
+        """The chunk's existing debtors (by ref or ID) and cases, with what hangs off them."""
+        refs = {row.data["debtor"]["ref"] for row in rows}
+        digests = {row.digest for row in rows}
+        debtors = self.session.scalars(
+            select(Debtor)
+            .where(or_(Debtor.lender_ref.in_(refs), Debtor.national_id_digest.in_(digests)))
+            .options(selectinload(Debtor.contacts), selectinload(Debtor.addresses))).all()
+        cases = self.session.scalars(
+            select(Case).where(Case.contract_no.in_([row.contract_no for row in rows]))
+            .options(selectinload(Case.instalments), selectinload(Case.payments),
+                     selectinload(Case.collateral))).all()
+        return _Chunk({d.lender_ref: d for d in debtors},
+                      {d.national_id_digest: d for d in debtors},
+                      {c.contract_no: c for c in cases})
+
+    def _check(self, row: _Row, chunk: _Chunk) -> LoanFigures | None:
+        """Checks that need the database; the row's figures if it may be applied."""
+        data, ref = row.data, row.data["debtor"]["ref"]
+        problems = []
+        holder = chunk.by_digest.get(row.digest)
+        if holder is not None and holder.lender_ref != ref:
+            problems.append(("debtor.national_id",
+                             f"already held by debtor ref {holder.lender_ref}"))
+        debtor = chunk.debtors.get(ref)
+        known = {c["ref"] for c in data["contacts"] or [] if c["ref"]}
+        known |= {c.lender_ref for c in debtor.contacts} if debtor is not None else set()
+        for index, address in enumerate(data["addresses"] or []):
+            if address["contact_ref"] and address["contact_ref"] not in known:
+                problems.append((f"addresses.{index}.contact_ref", "no contact with this ref"))
+        case = chunk.cases.get(row.contract_no)
+        schedule = data["schedule"]
+        schedule = [_Item(**i) for i in schedule] if schedule is not None else (
+            case.instalments if case is not None else [])
+        payments = {p.lender_ref: p for p in case.payments} if case is not None else {}
+        payments |= {p["ref"]: _Item(**p) for p in data["payments"] or []}
+        figures = None
+        try:
+            figures = _figures(schedule, payments.values(), self.as_of)
+        except InvalidInput as exc:
+            problems.extend(("schedule", str(m)) for m in exc.fields.values())
+        chunk.errors.extend((row, name, message) for name, message in problems)
+        return None if problems else figures
+
+    def _upsert(self, row: _Row, chunk: _Chunk, figures: LoanFigures) -> str:
+        data = row.data
+        debtor, changed = self._upsert_debtor(row, chunk)
+        values = {name: data[name] for name in CASE_FIELDS} | _figure_values(
+            figures, data["status"], self.as_of)
+        case = chunk.cases.get(row.contract_no)
+        created = case is None
+        if created:
+            case = Case(contract_no=row.contract_no, debtor=debtor, **values)
+            self.session.add(case)
+            chunk.cases[row.contract_no] = case
+        else:
+            changed |= _put(case, values)
+            if case.debtor is not debtor:
+                case.debtor, changed = debtor, True
+        changed |= _merge_schedule(case, data["schedule"])
+        changed |= _merge_payments(case, data["payments"])
+        changed |= _merge_collateral(case, data["collateral"])
+        if row.holder is not None:
+            team_id, collector_id, collector_named = row.holder
+            keep = not collector_named and case.team_id == team_id
+            if not keep and (case.team_id, case.collector_id) != (team_id, collector_id):
+                chunk.moves.append((case, team_id, collector_id))
+                changed = True
+        return "created" if created else "updated" if changed else "unchanged"
+
+    def _upsert_debtor(self, row: _Row, chunk: _Chunk) -> tuple[Debtor, bool]:
+        data = row.data["debtor"]
+        values = {name: data[name] for name in DEBTOR_FIELDS}
+        debtor = chunk.debtors.get(data["ref"])
+        if debtor is None:
+            debtor = Debtor(lender_ref=data["ref"], **values)
+            self.session.add(debtor)
+            chunk.debtors[data["ref"]] = debtor
+            changed = True
+        else:
+            changed = _put(debtor, values)
+        if debtor.national_id_digest != row.digest:  # encrypt only a new or changed ID
+            national_id = data["national_id"]
+            debtor.national_id_cipher = self.cipher.encrypt(national_id)
+            debtor.national_id_digest = row.digest
+            debtor.national_id_last4 = national_id[-4:]
+            chunk.by_digest[row.digest] = debtor
+            changed = True
+        changed |= _merge_contacts(debtor, row.data["contacts"])
+        changed |= _merge_addresses(debtor, row.data["addresses"], chunk)
+        return debtor, changed
+
+
+@dataclass
+class _Item:
+    """A schedule line or payment from the file, shaped like the model for `_figures`."""
+
+    seq: int = 0
+    due_on: date | None = None
+    amount_fen: int = 0
+    principal_fen: int = 0
+    ref: str = ""
+    paid_on: date | None = None
+    method: str | None = None
+
+
+def _merge_schedule(case: Case, schedule: list[dict] | None) -> bool:
+    """The lender's plan is authoritative when given: lines are matched by `seq`, lines no
+    longer in it are removed."""
+    if schedule is None:
+        return False
+    current = {i.seq: i for i in case.instalments}
+    changed = False
+    for item in schedule:
+        values = {k: item[k] for k in ("due_on", "amount_fen", "principal_fen")}
+        instalment = current.pop(item["seq"], None)
+        if instalment is None:
+            case.instalments.append(Instalment(seq=item["seq"], **values))
+            changed = True
+        else:
+            changed |= _put(instalment, values)
+    for instalment in current.values():
+        case.instalments.remove(instalment)
+        changed = True
+    return changed
+
+
+def _merge_payments(case: Case, payments: list[dict] | None) -> bool:
+    """Payments are added (or corrected) by ref, never removed."""
+    current = {p.lender_ref: p for p in case.payments}
+    changed = False
+    for item in payments or []:
+        values = {k: item[k] for k in ("paid_on", "amount_fen", "method")}
+        payment = current.get(item["ref"])
+        if payment is None:
+            payment = Payment(lender_ref=item["ref"], **values)
+            case.payments.append(payment)
+            current[item["ref"]] = payment
+            changed = True
+        else:
+            changed |= _put(payment, values)
+    return changed
+
+
+def _merge_collateral(case: Case, items: list[dict] | None) -> bool:
+    """Vehicles by key; the repossession status is field data and is never touched, and a
+    tracker position is only replaced by a newer report, never cleared."""
+    current = {c.lender_ref: c for c in case.collateral}
+    changed = False
+    for item in items or []:
+        values = {k: item[k] for k in COLLATERAL_FIELDS}
+        tracker = item["tracker"]
+        if tracker is not None:
+            values |= {"tracker_lat": tracker["lat"], "tracker_lon": tracker["lon"],
+                       "tracker_at": tracker["at"]}
+        vehicle = current.get(item["key"])
+        if vehicle is None:
+            vehicle = Collateral(lender_ref=item["key"], **values)
+            case.collateral.append(vehicle)
+            current[item["key"]] = vehicle
+            changed = True
+        else:
+            changed |= _put(vehicle, values)
+    return changed
+
+
+def _merge_contacts(debtor: Debtor, items: list[dict] | None) -> bool:
+    """Contacts by key; contacts the file does not name (e.g. learnt in the field) stay."""
+    current = {c.lender_ref: c for c in debtor.contacts}
+    changed = False
+    for item in items or []:
+        values = {k: item[k] for k in CONTACT_FIELDS}
+        contact = current.get(item["key"])
+        if contact is None:
+            contact = Contact(lender_ref=item["key"], **values)
+            debtor.contacts.append(contact)
+            current[item["key"]] = contact
+            changed = True
+        else:
+            changed |= _put(contact, values)
+    return changed
+
+
+def _merge_addresses(debtor: Debtor, items: list[dict] | None, chunk: _Chunk) -> bool:
+    """Addresses by key. Coordinates confirmed by a visit, or taken on a visit, are kept; the
+    lender's coordinates replace only its own or a geocoder's, and a missing pair clears
+    nothing."""
+    current = {a.lender_ref: a for a in debtor.addresses}
+    contacts = {c.lender_ref: c for c in debtor.contacts}
+    changed = False
+    for item in items or []:
+        address = current.get(item["key"])
+        if address is None:
+            address = Address(lender_ref=item["key"], kind=item["kind"], text=item["text"])
+            debtor.addresses.append(address)
+            current[item["key"]] = address
+            changed = True
+        else:
+            changed |= _put(address, {"kind": item["kind"], "text": item["text"]})
+        point = item["wgs84"]
+        field_data = address.confirmed_at is not None or address.coord_source == CoordSource.VISIT
+        if point is not None and not field_data:
+            changed |= _put(address, {"lat": point[0], "lon": point[1],
+                                      "coord_source": CoordSource.LENDER,
+                                      "source_datum": item["datum"]})
+        contact = contacts.get(item["contact_ref"]) if item["contact_ref"] else None
+        if contact is not None and contact.id is None:
+            chunk.links.append((address, contact))  # its id comes with the flush
+            changed = True
+        elif address.contact_id != (contact.id if contact else None):
+            address.contact_id = contact.id if contact else None
+            changed = True
+    return changed
+
+
+# --------------------------------------------------------------------------- payments
+
+
+@dataclass
+class _Record:
+    section: str  # "payment" | "balance"
+    row: int
+    data: dict
+
+
+class _PaymentImporter:
+    def __init__(self, session: Session, log: RunLog, as_of: date, from_csv: bool):
+        self.session, self.log, self.as_of, self.from_csv = session, log, as_of, from_csv
+
+    def run(self, doc: Document) -> None:
+        for error in doc.errors:
+            self.log.error(error["row"], error["contract_no"], error["field"], error["message"])
+        groups: dict[str, list[_Record]] = {}
+        first_ref: dict[tuple[str, str], int] = {}
+        for name, section, clean in (("payments", "payment", clean_payment),
+                                     ("balances", "balance", clean_balance)):
+            records = doc.records[name]
+            self.log.rows += len(records)
+            for index, raw in enumerate(records):
+                row = doc.lines[name][index] if doc.lines else index + 1
+                data, problems = clean(raw, self.from_csv)
+                if not problems and section == "payment":
+                    first = first_ref.setdefault((data["contract_no"], data["ref"]), row)
+                    if first != row:
+                        problems.append(("payment.ref", f"appears again (first in row {first})"))
+                if problems:
+                    contract_no = raw.get("contract_no") if isinstance(raw, dict) else None
+                    for field_name, message in problems:
+                        self.log.error(row, contract_no, field_name, message, section)
+                    continue
+                groups.setdefault(data["contract_no"], []).append(_Record(section, row, data))
+        for contracts in _chunks(list(groups)):
+            self._apply_chunk({no: groups[no] for no in contracts})
+
+    def _apply_chunk(self, groups: dict[str, list[_Record]]) -> None:
+        outcomes: list[str] = []
+        unknown: list[_Record] = []
+        try:
+            with self.session.begin_nested():
+                self._apply(groups, outcomes, unknown)
+        except (IntegrityError, DataError) as exc:
+            if len(groups) > 1:
+                for contract_no, records in groups.items():
+                    self._apply_chunk({contract_no: records})
+                return
+            name, message = _db_problem(exc, "payment.ref")
+            for record in next(iter(groups.values())):
+                self.log.error(record.row, record.data["contract_no"], name, message,
+                               record.section)
+            return
+        for record in unknown:
+            self.log.error(record.row, record.data["contract_no"],
+                           f"{record.section}.contract_no", "no such case", record.section)
+        for outcome in outcomes:
+            self.log.count(outcome)
+
+    def _apply(self, groups: dict[str, list[_Record]], outcomes: list[str],
+               unknown: list[_Record]) -> None:
+        cases = {c.contract_no: c for c in self.session.scalars(
+            select(Case).where(Case.contract_no.in_(list(groups)))
+            .options(selectinload(Case.instalments), selectinload(Case.payments),
+                     raiseload("*")))}
+        with self.session.no_autoflush:
+            for contract_no, records in groups.items():
+                case = cases.get(contract_no)
+                if case is None:
+                    unknown.extend(records)
+                    continue
+                status = case.status
+                for record in records:
+                    if record.section == "payment":
+                        outcomes.append(_add_payment(case, record.data))
+                    else:
+                        outcomes.append(_set_balance(case, record.data))
+                        status = record.data["status"] or status
+                figures = _figures(case.instalments, case.payments, self.as_of)
+                _put(case, _figure_values(figures, status, self.as_of))
+        self.session.flush()
+
+
+def _add_payment(case: Case, data: dict) -> str:
+    values = {k: data[k] for k in ("paid_on", "amount_fen", "method")}
+    payment = next((p for p in case.payments if p.lender_ref == data["ref"]), None)
+    if payment is None:
+        case.payments.append(Payment(lender_ref=data["ref"], **values))
+        return "created"
+    return "updated" if _put(payment, values) else "unchanged"
+
+
+def _set_balance(case: Case, data: dict) -> str:
+    values = {k: data[k] for k in ("penalty_fen", "fees_fen") if data[k] is not None}
+    changed = _put(case, values)
+    if data["status"] is not None and case.status != data["status"]:
+        changed = True  # applied with the figures, which may settle the case instead
+    return "updated" if changed else "unchanged"

@@ -1,0 +1,152 @@
+"""Import throughput: 10,000 generated cases, then the same file again, on SQLite and PostgreSQL.
+
+Each engine gets a fresh database built by the real Alembic migrations (PostgreSQL: a temporary
+database, dropped afterwards). The file comes from `api.services.demo_data` with every case
+assigned to a collector, so the import's assignment path runs too. Printed: seconds for the
+first import and for the unchanged re-import (each including its commit), cases per second,
+and the ratio re-import / import. Usage:
+
+    .venv/bin/python bench/import_bench.py [--cases 10000] [--engines sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from alembic import command  # noqa: E402
+from alembic.config import Config as AlembicConfig  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from api import create_app  # noqa: E402
+from api.config import Config  # noqa: E402
+from api.extensions import db  # noqa: E402
+from api.models import Role  # noqa: E402
+from api.services import accounts  # noqa: E402
+from api.services.demo_data import (  # noqa: E402
+    DEFAULT_TEAMS,
+    TEAM_NAMES,
+    assign_collectors,
+    generate_cases_file,
+)
+from api.services.imports import import_cases  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("FIELDVISIT_BENCH_PG_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+AS_OF = date(2026, 11, 21)
+COLLECTORS_PER_TEAM = 5
+
+
+def migrate(url: str) -> None:
+    cfg = AlembicConfig(str(ROOT / "migrations" / "alembic.ini"))
+    cfg.attributes["url"] = url
+    command.upgrade(cfg, "head")
+
+
+@contextmanager
+def database(engine: str) -> Iterator[str]:
+    """A fresh migrated database URL, removed afterwards."""
+    if engine == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/bench.db"
+            migrate(url)
+            yield url
+        return
+    name = f"fv_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def build_file(n_cases: int) -> tuple[dict, dict[str, list[str]], str]:
+    doc = generate_cases_file(n_cases, seed=7, as_of=AS_OF)
+    collectors = {code: [f"{code.lower()}-c{j}" for j in range(1, COLLECTORS_PER_TEAM + 1)]
+                  for code, _ in DEFAULT_TEAMS}
+    assign_collectors(doc, collectors)
+    sha = hashlib.sha256(json.dumps(doc, ensure_ascii=False, sort_keys=True).encode())
+    return doc, collectors, sha.hexdigest()
+
+
+def run_import(doc: dict, sha: str, actor_id: int) -> tuple[float, object]:
+    cipher = db.get_app().extensions["fieldvisit.pii"]
+    started = time.perf_counter()
+    run = import_cases(db.session, cipher, doc, actor_id=actor_id, filename="bench-cases.json",
+                       file_sha256=sha, as_of=AS_OF)
+    db.session.commit()
+    elapsed = time.perf_counter() - started
+    db.session.expunge_all()  # the re-import starts cold, as a new process would
+    return elapsed, run
+
+
+def describe(run: object) -> str:
+    errors = json.loads(run.errors or "[]")
+    return (f"{run.created} created, {run.updated} updated, {run.unchanged} unchanged, "
+            f"{len(errors)} row errors")
+
+
+def bench(engine: str, doc: dict, collectors: dict[str, list[str]], sha: str) -> None:
+    with database(engine) as url, tempfile.TemporaryDirectory() as blobs:
+        app = create_app(Config(database_url=url, blob_store=f"local:{blobs}",
+                                secret_key="bench-secret"))
+        with app.app_context():
+            admin = accounts.create_user(db.session, username="bench-admin", full_name="Bench",
+                                         role=Role.ADMIN, password="bench-password")
+            for code, group in DEFAULT_TEAMS:
+                team = accounts.create_team(db.session, code, TEAM_NAMES[group])
+                for username in collectors[code]:
+                    accounts.create_user(db.session, username=username, full_name=username,
+                                         role=Role.COLLECTOR, password="bench-password",
+                                         team_id=team.id)
+            db.session.commit()
+            admin_id = admin.id
+            n = len(doc["cases"])
+            first, run = run_import(doc, sha, admin_id)
+            print(f"{engine:<11} import    {first:7.1f} s  {n / first:7.0f} cases/s  "
+                  f"({describe(run)})")
+            again, run = run_import(doc, sha, admin_id)
+            print(f"{engine:<11} re-import {again:7.1f} s  {n / again:7.0f} cases/s  "
+                  f"({describe(run)})")
+            print(f"{engine:<11} ratio re-import / import = {again / first:.2f}")
+            db.session.remove()
+            db.engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    args = parser.parse_args()
+    logging.disable(logging.INFO)  # migrations and the app log at INFO
+    started = time.perf_counter()
+    doc, collectors, sha = build_file(args.cases)
+    size = len(json.dumps(doc, ensure_ascii=False).encode())
+    print(f"generated {args.cases:,} cases ({size / 1e6:.1f} MB of JSON) "
+          f"in {time.perf_counter() - started:.1f} s")
+    for engine in args.engines.split(","):
+        bench(engine, doc, collectors, sha)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The offline protocol: change log, pull, push, and a reference device client."""

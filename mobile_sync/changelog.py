@@ -1,0 +1,152 @@
+"""The commit-safe change log, written by one helper in the changing transaction.
+
+Every ORM flush is watched (`before_flush`); whatever touches a synced case (the case, its
+debtor, contacts, addresses, schedule, payments, collateral, assignments, field records) marks
+the case. Just before commit, `publish` rebuilds each marked case's device document and writes
+change rows: `put` to the holder's bucket, `remove` to the bucket of the previous holder. So no
+write path (import, assignment, API, field push) can forget to log, and revocation is data."""
+
+from __future__ import annotations
+
+from itertools import chain
+
+from sqlalchemy import event, select, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from api.models import (
+    Address,
+    Assignment,
+    Case,
+    Collateral,
+    Contact,
+    Debtor,
+    Instalment,
+    Payment,
+    SyncChange,
+    SyncCounter,
+)
+from api.models.field import FieldRecordMixin
+from api.models.sync import CaseDocument
+from api.services.pii import PiiCipher
+from mobile_sync.documents import build_documents
+
+CASE_ENTITY = "case"
+_KEY = "fieldvisit.sync.touched"
+# What a case's device document is made of (every field record type counts too).
+CASE_PARTS = (Case, Instalment, Payment, Collateral, Assignment, FieldRecordMixin)
+DEBTOR_PARTS = (Debtor, Contact, Address)
+CHUNK = 500
+
+
+def bucket_of(user_id: int) -> str:
+    return f"u{user_id}"
+
+
+def _on_before_flush(session: Session, _context, _instances) -> None:
+    touched = session.info.setdefault(_KEY, {"cases": [], "debtors": []})
+    for obj in chain(session.new, session.dirty, session.deleted):
+        if not isinstance(obj, CASE_PARTS + DEBTOR_PARTS):
+            continue
+        if obj in session.dirty and not session.is_modified(obj, include_collections=False):
+            continue
+        touched["debtors" if isinstance(obj, DEBTOR_PARTS) else "cases"].append(obj)
+
+
+def touch_cases(session: Session, case_ids) -> None:
+    """Mark cases changed by a path the ORM does not see (bulk SQL)."""
+    session.info.setdefault(_KEY, {"cases": [], "debtors": []})["cases"].extend(
+        _Id(case_id) for case_id in case_ids
+    )
+
+
+class _Id:
+    __slots__ = ("case_id",)
+
+    def __init__(self, case_id: int):
+        self.case_id = case_id
+
+
+def publish(session: Session, cipher: PiiCipher) -> int:
+    """Write documents and change rows for every case marked in this transaction."""
+    session.flush()
+    touched = session.info.pop(_KEY, None)
+    if not touched or not (touched["cases"] or touched["debtors"]):
+        return 0
+    case_ids = {getattr(o, "case_id", None) or o.id for o in touched["cases"]
+                if not isinstance(o, Case) or o.id is not None}
+    debtor_ids = {o.id if isinstance(o, Debtor) else o.debtor_id for o in touched["debtors"]}
+    debtor_ids.discard(None)
+    if debtor_ids:
+        case_ids |= set(session.scalars(select(Case.id).where(Case.debtor_id.in_(debtor_ids))))
+    case_ids.discard(None)
+    if not case_ids:
+        return 0
+    tx_id = transaction_id(session)
+    ordered = sorted(case_ids)
+    for start in range(0, len(ordered), CHUNK):
+        _publish_chunk(session, cipher, tx_id, ordered[start:start + CHUNK])
+    session.flush()
+    session.info.pop(_KEY, None)  # our own flush marks nothing that needs publishing
+    return len(case_ids)
+
+
+def _publish_chunk(session: Session, cipher: PiiCipher, tx_id: int, ids: list[int]) -> None:
+    documents = build_documents(session, ids, cipher)
+    existing = {d.case_id: d for d in session.scalars(
+        select(CaseDocument).where(CaseDocument.case_id.in_(ids)))}
+    for case_id in ids:
+        previous = existing.get(case_id)
+        if case_id not in documents:  # the case was deleted
+            if previous is not None and previous.collector_id is not None:
+                session.add(_change(tx_id, previous.collector_id, case_id, "remove"))
+            continue
+        holder, body = documents[case_id]
+        sealed = cipher.seal(body.encode())
+        if previous is None:
+            session.add(CaseDocument(case_id=case_id, collector_id=holder, sealed=sealed))
+        else:
+            if previous.collector_id is not None and previous.collector_id != holder:
+                session.add(_change(tx_id, previous.collector_id, case_id, "remove"))
+            previous.collector_id, previous.sealed = holder, sealed
+        if holder is not None:
+            session.add(_change(tx_id, holder, case_id, "put"))
+
+
+def _change(tx_id: int, user_id: int, case_id: int, op: str) -> SyncChange:
+    return SyncChange(tx_id=tx_id, bucket=bucket_of(user_id), entity=CASE_ENTITY,
+                      entity_id=case_id, op=op)
+
+
+def transaction_id(session: Session) -> int:
+    """PostgreSQL: this transaction's id. SQLite: the clock, bumped under the write lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(text("SELECT pg_current_xact_id()::text::bigint"))
+    stmt = sqlite_insert(SyncCounter).values(name="clock", value=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"], set_={"value": SyncCounter.value + 1}
+    ).returning(SyncCounter.value)
+    return session.execute(stmt).scalar_one()
+
+
+def read_counter(session: Session, name: str) -> int:
+    return session.scalar(select(SyncCounter.value).where(SyncCounter.name == name)) or 0
+
+
+def install(session_class, cipher_for_session) -> None:
+    """Register the hooks once; `cipher_for_session(session)` gives the PII cipher to seal with."""
+    if event.contains(session_class, "before_flush", _on_before_flush):
+        return
+    event.listen(session_class, "before_flush", _on_before_flush)
+
+    def before_commit(session: Session) -> None:
+        # Savepoint releases commit too; publish once, for the whole transaction.
+        if session.info.get(_KEY) and not session.in_nested_transaction():
+            publish(session, cipher_for_session(session))
+
+    def forget(session: Session, previous_transaction) -> None:
+        if previous_transaction.parent is None:  # the whole transaction rolled back
+            session.info.pop(_KEY, None)
+
+    event.listen(session_class, "before_commit", before_commit)
+    event.listen(session_class, "after_soft_rollback", forget)
