@@ -73,8 +73,11 @@ def publish(session: Session, cipher: PiiCipher) -> int:
     touched = session.info.pop(_KEY, None)
     if not touched or not (touched["cases"] or touched["debtors"]):
         return 0
-    case_ids = {getattr(o, "case_id", None) or o.id for o in touched["cases"]
-                if not isinstance(o, Case) or o.id is not None}
+    case_ids = {
+        getattr(o, "case_id", None) or o.id
+        for o in touched["cases"]
+        if not isinstance(o, Case) or o.id is not None
+    }
     debtor_ids = {o.id if isinstance(o, Debtor) else o.debtor_id for o in touched["debtors"]}
     debtor_ids.discard(None)
     if debtor_ids:
@@ -85,7 +88,7 @@ def publish(session: Session, cipher: PiiCipher) -> int:
     tx_id = transaction_id(session)
     ordered = sorted(case_ids)
     for start in range(0, len(ordered), CHUNK):
-        _publish_chunk(session, cipher, tx_id, ordered[start:start + CHUNK])
+        _publish_chunk(session, cipher, tx_id, ordered[start : start + CHUNK])
     session.flush()
     session.info.pop(_KEY, None)  # our own flush marks nothing that needs publishing
     return len(case_ids)
@@ -93,8 +96,10 @@ def publish(session: Session, cipher: PiiCipher) -> int:
 
 def _publish_chunk(session: Session, cipher: PiiCipher, tx_id: int, ids: list[int]) -> None:
     documents = build_documents(session, ids, cipher)
-    existing = {d.case_id: d for d in session.scalars(
-        select(CaseDocument).where(CaseDocument.case_id.in_(ids)))}
+    existing = {
+        d.case_id: d
+        for d in session.scalars(select(CaseDocument).where(CaseDocument.case_id.in_(ids)))
+    }
     for case_id in ids:
         previous = existing.get(case_id)
         if case_id not in documents:  # the case was deleted
@@ -114,8 +119,9 @@ def _publish_chunk(session: Session, cipher: PiiCipher, tx_id: int, ids: list[in
 
 
 def _change(tx_id: int, user_id: int, case_id: int, op: str) -> SyncChange:
-    return SyncChange(tx_id=tx_id, bucket=bucket_of(user_id), entity=CASE_ENTITY,
-                      entity_id=case_id, op=op)
+    return SyncChange(
+        tx_id=tx_id, bucket=bucket_of(user_id), entity=CASE_ENTITY, entity_id=case_id, op=op
+    )
 
 
 def transaction_id(session: Session) -> int:

@@ -32,8 +32,18 @@ class Cursor:
     after_case: int = 0  # boot: last case id sent
 
     def encode(self) -> str:
-        raw = json.dumps([VERSION, BUCKET_DEFINITION, self.bucket, self.mode, self.tx, self.seq,
-                          self.after_case], separators=(",", ":"))
+        raw = json.dumps(
+            [
+                VERSION,
+                BUCKET_DEFINITION,
+                self.bucket,
+                self.mode,
+                self.tx,
+                self.seq,
+                self.after_case,
+            ],
+            separators=(",", ":"),
+        )
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 

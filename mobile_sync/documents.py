@@ -53,30 +53,53 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
     out = {}
     for case in cases:
         doc = {
-            "id": case.id, "contract_no": case.contract_no, "product": case.product.value,
-            "currency": case.currency, "status": case.status.value, "bucket": case.bucket.value,
-            "days_past_due": case.days_past_due, "reminder_class": case.reminder_class,
-            "principal_fen": case.principal_fen, "total_due_fen": case.total_due_fen,
-            "paid_fen": case.paid_fen, "overdue_fen": case.overdue_fen,
+            "id": case.id,
+            "contract_no": case.contract_no,
+            "product": case.product.value,
+            "currency": case.currency,
+            "status": case.status.value,
+            "bucket": case.bucket.value,
+            "days_past_due": case.days_past_due,
+            "reminder_class": case.reminder_class,
+            "principal_fen": case.principal_fen,
+            "total_due_fen": case.total_due_fen,
+            "paid_fen": case.paid_fen,
+            "overdue_fen": case.overdue_fen,
             "outstanding_fen": case.outstanding_fen,
             "outstanding_principal_fen": case.outstanding_principal_fen,
-            "penalty_fen": case.penalty_fen, "fees_fen": case.fees_fen,
-            "penalty_basis": case.penalty_basis, "next_due_on": case.next_due_on,
-            "figures_as_of": case.figures_as_of, "version": case.version,
+            "penalty_fen": case.penalty_fen,
+            "fees_fen": case.fees_fen,
+            "penalty_basis": case.penalty_basis,
+            "next_due_on": case.next_due_on,
+            "figures_as_of": case.figures_as_of,
+            "version": case.version,
             "debtor": debtor_view(case.debtor, cipher, full=True),
             "contacts": [contact_view(c, full=True) for c in case.debtor.contacts],
             "addresses": [address_view(a) for a in case.debtor.addresses],
-            "schedule": [{"seq": i.seq, "due_on": i.due_on, "amount_fen": i.amount_fen}
-                         for i in case.instalments],
+            "schedule": [
+                {"seq": i.seq, "due_on": i.due_on, "amount_fen": i.amount_fen}
+                for i in case.instalments
+            ],
             "collateral": [collateral_view(c) for c in case.collateral],
-            "recent_contacts": [{
-                "id": a.id, "channel": a.channel.value, "outcome": a.outcome.value,
-                "occurred_at": a.occurred_at, "contact_id": a.contact_id, "note": a.note,
-            } for a in attempts.get(case.id, [])],
-            "notes": [{"id": n.id, "text": n.text, "written_at": n.client_time}
-                      for n in notes.get(case.id, [])],
-            "proposals": [{"id": p.id, "kind": p.kind.value, "status": p.status.value}
-                          for p in proposals.get(case.id, [])],
+            "recent_contacts": [
+                {
+                    "id": a.id,
+                    "channel": a.channel.value,
+                    "outcome": a.outcome.value,
+                    "occurred_at": a.occurred_at,
+                    "contact_id": a.contact_id,
+                    "note": a.note,
+                }
+                for a in attempts.get(case.id, [])
+            ],
+            "notes": [
+                {"id": n.id, "text": n.text, "written_at": n.client_time}
+                for n in notes.get(case.id, [])
+            ],
+            "proposals": [
+                {"id": p.id, "kind": p.kind.value, "status": p.status.value}
+                for p in proposals.get(case.id, [])
+            ],
         }
         out[case.id] = (holder_of(case), dumps(doc))
     return out

@@ -48,9 +48,15 @@ class MutationContext:
 
     def record_fields(self, record_id: str) -> dict:
         """The columns every device-created record carries."""
-        return {"id": record_id, "case_id": self.case.id, "author_id": self.user_id,
-                "device_id": self.device_id, "mutation_id": self.mutation_id,
-                "client_time": self.client_time, "case_reassigned": self.case_reassigned}
+        return {
+            "id": record_id,
+            "case_id": self.case.id,
+            "author_id": self.user_id,
+            "device_id": self.device_id,
+            "mutation_id": self.mutation_id,
+            "client_time": self.client_time,
+            "case_reassigned": self.case_reassigned,
+        }
 
 
 @dataclass(frozen=True)
@@ -67,12 +73,15 @@ class RecordSchema(Schema):
 
 # --- contact_attempt ----------------------------------------------------------------------
 
+
 class ContactAttemptSchema(RecordSchema):
     channel = ma.fields.Enum(Channel, by_value=True, required=True)
     outcome = ma.fields.Enum(ContactOutcome, by_value=True, required=True)
     occurred_at = ma.fields.AwareDateTime(required=True)
-    contact_id = ma.fields.Integer(load_default=None, metadata={
-        "description": "the contact reached; omit when it was the debtor"})
+    contact_id = ma.fields.Integer(
+        load_default=None,
+        metadata={"description": "the contact reached; omit when it was the debtor"},
+    )
     duration_s = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, 86400))
     note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
 
@@ -81,19 +90,29 @@ def apply_contact_attempt(ctx: MutationContext, data: dict) -> ContactAttempt:
     if data["contact_id"] is not None:
         contact = ctx.session.get(Contact, data["contact_id"])
         if contact is None or contact.debtor_id != ctx.case.debtor_id:
-            raise InvalidInput("That contact is not one of this debtor's.",
-                               fields={"contact_id": ["not a contact of this case's debtor"]})
+            raise InvalidInput(
+                "That contact is not one of this debtor's.",
+                fields={"contact_id": ["not a contact of this case's debtor"]},
+            )
     connected = data["outcome"] in (ContactOutcome.CONNECTED, ContactOutcome.PROMISED)
     over_limit = False
     if data["channel"] is Channel.CALL and connected:
-        over_limit = _connected_calls_that_day(ctx, data["occurred_at"]) \
+        over_limit = (
+            _connected_calls_that_day(ctx, data["occurred_at"])
             >= ctx.policy.max_connected_calls_per_day
+        )
         if over_limit:
             ctx.flags.append("over_daily_call_limit")
     attempt = ContactAttempt(
-        **ctx.record_fields(str(data["id"])), channel=data["channel"], outcome=data["outcome"],
-        occurred_at=data["occurred_at"], contact_id=data["contact_id"],
-        duration_s=data["duration_s"], note=data["note"], over_call_limit=over_limit)
+        **ctx.record_fields(str(data["id"])),
+        channel=data["channel"],
+        outcome=data["outcome"],
+        occurred_at=data["occurred_at"],
+        contact_id=data["contact_id"],
+        duration_s=data["duration_s"],
+        note=data["note"],
+        over_call_limit=over_limit,
+    )
     ctx.session.add(attempt)
     return attempt
 
@@ -104,18 +123,24 @@ def _connected_calls_that_day(ctx: MutationContext, when: datetime) -> int:
     local = when.astimezone(zone)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     debtor_cases = select(Case.id).where(Case.debtor_id == ctx.case.debtor_id)
-    return ctx.session.scalar(
-        select(func.count()).select_from(ContactAttempt).where(
-            ContactAttempt.case_id.in_(debtor_cases),
-            ContactAttempt.channel == Channel.CALL,
-            ContactAttempt.outcome.in_([ContactOutcome.CONNECTED, ContactOutcome.PROMISED]),
-            ContactAttempt.occurred_at >= start,
-            ContactAttempt.occurred_at < start + timedelta(days=1),
+    return (
+        ctx.session.scalar(
+            select(func.count())
+            .select_from(ContactAttempt)
+            .where(
+                ContactAttempt.case_id.in_(debtor_cases),
+                ContactAttempt.channel == Channel.CALL,
+                ContactAttempt.outcome.in_([ContactOutcome.CONNECTED, ContactOutcome.PROMISED]),
+                ContactAttempt.occurred_at >= start,
+                ContactAttempt.occurred_at < start + timedelta(days=1),
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 # --- case_note ----------------------------------------------------------------------------
+
 
 class CaseNoteSchema(RecordSchema):
     text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=4000))
@@ -129,13 +154,16 @@ def apply_case_note(ctx: MutationContext, data: dict) -> CaseNote:
 
 # --- field_proposal -----------------------------------------------------------------------
 
+
 class ProposedPhoneSchema(Schema):
     phone = ma.fields.String(required=True)
-    belongs_to = ma.fields.String(load_default="debtor", validate=ma.validate.OneOf(
-        ["debtor", "contact"]))
+    belongs_to = ma.fields.String(
+        load_default="debtor", validate=ma.validate.OneOf(["debtor", "contact"])
+    )
     contact_id = ma.fields.Integer(load_default=None)
-    label = ma.fields.String(load_default="mobile", validate=ma.validate.OneOf(
-        ["mobile", "home", "work"]))
+    label = ma.fields.String(
+        load_default="mobile", validate=ma.validate.OneOf(["mobile", "home", "work"])
+    )
 
 
 class ProposedAddressSchema(Schema):
@@ -153,9 +181,11 @@ class ProposedContactSchema(Schema):
     knows_of_loan = ma.fields.Boolean(load_default=False)
 
 
-PROPOSAL_SCHEMAS = {ProposalKind.PHONE: ProposedPhoneSchema,
-                    ProposalKind.ADDRESS: ProposedAddressSchema,
-                    ProposalKind.CONTACT: ProposedContactSchema}
+PROPOSAL_SCHEMAS = {
+    ProposalKind.PHONE: ProposedPhoneSchema,
+    ProposalKind.ADDRESS: ProposedAddressSchema,
+    ProposalKind.CONTACT: ProposedContactSchema,
+}
 
 
 class FieldProposalSchema(RecordSchema):
@@ -168,16 +198,22 @@ def apply_field_proposal(ctx: MutationContext, data: dict) -> FieldProposal:
     try:
         proposed = PROPOSAL_SCHEMAS[data["kind"]]().load(data["data"])
     except ma.ValidationError as exc:
-        raise InvalidInput("The proposed record is not valid.", fields={
-            f"data.{k}": v for k, v in exc.normalized_messages().items()}) from exc
+        raise InvalidInput(
+            "The proposed record is not valid.",
+            fields={f"data.{k}": v for k, v in exc.normalized_messages().items()},
+        ) from exc
     if proposed.get("phone"):
         proposed["phone"] = normalize_phone(proposed["phone"], field="data.phone")
     if isinstance(proposed.get("kind"), AddressKind):
         proposed["kind"] = proposed["kind"].value
     if isinstance(proposed.get("relation"), Relation):
         proposed["relation"] = proposed["relation"].value
-    proposal = FieldProposal(**ctx.record_fields(str(data["id"])), kind=data["kind"],
-                             data=json.dumps(proposed, ensure_ascii=False), note=data["note"])
+    proposal = FieldProposal(
+        **ctx.record_fields(str(data["id"])),
+        kind=data["kind"],
+        data=json.dumps(proposed, ensure_ascii=False),
+        note=data["note"],
+    )
     ctx.session.add(proposal)
     return proposal
 

@@ -16,12 +16,21 @@ from mobile_sync.changelog import CASE_ENTITY, bucket_of, read_counter
 from mobile_sync.cursor import END_OF_TX, Cursor, ResetRequired, decode
 
 
-def pull(session: Session, *, user_id: int, device_id: str, cipher: PiiCipher,
-         cursor: str | None, limit: int, reference: dict | None) -> bytes:
+def pull(
+    session: Session,
+    *,
+    user_id: int,
+    device_id: str,
+    cipher: PiiCipher,
+    cursor: str | None,
+    limit: int,
+    reference: dict | None,
+) -> bytes:
     """One page as JSON bytes: {cursor, has_more, last_mutation_id, changes, reference?}."""
     bucket = bucket_of(user_id)
-    last_mutation_id = session.scalar(
-        select(Device.last_mutation_id).where(Device.id == device_id)) or 0
+    last_mutation_id = (
+        session.scalar(select(Device.last_mutation_id).where(Device.id == device_id)) or 0
+    )
     if cursor is None:
         position = Cursor(bucket, "boot", _watermark(session) - 1, END_OF_TX, 0)
     else:
@@ -32,8 +41,12 @@ def pull(session: Session, *, user_id: int, device_id: str, cipher: PiiCipher,
         changes, position, has_more = _bootstrap_page(session, cipher, user_id, position, limit)
     else:
         changes, position, has_more = _delta_page(session, cipher, user_id, position, limit)
-    head = {"cursor": position.encode(), "has_more": has_more,
-            "last_mutation_id": last_mutation_id, "bootstrap": cursor is None}
+    head = {
+        "cursor": position.encode(),
+        "has_more": has_more,
+        "last_mutation_id": last_mutation_id,
+        "bootstrap": cursor is None,
+    }
     if reference is not None:
         head["reference"] = reference
     prefix = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
@@ -49,22 +62,29 @@ def _watermark(session: Session) -> int:
 
 
 def _put(case_id: int, sealed: bytes, cipher: PiiCipher) -> str:
-    return f'{{"op":"put","entity":"{CASE_ENTITY}","id":{case_id},"data":' \
-        + cipher.unseal(sealed).decode() + "}"
+    return (
+        f'{{"op":"put","entity":"{CASE_ENTITY}","id":{case_id},"data":'
+        + cipher.unseal(sealed).decode()
+        + "}"
+    )
 
 
 def _bootstrap_page(session, cipher, user_id, position: Cursor, limit: int):
     rows = session.execute(
         select(CaseDocument.case_id, CaseDocument.sealed)
         .where(CaseDocument.collector_id == user_id, CaseDocument.case_id > position.after_case)
-        .order_by(CaseDocument.case_id).limit(limit + 1)
+        .order_by(CaseDocument.case_id)
+        .limit(limit + 1)
     ).all()
     has_more = len(rows) > limit
     rows = rows[:limit]
     changes = [_put(case_id, sealed, cipher) for case_id, sealed in rows]
     if has_more:
-        return changes, Cursor(position.bucket, "boot", position.tx, position.seq,
-                               rows[-1].case_id), True
+        return (
+            changes,
+            Cursor(position.bucket, "boot", position.tx, position.seq, rows[-1].case_id),
+            True,
+        )
     # Done: follow the log from the watermark taken when the bootstrap began.
     return changes, Cursor(position.bucket, "delta", position.tx, position.seq), False
 
@@ -72,13 +92,17 @@ def _bootstrap_page(session, cipher, user_id, position: Cursor, limit: int):
 def _delta_page(session, cipher, user_id, position: Cursor, limit: int):
     stmt = (
         select(SyncChange.tx_id, SyncChange.seq, SyncChange.entity_id, SyncChange.op)
-        .where(SyncChange.bucket == position.bucket,
-               tuple_(SyncChange.tx_id, SyncChange.seq) > tuple_(position.tx, position.seq))
-        .order_by(SyncChange.tx_id, SyncChange.seq).limit(limit)
+        .where(
+            SyncChange.bucket == position.bucket,
+            tuple_(SyncChange.tx_id, SyncChange.seq) > tuple_(position.tx, position.seq),
+        )
+        .order_by(SyncChange.tx_id, SyncChange.seq)
+        .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.where(SyncChange.tx_id < text(
-            "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))
+        stmt = stmt.where(
+            SyncChange.tx_id < text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        )
     rows = session.execute(stmt).all()
     if not rows:
         return [], position, False
@@ -87,10 +111,17 @@ def _delta_page(session, cipher, user_id, position: Cursor, limit: int):
         final_op.pop(row.entity_id, None)
         final_op[row.entity_id] = row.op
     puts = [i for i, op in final_op.items() if op == "put"]
-    documents = dict(session.execute(
-        select(CaseDocument.case_id, CaseDocument.sealed)
-        .where(CaseDocument.case_id.in_(puts), CaseDocument.collector_id == user_id)
-    ).all()) if puts else {}
+    documents = (
+        dict(
+            session.execute(
+                select(CaseDocument.case_id, CaseDocument.sealed).where(
+                    CaseDocument.case_id.in_(puts), CaseDocument.collector_id == user_id
+                )
+            ).all()
+        )
+        if puts
+        else {}
+    )
     changes = []
     for case_id, op in final_op.items():
         if op == "put" and case_id in documents:

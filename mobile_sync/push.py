@@ -32,8 +32,15 @@ class PushOutcome:
     retry_after: int | None = None  # set when a transient failure stopped the batch
 
 
-def push(session: Session, *, user_id: int, device_id: str, mutations: list[dict],
-         policy: Policy, lock_timeout_ms: int = 5000) -> PushOutcome:
+def push(
+    session: Session,
+    *,
+    user_id: int,
+    device_id: str,
+    mutations: list[dict],
+    policy: Policy,
+    lock_timeout_ms: int = 5000,
+) -> PushOutcome:
     """Apply `mutations` (already shape-checked) in order; one result per mutation."""
     session.commit()  # end the read transaction authentication opened: each mutation is its own
     results: list[dict] = []
@@ -46,29 +53,42 @@ def push(session: Session, *, user_id: int, device_id: str, mutations: list[dict
             if isinstance(exc, IntegrityError):  # a concurrent replay won the race
                 result = _duplicate(session, device_id, mutation["mutation_id"])
             else:
-                results += [_not_applied(m, "temporarily unavailable; retry")
-                            for m in mutations[index:]]
+                results += [
+                    _not_applied(m, "temporarily unavailable; retry") for m in mutations[index:]
+                ]
                 return PushOutcome(results, _last(session, device_id), RETRY_AFTER_S)
         results.append(result)
         if result["status"] == "gap":
-            results += [_not_applied(m, "follows a gap") for m in mutations[index + 1:]]
+            results += [_not_applied(m, "follows a gap") for m in mutations[index + 1 :]]
             break
     return PushOutcome(results, _last(session, device_id))
 
 
-def _apply_one(session: Session, user_id: int, device_id: str, mutation: dict, policy: Policy,
-               lock_timeout_ms: int) -> dict:
+def _apply_one(
+    session: Session,
+    user_id: int,
+    device_id: str,
+    mutation: dict,
+    policy: Policy,
+    lock_timeout_ms: int,
+) -> dict:
     _set_lock_timeout(session, lock_timeout_ms)
     last = session.execute(
-        update(Device).where(Device.id == device_id).values(last_seen_at=utcnow())
+        update(Device)
+        .where(Device.id == device_id)
+        .values(last_seen_at=utcnow())
         .returning(Device.last_mutation_id)
     ).scalar_one()
     mutation_id = mutation["mutation_id"]
     if mutation_id <= last:
         return _duplicate(session, device_id, mutation_id)
     if mutation_id != last + 1:
-        return {"mutation_id": mutation_id, "status": "gap", "expected_mutation_id": last + 1,
-                "message": f"Mutation {last + 1} must come first."}
+        return {
+            "mutation_id": mutation_id,
+            "status": "gap",
+            "expected_mutation_id": last + 1,
+            "message": f"Mutation {last + 1} must come first.",
+        }
     status, info, case_id = "applied", {}, None
     try:
         with session.begin_nested():
@@ -76,30 +96,48 @@ def _apply_one(session: Session, user_id: int, device_id: str, mutation: dict, p
     except DomainError as exc:
         status = "rejected"
         info = {"code": exc.code, "message": exc.message, "fields": exc.fields}
-    session.execute(update(Device).where(Device.id == device_id)
-                    .values(last_mutation_id=mutation_id))
-    session.add(DeviceMutation(device_id=device_id, mutation_id=mutation_id,
-                               type=str(mutation["type"])[:40], case_id=case_id, status=status,
-                               result=json.dumps(info, ensure_ascii=False)))
+    session.execute(
+        update(Device).where(Device.id == device_id).values(last_mutation_id=mutation_id)
+    )
+    session.add(
+        DeviceMutation(
+            device_id=device_id,
+            mutation_id=mutation_id,
+            type=str(mutation["type"])[:40],
+            case_id=case_id,
+            status=status,
+            result=json.dumps(info, ensure_ascii=False),
+        )
+    )
     return {"mutation_id": mutation_id, "status": status, **info}
 
 
 def _apply_payload(session, user_id, device_id, mutation, policy) -> tuple[dict, int | None]:
     kind = MUTATIONS.get(mutation["type"])
     if kind is None:
-        raise InvalidInput(f"Unknown mutation type {mutation['type']!r}.",
-                           fields={"type": [f"one of {sorted(MUTATIONS)}"]})
+        raise InvalidInput(
+            f"Unknown mutation type {mutation['type']!r}.",
+            fields={"type": [f"one of {sorted(MUTATIONS)}"]},
+        )
     try:
         data = kind.schema().load(mutation["payload"])
     except ma.ValidationError as exc:
-        raise InvalidInput("The mutation's payload is not valid.", fields={
-            f"payload.{k}": v for k, v in flatten_messages(exc.messages).items()}) from exc
+        raise InvalidInput(
+            "The mutation's payload is not valid.",
+            fields={f"payload.{k}": v for k, v in flatten_messages(exc.messages).items()},
+        ) from exc
     case, reassigned = _case_for(session, user_id, data["case_id"])
     ensure_new_record(session, kind.model, str(data["id"]))
-    ctx = MutationContext(session=session, user_id=user_id, device_id=device_id,
-                          mutation_id=mutation["mutation_id"],
-                          client_time=mutation["client_time"], case=case,
-                          case_reassigned=reassigned, policy=policy)
+    ctx = MutationContext(
+        session=session,
+        user_id=user_id,
+        device_id=device_id,
+        mutation_id=mutation["mutation_id"],
+        client_time=mutation["client_time"],
+        case=case,
+        case_reassigned=reassigned,
+        policy=policy,
+    )
     kind.apply(ctx, data)
     session.flush()
     flags = ctx.flags + (["case_reassigned"] if reassigned else [])
@@ -113,16 +151,20 @@ def _case_for(session: Session, user_id: int, case_id: int) -> tuple[Case, bool]
     if case is not None and case.collector_id == user_id:
         return case, False
     if case is not None and session.scalar(
-        select(Assignment.id).where(Assignment.case_id == case_id,
-                                    Assignment.collector_id == user_id).limit(1)
+        select(Assignment.id)
+        .where(Assignment.case_id == case_id, Assignment.collector_id == user_id)
+        .limit(1)
     ):
         return case, True
     raise NotFound("No such case.", fields={"payload.case_id": ["no such case"]})
 
 
 def _duplicate(session: Session, device_id: str, mutation_id: int) -> dict:
-    first = session.scalar(select(DeviceMutation).where(
-        DeviceMutation.device_id == device_id, DeviceMutation.mutation_id == mutation_id))
+    first = session.scalar(
+        select(DeviceMutation).where(
+            DeviceMutation.device_id == device_id, DeviceMutation.mutation_id == mutation_id
+        )
+    )
     answer = {"mutation_id": mutation_id, "status": "duplicate"}
     if first is not None:
         answer["original"] = {"status": first.status, **json.loads(first.result)}

@@ -8,12 +8,18 @@ MAX_BATCH = 200
 
 
 class PullArgsSchema(Schema):
-    cursor = ma.fields.String(validate=ma.validate.Length(max=512), metadata={
-        "description": "the cursor of the previous page; omit to bootstrap"})
+    cursor = ma.fields.String(
+        validate=ma.validate.Length(max=512),
+        metadata={"description": "the cursor of the previous page; omit to bootstrap"},
+    )
     limit = ma.fields.Integer(load_default=300, validate=ma.validate.Range(min=1, max=1000))
-    ref_version = ma.fields.String(validate=ma.validate.Length(max=64), metadata={
-        "description": "version of the reference data the phone holds; a different one "
-                       "brings the current reference data"})
+    ref_version = ma.fields.String(
+        validate=ma.validate.Length(max=64),
+        metadata={
+            "description": "version of the reference data the phone holds; a different one "
+            "brings the current reference data"
+        },
+    )
 
 
 class ChangeSchema(Schema):
@@ -27,27 +33,40 @@ class PullPageSchema(Schema):
     cursor = ma.fields.String(metadata={"example": "WzEsMSwidTciLCJkZWx0YSIsOTEyLDQ0LDBd"})
     has_more = ma.fields.Boolean()
     bootstrap = ma.fields.Boolean()
-    last_mutation_id = ma.fields.Integer(metadata={
-        "description": "every mutation of this device up to this id is committed"})
-    reference = ma.fields.Dict(metadata={"description": "present on bootstrap or when the "
-                                                        "phone's ref_version is stale"})
+    last_mutation_id = ma.fields.Integer(
+        metadata={"description": "every mutation of this device up to this id is committed"}
+    )
+    reference = ma.fields.Dict(
+        metadata={"description": "present on bootstrap or when the phone's ref_version is stale"}
+    )
     changes = ma.fields.List(ma.fields.Nested(ChangeSchema))
 
 
 class MutationSchema(Schema):
-    mutation_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1), metadata={
-        "description": "per device, 1, 2, 3… with no gaps, kept across restarts"})
-    type = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40), metadata={
-        "example": "contact_attempt"})
-    client_time = ma.fields.AwareDateTime(required=True, metadata={
-        "description": "the phone's clock when the record was made (with offset)"})
+    mutation_id = ma.fields.Integer(
+        required=True,
+        validate=ma.validate.Range(min=1),
+        metadata={"description": "per device, 1, 2, 3… with no gaps, kept across restarts"},
+    )
+    type = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=40),
+        metadata={"example": "contact_attempt"},
+    )
+    client_time = ma.fields.AwareDateTime(
+        required=True,
+        metadata={"description": "the phone's clock when the record was made (with offset)"},
+    )
     payload = ma.fields.Dict(required=True)
 
 
 class PushSchema(Schema):
     device_id = ma.fields.UUID(required=True)
-    mutations = ma.fields.List(ma.fields.Nested(MutationSchema), required=True,
-                               validate=ma.validate.Length(min=1, max=MAX_BATCH))
+    mutations = ma.fields.List(
+        ma.fields.Nested(MutationSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=MAX_BATCH),
+    )
 
     @ma.validates_schema
     def increasing(self, data, **kwargs):
@@ -58,8 +77,9 @@ class PushSchema(Schema):
 
 class MutationResultSchema(Schema):
     mutation_id = ma.fields.Integer()
-    status = ma.fields.String(metadata={
-        "description": "applied | duplicate | rejected | gap | not_applied"})
+    status = ma.fields.String(
+        metadata={"description": "applied | duplicate | rejected | gap | not_applied"}
+    )
     record_id = ma.fields.String()
     flags = ma.fields.List(ma.fields.String())
     code = ma.fields.String()

@@ -4,7 +4,7 @@ from api.extensions import Api
 
 
 def register_blueprints(api: Api) -> None:
-    from api.resources import admin, audit, auth, cases, imports, sync
+    from api.resources import admin, audit, auth, cases, imports, proposals, sync
 
-    for module in (auth, admin, cases, imports, audit, sync):
+    for module in (auth, admin, cases, imports, audit, sync, proposals):
         api.register_blueprint(module.blp)

@@ -1,5 +1,152 @@
-"""Imports from the lender (placeholder; filled in by the import work)."""
+"""Lender imports: upload a cases or payments file (JSON, CSV or multipart), list the runs."""
 
-from api.extensions import Blueprint
+from pathlib import PurePath
+
+from flask import current_app, request
+from flask.views import MethodView
+from sqlalchemy import select
+from werkzeug.exceptions import UnsupportedMediaType
+
+from api.auth import auth_required, current_principal
+from api.extensions import Blueprint, db
+from api.models import ImportRun, Role
+from api.pagination import paginate
+from api.services.exceptions import InvalidInput, NotFound
+from api.services.imports import import_file
+from schemas.imports import (
+    ImportArgsSchema,
+    ImportRunPageSchema,
+    ImportRunQuerySchema,
+    ImportRunSchema,
+)
 
 blp = Blueprint("imports", __name__, url_prefix="/imports", description="Lender imports")
+
+MAX_IMPORT_BYTES = 200 * 1024 * 1024  # only here: every other body stays under the global cap
+BODY_FORMATS = {"application/json": "json", "text/csv": "csv"}
+
+CASES_EXAMPLE = {
+    "format": "fieldvisit.cases.v1", "as_of": "2026-11-21",
+    "cases": [{
+        "contract_no": "HT-2025-000123", "product": "car_loan", "principal_fen": 12000000,
+        "disbursed_on": "2025-12-15", "status": "active", "lender_bucket": "M2",
+        "team_code": "SZ-01", "collector_username": "collector1",
+        "debtor": {"ref": "D-000123", "name": "张伟", "national_id": "440308199901101512",
+                   "mobile_phone": "13812345678"},
+        "contacts": [{"ref": "C1", "name": "李娜", "relation": "spouse", "role": "guarantor",
+                      "phone": "13987654321", "knows_of_loan": True}],
+        "addresses": [{"ref": "A1", "kind": "home", "text": "深圳市福田区福华一路1号",
+                       "lat": 22.5455, "lon": 114.0683, "datum": "WGS84"}],
+        "collateral": [{"ref": "V1", "kind": "car", "vin": "LSJA24U62JG269225",
+                        "engine_no": "G4FC1234567", "plate": "京AD92035"}],
+        "schedule": [{"seq": 1, "due_on": "2026-01-15", "amount_fen": 1050000,
+                      "principal_fen": 1000000}],
+        "payments": [{"ref": "P-1", "paid_on": "2026-01-15", "amount_fen": 1050000,
+                      "method": "bank_transfer"}],
+    }],
+}
+PAYMENTS_EXAMPLE = {
+    "format": "fieldvisit.payments.v1", "as_of": "2026-11-21",
+    "payments": [{"contract_no": "HT-2025-000123", "ref": "P-9", "paid_on": "2026-11-20",
+                  "amount_fen": 2100000, "method": "bank_transfer"}],
+    "balances": [{"contract_no": "HT-2025-000123", "penalty_fen": 15000, "fees_fen": 5000,
+                  "status": "partly_paid"}],
+}
+CASES_CSV = (
+    "record,contract_no,product,principal_fen,status,ref,name,national_id,seq,due_on,"
+    "amount_fen,principal_fen\n"
+    "case,HT-1,car_loan,12000000,active,,,,,,,\n"
+    "debtor,HT-1,,,,D-1,张伟,440308199901101512,,,,\n"
+    "instalment,HT-1,,,,,,,1,2026-01-15,1050000,1000000\n"
+)
+REQUEST_BODY = {
+    "required": True,
+    "description": "A lender file as described in docs/import-format.md, sent as the body "
+                   "or as the `file` part of a form. Up to 200 MB.",
+    "content": {
+        "application/json": {"schema": {"type": "object"}, "examples": {
+            "cases": {"summary": "cases file", "value": CASES_EXAMPLE},
+            "payments": {"summary": "payments file", "value": PAYMENTS_EXAMPLE}}},
+        "text/csv": {"schema": {"type": "string"}, "examples": {
+            "cases": {"summary": "cases file", "value": CASES_CSV},
+            "payments": {"summary": "payments file", "value": (
+                "record,contract_no,ref,paid_on,amount_fen,penalty_fen,status\n"
+                "payment,HT-1,P-9,2026-11-20,2100000,,\n"
+                "balance,HT-1,,,,15000,partly_paid\n")}}},
+        "multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary",
+                                    "description": "a .json or .csv file"}}}},
+    },
+}
+
+
+@blp.route("")
+class Imports(MethodView):
+    accepts_content = ("application/json", "text/csv", "multipart/form-data")
+
+    @auth_required(Role.ADMIN)
+    @blp.arguments(ImportRunQuerySchema, location="query")
+    @blp.response(200, ImportRunPageSchema)
+    def get(self, args):
+        """List import runs, newest first"""
+        stmt = select(ImportRun)
+        if "kind" in args:
+            stmt = stmt.where(ImportRun.kind == args["kind"])
+        return paginate(db.session, stmt, args, ImportRun.id.desc())
+
+    @auth_required(Role.ADMIN)
+    @blp.arguments(ImportArgsSchema, location="query")
+    @blp.doc(requestBody=REQUEST_BODY)
+    @blp.response(201, ImportRunSchema)
+    @blp.alt_response(400, description="The file is not readable JSON or CSV (`file`)")
+    @blp.alt_response(413, description="The file is larger than 200 MB")
+    @blp.alt_response(415, description="Not JSON, CSV or a multipart form")
+    @blp.alt_response(422, description="Wrong `format` name, or a document of the wrong shape")
+    def post(self, args):
+        """Import a lender file (cases or payments)
+
+        Each bad row is reported with its row and field and skipped; the run is recorded,
+        dry runs too, and the upload is audited."""
+        data, file_format, filename = read_upload(args.get("format"))
+        run = import_file(db.session, current_app.extensions["fieldvisit.pii"], data,
+                          kind=args["kind"], file_format=file_format,
+                          principal=current_principal(), filename=filename,
+                          dry_run=args["dry_run"], atomic=args["atomic"],
+                          as_of=args.get("as_of"))
+        db.session.commit()
+        return run
+
+
+@blp.route("/<int:run_id>")
+class ImportRunById(MethodView):
+    @auth_required(Role.ADMIN)
+    @blp.response(200, ImportRunSchema)
+    @blp.alt_response(404, description="No such import run")
+    def get(self, run_id):
+        """One import run with its row errors"""
+        run = db.session.get(ImportRun, run_id)
+        if run is None:
+            raise NotFound("No such import run.")
+        return run
+
+
+def read_upload(format_hint: str | None) -> tuple[bytes, str, str | None]:
+    """The uploaded bytes, their format and file name (multipart only). The body limit is
+    raised for this request before anything reads the body."""
+    request.max_content_length = MAX_IMPORT_BYTES
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise InvalidInput("Send the file as the form part named 'file'.",
+                               fields={"file": ["missing"]})
+        suffix = PurePath(upload.filename or "").suffix.lower().lstrip(".")
+        file_format = format_hint or (suffix if suffix in ("json", "csv") else None) \
+            or BODY_FORMATS.get(upload.mimetype)
+        if file_format is None:
+            raise InvalidInput("Say whether the file is JSON or CSV.",
+                               fields={"format": ["give format=json or format=csv"]})
+        return upload.read(), file_format, upload.filename or None
+    if request.mimetype not in BODY_FORMATS:
+        raise UnsupportedMediaType("Send the file as JSON, CSV or a multipart form.")
+    return request.get_data(cache=False), BODY_FORMATS[request.mimetype], None

@@ -31,10 +31,15 @@ class Pull(MethodView):
         reference = reference_data(cfg.policy)
         version = reference_version(reference)
         send_reference = "cursor" not in args or args.get("ref_version") != version
-        body = pull(db.session, user_id=principal.user_id, device_id=principal.device_id,
-                    cipher=current_app.extensions["fieldvisit.pii"], cursor=args.get("cursor"),
-                    limit=args["limit"],
-                    reference={"version": version, **reference} if send_reference else None)
+        body = pull(
+            db.session,
+            user_id=principal.user_id,
+            device_id=principal.device_id,
+            cipher=current_app.extensions["fieldvisit.pii"],
+            cursor=args.get("cursor"),
+            limit=args["limit"],
+            reference={"version": version, **reference} if send_reference else None,
+        )
         if b'"op":"put"' in body:
             audit.record(db.session, principal, "sync.pull", detail={"bytes": len(body)})
         db.session.commit()
@@ -57,17 +62,27 @@ class Push(MethodView):
         """Push mutations from the outbox: one result per mutation, each applied exactly once"""
         principal = current_principal()
         if str(args["device_id"]) != principal.device_id:
-            raise Forbidden("device_id is not the device this token was issued to.",
-                            fields={"device_id": ["not this token's device"]})
+            raise Forbidden(
+                "device_id is not the device this token was issued to.",
+                fields={"device_id": ["not this token's device"]},
+            )
         cfg = current_app.config["FIELDVISIT"]
-        outcome = push(db.session, user_id=principal.user_id, device_id=principal.device_id,
-                       mutations=args["mutations"], policy=cfg.policy,
-                       lock_timeout_ms=cfg.sync_lock_timeout_ms)
+        outcome = push(
+            db.session,
+            user_id=principal.user_id,
+            device_id=principal.device_id,
+            mutations=args["mutations"],
+            policy=cfg.policy,
+            lock_timeout_ms=cfg.sync_lock_timeout_ms,
+        )
         body = {"results": outcome.results, "last_mutation_id": outcome.last_mutation_id}
         if outcome.retry_after is None:
             return body
-        body["error"] = {"status": 503, "code": "temporarily_unavailable",
-                         "message": "The server could not apply every mutation; retry."}
+        body["error"] = {
+            "status": 503,
+            "code": "temporarily_unavailable",
+            "message": "The server could not apply every mutation; retry.",
+        }
         response = jsonify(body)
         response.status_code = 503
         response.headers["Retry-After"] = str(outcome.retry_after)

@@ -40,9 +40,11 @@ from api.models import (
 )
 from api.models.cases import CLOSED_STATUSES
 from api.models.types import utcnow
+from api.services import audit
+from api.services.accounts import Principal
 from api.services.assignment import set_assignment
 from api.services.exceptions import InvalidInput
-from api.services.import_formats import Document, check_document
+from api.services.import_formats import Document, check_document, parse_import_file
 from api.services.import_rows import clean_balance, clean_case, clean_payment
 from api.services.loan_figures import (
     LoanFigures,
@@ -171,6 +173,27 @@ def import_payments(session: Session, payload: dict, *, dry_run: bool = False,
     return _run(session, "payments", payload, run_once, dry_run=dry_run, atomic=atomic,
                 actor_id=actor_id, filename=filename, file_sha256=file_sha256,
                 file_format=file_format)
+
+
+def import_file(session: Session, cipher: PiiCipher, data: bytes, *, kind: str,
+                file_format: str, principal: Principal | None = None,
+                filename: str | None = None, dry_run: bool = False, atomic: bool = False,
+                as_of: date | None = None) -> ImportRun:
+    """Read, import and audit one lender file: the path of the API and of the CLI."""
+    payload = parse_import_file(data, file_format, kind)
+    options = {"dry_run": dry_run, "atomic": atomic, "filename": filename, "as_of": as_of,
+               "actor_id": principal.user_id if principal else None,
+               "file_sha256": hashlib.sha256(data).hexdigest(), "file_format": file_format}
+    if kind == "cases":
+        run = import_cases(session, cipher, payload, **options)
+    else:
+        run = import_payments(session, payload, **options)
+    audit.record(session, principal, "import", detail={
+        "import_run_id": run.id, "kind": kind, "format": file_format, "dry_run": dry_run,
+        "atomic": atomic, "sha256": run.sha256, "rows": run.rows, "created": run.created,
+        "updated": run.updated, "unchanged": run.unchanged,
+        "errors": len(json.loads(run.errors))})
+    return run
 
 
 # --------------------------------------------------------------------------- shared helpers

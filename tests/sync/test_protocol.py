@@ -30,16 +30,27 @@ def pull_all(client, headers, cursor=None, **params):
 
 
 def push(client, headers, mutations):
-    return client.post("/sync/push", headers=headers, json={
-        "device_id": headers["X-Device-Id"], "mutations": mutations})
+    return client.post(
+        "/sync/push",
+        headers=headers,
+        json={"device_id": headers["X-Device-Id"], "mutations": mutations},
+    )
 
 
 def attempt(mutation_id, case_id, **payload):
-    return {"mutation_id": mutation_id, "type": "contact_attempt",
-            "client_time": "2026-11-20T10:00:00+08:00",
-            "payload": {"id": str(uuid.uuid4()), "case_id": case_id, "channel": "call",
-                        "outcome": "no_answer", "occurred_at": "2026-11-20T10:00:00+08:00",
-                        **payload}}
+    return {
+        "mutation_id": mutation_id,
+        "type": "contact_attempt",
+        "client_time": "2026-11-20T10:00:00+08:00",
+        "payload": {
+            "id": str(uuid.uuid4()),
+            "case_id": case_id,
+            "channel": "call",
+            "outcome": "no_answer",
+            "occurred_at": "2026-11-20T10:00:00+08:00",
+            **payload,
+        },
+    }
 
 
 @pytest.fixture
@@ -47,9 +58,14 @@ def team(world):
     team = world.team()
     alice, bob = world.user("collector", team), world.user("collector", team)
     supervisor = world.user("supervisor", team)
-    return {"team": team, "alice": alice, "bob": bob,
-            "alice_phone": world.login(alice), "bob_phone": world.login(bob),
-            "supervisor": world.login(supervisor)}
+    return {
+        "team": team,
+        "alice": alice,
+        "bob": bob,
+        "alice_phone": world.login(alice),
+        "bob_phone": world.login(bob),
+        "supervisor": world.login(supervisor),
+    }
 
 
 def test_bootstrap_carries_exactly_the_assigned_cases(client, world, team):
@@ -68,8 +84,11 @@ def test_a_pull_with_nothing_new_is_tiny(client, world, team):
     world.case(collector=team["alice"])
     version = pull(client, team["alice_phone"])["reference"]["version"]
     _, cursor = pull_all(client, team["alice_phone"])
-    response = client.get("/sync/pull", query_string={"cursor": cursor, "ref_version": version},
-                          headers={**team["alice_phone"], "Accept-Encoding": "gzip"})
+    response = client.get(
+        "/sync/pull",
+        query_string={"cursor": cursor, "ref_version": version},
+        headers={**team["alice_phone"], "Accept-Encoding": "gzip"},
+    )
     assert response.headers["Content-Encoding"] == "gzip"
     body = json.loads(gzip.decompress(response.data))
     assert body["changes"] == [] and body["has_more"] is False and "reference" not in body
@@ -80,8 +99,11 @@ def test_reassignment_moves_the_case_between_phones(client, world, team):
     case = world.case(collector=team["alice"])
     _, alice_cursor = pull_all(client, team["alice_phone"])
     _, bob_cursor = pull_all(client, team["bob_phone"])
-    response = client.put(f"/cases/{case.id}/assignment", headers=team["supervisor"],
-                          json={"collector_id": team["bob"].id})
+    response = client.put(
+        f"/cases/{case.id}/assignment",
+        headers=team["supervisor"],
+        json={"collector_id": team["bob"].id},
+    )
     assert response.status_code == 200
     alice_changes, _ = pull_all(client, team["alice_phone"], alice_cursor)
     bob_changes, _ = pull_all(client, team["bob_phone"], bob_cursor)
@@ -122,8 +144,9 @@ def test_a_business_refusal_still_advances(client, world, team):
     assert [r["status"] for r in body["results"]] == ["rejected", "applied"]
     assert "payload.outcome" in body["results"][0]["fields"]
     assert body["last_mutation_id"] == 2
-    ledger = db.session.scalars(select(DeviceMutation.status).order_by(
-        DeviceMutation.mutation_id)).all()
+    ledger = db.session.scalars(
+        select(DeviceMutation.status).order_by(DeviceMutation.mutation_id)
+    ).all()
     assert ledger == ["rejected", "applied"]
 
 
@@ -136,8 +159,11 @@ def test_a_case_never_held_is_refused_like_a_missing_one(client, world, team):
 
 def test_work_on_a_case_reassigned_meanwhile_is_kept_and_flagged(client, world, team):
     case = world.case(collector=team["alice"])
-    client.put(f"/cases/{case.id}/assignment", headers=team["supervisor"],
-               json={"collector_id": team["bob"].id})
+    client.put(
+        f"/cases/{case.id}/assignment",
+        headers=team["supervisor"],
+        json={"collector_id": team["bob"].id},
+    )
     body = push(client, team["alice_phone"], [attempt(1, case.id)]).get_json()
     [result] = body["results"]
     assert result["status"] == "applied" and result["flags"] == ["case_reassigned"]
@@ -147,15 +173,19 @@ def test_work_on_a_case_reassigned_meanwhile_is_kept_and_flagged(client, world, 
 
 def test_push_for_another_device_is_forbidden(client, world, team):
     case = world.case(collector=team["alice"])
-    response = client.post("/sync/push", headers=team["alice_phone"], json={
-        "device_id": str(uuid.uuid4()), "mutations": [attempt(1, case.id)]})
+    response = client.post(
+        "/sync/push",
+        headers=team["alice_phone"],
+        json={"device_id": str(uuid.uuid4()), "mutations": [attempt(1, case.id)]},
+    )
     assert response.status_code == 403
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "WzEsMSwidTk5OSIsImRlbHRhIiwwLDAsMF0"])
 def test_an_unusable_cursor_asks_for_a_reset(client, team, cursor):
-    response = client.get("/sync/pull", query_string={"cursor": cursor},
-                          headers=team["alice_phone"])
+    response = client.get(
+        "/sync/pull", query_string={"cursor": cursor}, headers=team["alice_phone"]
+    )
     assert response.status_code == 410
     assert response.get_json()["error"]["code"] == "sync_reset"
 

@@ -1,0 +1,48 @@
+"""Review of phones, addresses and contacts learnt in the field."""
+
+from flask.views import MethodView
+
+from api.auth import auth_required, current_principal
+from api.extensions import Blueprint, db
+from api.models import FieldProposal, Role
+from api.pagination import paginate
+from api.services import proposals
+from schemas.proposals import ProposalPageSchema, ProposalQuerySchema, ProposalSchema, ReviewSchema
+
+blp = Blueprint(
+    "proposals",
+    __name__,
+    url_prefix="/proposals",
+    description="Field-learnt details awaiting review",
+)
+
+
+@blp.route("")
+class Proposals(MethodView):
+    @auth_required(Role.SUPERVISOR, Role.ADMIN, Role.LEGAL)
+    @blp.arguments(ProposalQuerySchema, location="query")
+    @blp.response(200, ProposalPageSchema)
+    def get(self, args):
+        """List field proposals on the cases you may see (oldest first)"""
+        stmt = proposals.proposals_query(current_principal(), args.get("status"))
+        return paginate(db.session, stmt, args, FieldProposal.received_at, FieldProposal.id)
+
+
+@blp.route("/<string:proposal_id>/review")
+class Review(MethodView):
+    @auth_required(Role.SUPERVISOR, Role.ADMIN)
+    @blp.arguments(ReviewSchema)
+    @blp.response(200, ProposalSchema)
+    @blp.alt_response(404, description="No such proposal, or not on a case you may see")
+    @blp.alt_response(409, description="Already reviewed")
+    def post(self, args, proposal_id):
+        """Accept (adds the detail to the case file) or reject a field proposal"""
+        proposal = proposals.review(
+            db.session,
+            current_principal(),
+            proposal_id,
+            accept=args["decision"] == "accept",
+            note=args.get("note"),
+        )
+        db.session.commit()
+        return proposal
