@@ -15,9 +15,10 @@ from api.models.types import BigId, IdPk, UTCDateTime, utcnow
 class SyncChange(db.Model):
     """One change to one entity in one device bucket, written in the changing transaction.
 
-    `tx_id` is the writing transaction's id on PostgreSQL (pg_current_xact_id) and the value of
-    the serialised clock (`SyncCounter`) on SQLite; pulls read in (tx_id, seq) order and, on PostgreSQL,
-    only below the oldest transaction still running, so late commits are never skipped."""
+    `tx_id` is the writing transaction's id on PostgreSQL (pg_current_xact_id) and the value
+    of the serialised clock (`SyncCounter`) on SQLite; pulls read in (tx_id, seq) order and,
+    on PostgreSQL, only below the oldest transaction still running, so late commits are never
+    skipped."""
 
     __tablename__ = "sync_changes"
     __table_args__ = (Index("ix_sync_changes_bucket_tx_seq", "bucket", "tx_id", "seq"),)

@@ -64,7 +64,7 @@ def test_a_new_phone_waits_for_review_then_reaches_the_phone(client, world):
     changes, _ = pull_all(client, phone, cursor)
     doc = changes[-1]["data"]
     assert doc["debtor"]["work_phone"] == "13912345678"
-    worksite = [a for a in doc["addresses"] if a["kind"] == "worksite"][0]
+    worksite = next(a for a in doc["addresses"] if a["kind"] == "worksite")
     assert worksite["coord_source"] == "visit" and worksite["ref"].startswith("field:")
     # GCJ-02 from a Chinese map app is stored as WGS84 (a few hundred metres apart).
     assert abs(worksite["lat"] - 23.02067) > 1e-4
