@@ -14,6 +14,7 @@ from api.errors import error_response, register_error_handlers
 from api.extensions import Api, db
 from api.services.accounts import configure_password_hashing
 from api.services.pii import PiiCipher
+from api.services.storage import blob_store_from_config
 from mobile_sync import changelog
 
 API_TITLE = "fieldvisit"
@@ -52,6 +53,9 @@ def create_app(config: Config | None = None) -> Flask:
     db.init_app(app)
     configure_password_hashing(config.argon2_profile)
     app.extensions["fieldvisit.pii"] = PiiCipher(config.pii_key or config.secret_key)
+    app.extensions["fieldvisit.blobs"] = blob_store_from_config(
+        config.blob_store, config.s3_endpoint_url, config.secret_key, base_url="/blobs"
+    )
     changelog.install(Session, _cipher_of_current_app)
     api = Api(app)
     register_error_handlers(app)

@@ -126,5 +126,6 @@ def register_error_handlers(app: Flask) -> None:
     def unexpected(error: Exception):
         db.session.rollback()
         # Only the exception type: messages may carry personal data.
-        log.error("unhandled %s", type(error).__name__, exc_info=False)
+        # Only the type in production: messages may carry personal data. Tests see it all.
+        log.error("unhandled %s", type(error).__name__, exc_info=app.testing)
         return error_response(500, "Internal error.", code="internal_error")

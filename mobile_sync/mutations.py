@@ -1,5 +1,6 @@
-"""The mutations a phone may push. Adding one: a payload schema, an `apply` function, and a line
-in `MUTATIONS`. `apply` raises a DomainError for a business refusal (answered `rejected`)."""
+"""The machinery of mutations and the first three types (contact attempts, notes, proposals).
+Adding a type: a payload schema, an `apply` function, and a line in `mobile_sync.registry`.
+`apply` raises a DomainError for a business refusal (answered `rejected`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import marshmallow as ma
@@ -44,6 +46,10 @@ class MutationContext:
     case: Case
     case_reassigned: bool
     policy: Policy
+    cipher: Any = None  # api.services.pii.PiiCipher
+    blobs: Any = None  # api.services.storage.BlobStore
+    verify_cosign: Callable[[str, datetime, datetime], int | None] | None = None
+    clock_offset_s: float | None = None
     flags: list[str] = field(default_factory=list)
 
     def record_fields(self, record_id: str) -> dict:
@@ -216,13 +222,6 @@ def apply_field_proposal(ctx: MutationContext, data: dict) -> FieldProposal:
     )
     ctx.session.add(proposal)
     return proposal
-
-
-MUTATIONS: dict[str, MutationType] = {
-    "contact_attempt": MutationType(ContactAttemptSchema, ContactAttempt, apply_contact_attempt),
-    "case_note": MutationType(CaseNoteSchema, CaseNote, apply_case_note),
-    "field_proposal": MutationType(FieldProposalSchema, FieldProposal, apply_field_proposal),
-}
 
 
 def ensure_new_record(session: Session, model: type, record_id: str) -> None:

@@ -54,11 +54,34 @@ def pull(
 
 
 def _watermark(session: Session) -> int:
-    """PostgreSQL: the oldest transaction still running (all below it have ended).
-    SQLite: the clock; writers are serialised, so everything up to it has committed."""
-    if session.get_bind().dialect.name == "postgresql":
-        return session.scalar(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))
-    return read_counter(session, "clock") + 1
+    """Every change row with tx_id below this has committed (or aborted) and is visible.
+
+    SQLite: the clock; writers are serialised, so everything up to it has committed.
+    PostgreSQL: the oldest transaction still running *in this database* (xids are cluster-wide,
+    and a long import in another database must not hold this one's phones back). The snapshot
+    is taken first and the running backends read after it, so a transaction that started in
+    between has an xid beyond the snapshot and is excluded anyway."""
+    if session.get_bind().dialect.name != "postgresql":
+        return read_counter(session, "clock") + 1
+    xmax, in_progress = session.execute(
+        text(
+            "SELECT pg_snapshot_xmax(s)::text::bigint,"
+            " ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x)"
+            " FROM pg_current_snapshot() AS s"
+        )
+    ).one()
+    if not in_progress:
+        return xmax
+    session.execute(text("SELECT pg_stat_clear_snapshot()"))
+    here = set(
+        session.scalars(
+            text(
+                "SELECT backend_xid::text::bigint FROM pg_stat_activity"
+                " WHERE datname = current_database() AND backend_xid IS NOT NULL"
+            )
+        )
+    )
+    return min((x for x in in_progress if x & 0xFFFFFFFF in here), default=xmax)
 
 
 def _put(case_id: int, sealed: bytes, cipher: PiiCipher) -> str:
@@ -100,9 +123,7 @@ def _delta_page(session, cipher, user_id, position: Cursor, limit: int):
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.where(
-            SyncChange.tx_id < text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-        )
+        stmt = stmt.where(SyncChange.tx_id < _watermark(session))
     rows = session.execute(stmt).all()
     if not rows:
         return [], position, False

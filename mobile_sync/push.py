@@ -8,7 +8,10 @@ answer) is recognised, a gap is refused, and a business refusal still advances."
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import marshmallow as ma
 from sqlalchemy import select, text, update
@@ -20,9 +23,21 @@ from api.errors import flatten_messages
 from api.models import Assignment, Case, Device, DeviceMutation
 from api.models.types import utcnow
 from api.services.exceptions import DomainError, InvalidInput, NotFound
-from mobile_sync.mutations import MUTATIONS, MutationContext, ensure_new_record
+from mobile_sync.mutations import MutationContext, ensure_new_record
+from mobile_sync.registry import MUTATIONS
 
 RETRY_AFTER_S = 2
+
+
+@dataclass(frozen=True)
+class PushEnvironment:
+    """What mutations may use besides the session, supplied by the caller."""
+
+    policy: Policy
+    cipher: Any = None
+    blobs: Any = None
+    verify_cosign: Callable[[str, datetime, datetime], int | None] | None = None
+    lock_timeout_ms: int = 5000
 
 
 @dataclass
@@ -38,15 +53,17 @@ def push(
     user_id: int,
     device_id: str,
     mutations: list[dict],
-    policy: Policy,
-    lock_timeout_ms: int = 5000,
+    env: PushEnvironment,
+    device_time: datetime | None = None,
 ) -> PushOutcome:
-    """Apply `mutations` (already shape-checked) in order; one result per mutation."""
+    """Apply `mutations` (already shape-checked) in order; one result per mutation.
+    `device_time` is the phone's clock when it sent the batch: its offset is flagged."""
+    offset = (device_time - utcnow()).total_seconds() if device_time else None
     session.commit()  # end the read transaction authentication opened: each mutation is its own
     results: list[dict] = []
     for index, mutation in enumerate(mutations):
         try:
-            result = _apply_one(session, user_id, device_id, mutation, policy, lock_timeout_ms)
+            result = _apply_one(session, user_id, device_id, mutation, env, offset)
             session.commit()
         except (OperationalError, IntegrityError, DBAPIError) as exc:
             session.rollback()
@@ -69,10 +86,10 @@ def _apply_one(
     user_id: int,
     device_id: str,
     mutation: dict,
-    policy: Policy,
-    lock_timeout_ms: int,
+    env: PushEnvironment,
+    offset: float | None,
 ) -> dict:
-    _set_lock_timeout(session, lock_timeout_ms)
+    _set_lock_timeout(session, env.lock_timeout_ms)
     last = session.execute(
         update(Device)
         .where(Device.id == device_id)
@@ -92,7 +109,7 @@ def _apply_one(
     status, info, case_id = "applied", {}, None
     try:
         with session.begin_nested():
-            info, case_id = _apply_payload(session, user_id, device_id, mutation, policy)
+            info, case_id = _apply_payload(session, user_id, device_id, mutation, env, offset)
     except DomainError as exc:
         status = "rejected"
         info = {"code": exc.code, "message": exc.message, "fields": exc.fields}
@@ -112,7 +129,9 @@ def _apply_one(
     return {"mutation_id": mutation_id, "status": status, **info}
 
 
-def _apply_payload(session, user_id, device_id, mutation, policy) -> tuple[dict, int | None]:
+def _apply_payload(
+    session, user_id, device_id, mutation, env: PushEnvironment, offset: float | None
+) -> tuple[dict, int | None]:
     kind = MUTATIONS.get(mutation["type"])
     if kind is None:
         raise InvalidInput(
@@ -136,7 +155,11 @@ def _apply_payload(session, user_id, device_id, mutation, policy) -> tuple[dict,
         client_time=mutation["client_time"],
         case=case,
         case_reassigned=reassigned,
-        policy=policy,
+        policy=env.policy,
+        cipher=env.cipher,
+        blobs=env.blobs,
+        verify_cosign=env.verify_cosign,
+        clock_offset_s=offset,
     )
     kind.apply(ctx, data)
     session.flush()

@@ -53,3 +53,15 @@ class MeSchema(Schema):
     role = ma.fields.String()
     team_id = ma.fields.Integer(allow_none=True)
     device_id = ma.fields.String(allow_none=True)
+
+
+class CosignSchema(Schema):
+    username = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    password = ma.fields.String(
+        required=True, load_only=True, validate=ma.validate.Length(min=1, max=256)
+    )
+
+
+class AttestationSchema(Schema):
+    attestation = ma.fields.String()
+    expires_in = ma.fields.Integer(metadata={"description": "seconds"})

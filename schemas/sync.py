@@ -62,6 +62,8 @@ class MutationSchema(Schema):
 
 class PushSchema(Schema):
     device_id = ma.fields.UUID(required=True)
+    device_time = ma.fields.AwareDateTime(metadata={
+        "description": "the phone's clock when sending; a large offset is flagged on records"})
     mutations = ma.fields.List(
         ma.fields.Nested(MutationSchema),
         required=True,

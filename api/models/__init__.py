@@ -20,6 +20,7 @@ from api.models.cases import (
     Relation,
     RepossessionStatus,
 )
+from api.models.evidence import EvidenceFile, EvidenceKind, UploadStatus
 from api.models.field import (
     CaseNote,
     Channel,
@@ -32,6 +33,18 @@ from api.models.field import (
 from api.models.imports import ImportRun
 from api.models.org import Device, RefreshToken, Role, Team, User
 from api.models.sync import CaseDocument, DeviceMutation, SyncChange, SyncCounter
+from api.models.visits import (
+    FieldReceipt,
+    Geofence,
+    NextStep,
+    NoticeServed,
+    PromiseStatus,
+    RepaymentPromise,
+    Repossession,
+    VehicleSighting,
+    VisitOutcome,
+    VisitReport,
+)
 
 __all__ = [
     "Address",
@@ -54,19 +67,32 @@ __all__ = [
     "Debtor",
     "Device",
     "DeviceMutation",
+    "EvidenceFile",
+    "EvidenceKind",
     "FieldProposal",
+    "FieldReceipt",
+    "Geofence",
     "ImportRun",
     "Instalment",
+    "NextStep",
+    "NoticeServed",
     "Payment",
     "Product",
+    "PromiseStatus",
     "ProposalKind",
     "ProposalStatus",
     "RefreshToken",
     "Relation",
+    "RepaymentPromise",
+    "Repossession",
     "RepossessionStatus",
     "Role",
     "SyncChange",
     "SyncCounter",
     "Team",
+    "UploadStatus",
     "User",
+    "VehicleSighting",
+    "VisitOutcome",
+    "VisitReport",
 ]

@@ -4,9 +4,16 @@ from flask.views import MethodView
 
 from api.auth import auth_required, current_principal, token_service
 from api.extensions import Blueprint, db
-from api.models import User
-from api.services.accounts import RefreshTokenReused
-from schemas.auth import LoginSchema, MeSchema, RefreshSchema, TokenPairSchema
+from api.models import Role, User
+from api.services.accounts import COSIGN_VALID_S, RefreshTokenReused
+from schemas.auth import (
+    AttestationSchema,
+    CosignSchema,
+    LoginSchema,
+    MeSchema,
+    RefreshSchema,
+    TokenPairSchema,
+)
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Sign in and tokens")
 
@@ -64,3 +71,18 @@ class Me(MethodView):
             "team_id": user.team_id,
             "device_id": principal.device_id,
         }
+
+
+@blp.route("/cosign")
+class Cosign(MethodView):
+    @auth_required(Role.COLLECTOR, Role.SUPERVISOR)
+    @blp.arguments(CosignSchema)
+    @blp.response(200, AttestationSchema)
+    @blp.alt_response(401, description="Wrong username or password of the co-collector")
+    def post(self, args):
+        """A second collector, present at the visit, vouches with their own password on this
+        phone; the attestation goes into the visit report (valid for one working day)"""
+        attestation = token_service().cosign(
+            args["username"], args["password"], current_principal().device_id
+        )
+        return {"attestation": attestation, "expires_in": COSIGN_VALID_S}

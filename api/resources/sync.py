@@ -1,17 +1,18 @@
 """Offline sync for collectors' phones: pull the slice, push the outbox (docs/sync.md)."""
 
 import gzip
+from functools import partial
 
 from flask import current_app, jsonify, make_response, request
 from flask.views import MethodView
 
-from api.auth import auth_required, current_principal
+from api.auth import auth_required, current_principal, token_service
 from api.extensions import Blueprint, db
 from api.models import Role
 from api.services import audit
 from api.services.exceptions import Forbidden
 from mobile_sync.pull import pull
-from mobile_sync.push import push
+from mobile_sync.push import PushEnvironment, push
 from mobile_sync.reference import reference_data, reference_version
 from schemas.sync import PullArgsSchema, PullPageSchema, PushResultSchema, PushSchema
 
@@ -67,13 +68,20 @@ class Push(MethodView):
                 fields={"device_id": ["not this token's device"]},
             )
         cfg = current_app.config["FIELDVISIT"]
+        env = PushEnvironment(
+            policy=cfg.policy,
+            cipher=current_app.extensions["fieldvisit.pii"],
+            blobs=current_app.extensions["fieldvisit.blobs"],
+            verify_cosign=partial(token_service().verify_cosign, device_id=principal.device_id),
+            lock_timeout_ms=cfg.sync_lock_timeout_ms,
+        )
         outcome = push(
             db.session,
             user_id=principal.user_id,
             device_id=principal.device_id,
             mutations=args["mutations"],
-            policy=cfg.policy,
-            lock_timeout_ms=cfg.sync_lock_timeout_ms,
+            env=env,
+            device_time=args.get("device_time"),
         )
         body = {"results": outcome.results, "last_mutation_id": outcome.last_mutation_id}
         if outcome.retry_after is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
@@ -17,6 +17,8 @@ from api.models import Device, RefreshToken, Role, Team, User
 from api.models.types import utcnow
 from api.services.exceptions import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
+COSIGN_VALID_S = 18 * 3600  # a co-collector vouches for one working day
+COSIGN_GRACE = timedelta(minutes=15)  # ...or signs the report just after the visit
 _hasher = PasswordHasher()
 # Verifying against this keeps the timing of "no such user" equal to "wrong password".
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -71,6 +73,7 @@ class TokenService:
     def __init__(self, session: Session, secret_key: str, access_ttl_s: int, refresh_ttl_s: int):
         self.session = session
         self.signer = URLSafeTimedSerializer(secret_key, salt="fieldvisit.access")
+        self.cosigner = URLSafeTimedSerializer(secret_key, salt="fieldvisit.cosign")
         self.access_ttl_s = access_ttl_s
         self.refresh_ttl_s = refresh_ttl_s
 
@@ -148,6 +151,36 @@ class TokenService:
         return Principal(
             user_id=row.id, role=Role(row.role), team_id=row.team_id, device_id=payload["d"]
         )
+
+    def cosign(self, username: str, password: str, device_id: str) -> str:
+        """A second collector vouches, with their own password, that they are on a visit with
+        the phone `device_id`; the attestation travels inside the visit report."""
+        user = self.session.scalar(select(User).where(User.username == username))
+        if user is None or not verify_password(user.password_hash, password) or not user.is_active:
+            raise Unauthorized("Wrong username or password.", code="bad_credentials")
+        if user.role not in (Role.COLLECTOR, Role.SUPERVISOR):
+            raise Forbidden("Only collectors and supervisors make field visits.")
+        device = self.session.get(Device, device_id)
+        if device is None or device.revoked_at is not None:
+            raise NotFound("No such device.", fields={"device_id": ["not a registered device"]})
+        return self.cosigner.dumps({"u": user.id, "d": device_id, "g": user.token_generation})
+
+    def verify_cosign(
+        self, attestation: str, start: datetime, end: datetime, *, device_id: str
+    ) -> int | None:
+        """The co-collector's user id if the attestation is genuine, for this device, and was
+        given during the visit or in the working day before it; None otherwise."""
+        try:
+            payload, issued = self.cosigner.loads(attestation, return_timestamp=True)
+        except BadSignature:
+            return None
+        earliest = start - timedelta(seconds=COSIGN_VALID_S)
+        if payload.get("d") != device_id or not earliest <= issued <= end + COSIGN_GRACE:
+            return None
+        user = self.session.get(User, payload["u"])
+        if user is None or not user.is_active or user.token_generation != payload["g"]:
+            return None
+        return user.id
 
     def revoke_user(self, user_id: int) -> None:
         user = self.session.get(User, user_id)

@@ -9,6 +9,7 @@ buckets computed from them spread as a collection book does. Deterministic for a
 
 from __future__ import annotations
 
+import calendar
 import csv
 import hashlib
 import json
@@ -30,6 +31,7 @@ from api.models import Case, ImportRun, Role, Team, User
 from api.services import accounts
 from api.services.geo import gcj02_to_bd09, wgs84_to_gcj02
 from api.services.identifiers import national_id_check_digit, vin_check_digit
+from api.services.imports import import_cases
 from api.services.loan_figures import (
     PaymentRecord,
     ScheduledInstalment,
@@ -286,11 +288,7 @@ def _team_places(teams: list[tuple[str, str]]) -> list[tuple[Place, str, float]]
 
 def _add_months(day: date, months: int, anchor_day: int) -> date:
     y, m = divmod(day.year * 12 + day.month - 1 + months, 12)
-    return date(y, m + 1, min(anchor_day, _month_days(y, m + 1)))
-
-
-def _month_days(year: int, month: int) -> int:
-    return (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(y, m + 1, min(anchor_day, calendar.monthrange(y, m + 1)[1]))
 
 
 # product -> (principal range in yuan, monthly rate, tenors in months)
@@ -600,8 +598,6 @@ def seed_demo(session: Session, cipher: PiiCipher, *, n_cases: int = 2000, seed:
     """Teams, users and a generated book imported through `import_cases`, each case assigned
     to a collector of its team by the file's `collector_username`. Does nothing when demo
     users exist. The caller commits."""
-    from api.services.imports import import_cases  # written alongside; imported when used
-
     if session.scalar(select(User.id).where(User.username.startswith(DEMO_PREFIX)).limit(1)):
         return DemoSeed(False, "Demo users already exist; nothing was done.",
                         buckets=bucket_counts(session))
@@ -649,7 +645,6 @@ def assign_collectors(doc: dict[str, Any], collectors: dict[str, list[str]]) -> 
         names = collectors[code]
         order = sorted(debtors.values(), key=lambda cs: (cs[0]["addresses"][0]["text"],
                                                          cs[0]["debtor"]["ref"]))
-        per = math.ceil(len(order) / len(names))
         for k, group in enumerate(order):
             for case in group:
-                case["collector_username"] = names[min(k // per, len(names) - 1)]
+                case["collector_username"] = names[k * len(names) // len(order)]

@@ -69,13 +69,11 @@ def text(max_len: int) -> Callable[[Any, bool], str | None]:
 
 
 def _whole(value: Any, from_csv: bool) -> int:
-    if from_csv and isinstance(value, str):
-        if not re.fullmatch(r"\s*[+-]?\d{1,19}\s*", value):
-            raise Bad("must be a whole number")
+    if type(value) is int:  # not bool, which is an int too
+        return value
+    if from_csv and isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,19}\s*", value):
         return int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise Bad("must be a whole number")
-    return value
+    raise Bad("must be a whole number")
 
 
 def fen(value: Any, from_csv: bool) -> int:
@@ -118,10 +116,11 @@ def boolean(value: Any, from_csv: bool) -> bool:
 
 
 def iso_date(value: Any, from_csv: bool) -> date:
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+    day = value.strip() if isinstance(value, str) else ""
+    if len(day) != 10 or day[4] != "-" or day[7] != "-" or not day.replace("-", "").isdigit():
         raise Bad("must be a date as YYYY-MM-DD")
     try:
-        return date.fromisoformat(value.strip())
+        return date.fromisoformat(day)
     except ValueError:
         raise Bad("is not a real date") from None
 
@@ -290,8 +289,9 @@ def clean_record(raw: Any, layout: dict[str, Field], prefix: str, problems: Prob
     if not isinstance(raw, dict):
         problems.append((prefix.rstrip(".") or "_row", "must be an object"))
         return None
-    problems.extend((prefix + key, "unknown field")
-                    for key in raw if key not in layout and key not in nested)
+    if raw.keys() - layout.keys():
+        problems.extend((prefix + key, "unknown field")
+                        for key in raw if key not in layout and key not in nested)
     out = {}
     for name, spec in layout.items():
         value = raw.get(name)
@@ -374,8 +374,9 @@ def _collateral(record: dict, raw: dict, prefix: str, problems: Problems, from_c
     tracker = raw.get("tracker")
     record["tracker"] = None
     if tracker is not None:
+        before = len(problems)
         fix = clean_record(tracker, TRACKER, prefix + "tracker.", problems, from_csv)
-        if fix is not None and all(k in fix for k in ("lat", "lon", "datum")):
+        if fix is not None and len(problems) == before:
             point = _point(fix["lat"], fix["lon"], fix["datum"], prefix + "tracker.", problems)
             if point is not None:
                 record["tracker"] = {"lat": point[0], "lon": point[1], "at": fix["at"]}

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, raiseload, selectinload
 
@@ -34,6 +34,7 @@ from api.models import (
     ImportRun,
     Instalment,
     Payment,
+    RepossessionStatus,
     Role,
     Team,
     User,
@@ -97,6 +98,14 @@ class RunLog:
     def count(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
 
+    def sorted_errors(self) -> list[dict]:
+        """In file order: by section (payments before balances), then row."""
+        def key(error: dict) -> tuple:
+            section = error["field"].partition(".")[0]
+            return ({"payment": 1, "balance": 2}.get(section, 0), error["row"] or 0)
+
+        return sorted(self.errors, key=key)
+
 
 def _run(session: Session, kind: str, payload: dict, run_once, *, dry_run: bool, atomic: bool,
          actor_id: int | None, filename: str | None, file_sha256: str | None,
@@ -128,7 +137,7 @@ def _run(session: Session, kind: str, payload: dict, run_once, *, dry_run: bool,
             json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest(),
         dry_run=dry_run, started_by_id=actor_id, started_at=started, finished_at=utcnow(),
         rows=log.rows, created=log.created, updated=log.updated, unchanged=log.unchanged,
-        errors=json.dumps(log.errors, ensure_ascii=False, default=str),
+        errors=json.dumps(log.sorted_errors(), ensure_ascii=False, default=str),
     )
     session.add(run)
     session.flush()
@@ -277,6 +286,7 @@ class _Chunk:
     cases: dict[str, Case]
     links: list[tuple[Address, Contact]] = field(default_factory=list)
     moves: list[tuple[Case, int | None, int | None]] = field(default_factory=list)
+    fresh: list[tuple[Case, dict]] = field(default_factory=list)  # new cases, their file data
     outcomes: list[str] = field(default_factory=list)
     errors: list[tuple[_Row, str, str]] = field(default_factory=list)
 
@@ -401,6 +411,7 @@ class _CaseImporter:
                 if plan is not None:
                     chunk.outcomes.append(self._upsert(row, chunk, plan))
         self.session.flush()
+        self._insert_parts(chunk.fresh)
         for address, contact in chunk.links:
             if address.contact_id != contact.id:
                 address.contact_id = contact.id
@@ -465,13 +476,14 @@ class _CaseImporter:
             case = Case(contract_no=row.contract_no, debtor=debtor, **values)
             self.session.add(case)
             chunk.cases[row.contract_no] = case
+            chunk.fresh.append((case, data))
         else:
             changed |= _put(case, values)
             if case.debtor is not debtor:
                 case.debtor, changed = debtor, True
-        changed |= _merge_schedule(case, data["schedule"])
-        changed |= _merge_payments(case, data["payments"])
-        changed |= _merge_collateral(case, data["collateral"])
+            changed |= _merge_schedule(case, data["schedule"])
+            changed |= _merge_payments(case, data["payments"])
+            changed |= _merge_collateral(case, data["collateral"])
         if row.holder is not None:
             team_id, collector_id, collector_named = row.holder
             keep = not collector_named and case.team_id == team_id
@@ -479,6 +491,26 @@ class _CaseImporter:
                 chunk.moves.append((case, team_id, collector_id))
                 changed = True
         return "created" if created else "updated" if changed else "unchanged"
+
+    def _insert_parts(self, fresh: list[tuple[Case, dict]]) -> None:
+        """Schedules, payments and vehicles of new cases, one bulk INSERT per table once the
+        cases have ids (no ORM objects: a case's collections load from the database later)."""
+        parts = {Instalment: [], Payment: [], Collateral: []}
+        for case, data in fresh:
+            parts[Instalment] += [{"case_id": case.id, "seq": i["seq"], "due_on": i["due_on"],
+                                   "amount_fen": i["amount_fen"],
+                                   "principal_fen": i["principal_fen"]}
+                                  for i in data["schedule"] or []]
+            parts[Payment] += [{"case_id": case.id, "lender_ref": p["ref"],
+                                "paid_on": p["paid_on"], "amount_fen": p["amount_fen"],
+                                "method": p["method"]} for p in data["payments"] or []]
+            parts[Collateral] += [{"case_id": case.id, "lender_ref": c["key"],
+                                   "repossession_status": RepossessionStatus.NONE,
+                                   "tracker_lat": None, "tracker_lon": None, "tracker_at": None,
+                                   **_collateral_values(c)} for c in data["collateral"] or []]
+        for model, rows in parts.items():
+            if rows:  # NULLs rendered, so rows with different empty fields share one batch
+                self.session.execute(insert(model).execution_options(render_nulls=True), rows)
 
     def _upsert_debtor(self, row: _Row, chunk: _Chunk) -> tuple[Debtor, bool]:
         data = row.data["debtor"]
@@ -560,11 +592,7 @@ def _merge_collateral(case: Case, items: list[dict] | None) -> bool:
     current = {c.lender_ref: c for c in case.collateral}
     changed = False
     for item in items or []:
-        values = {k: item[k] for k in COLLATERAL_FIELDS}
-        tracker = item["tracker"]
-        if tracker is not None:
-            values |= {"tracker_lat": tracker["lat"], "tracker_lon": tracker["lon"],
-                       "tracker_at": tracker["at"]}
+        values = _collateral_values(item)
         vehicle = current.get(item["key"])
         if vehicle is None:
             vehicle = Collateral(lender_ref=item["key"], **values)
@@ -574,6 +602,16 @@ def _merge_collateral(case: Case, items: list[dict] | None) -> bool:
         else:
             changed |= _put(vehicle, values)
     return changed
+
+
+def _collateral_values(item: dict) -> dict[str, Any]:
+    """A vehicle's columns from the file; without a tracker report the position is left out."""
+    values = {k: item[k] for k in COLLATERAL_FIELDS}
+    tracker = item["tracker"]
+    if tracker is not None:
+        values |= {"tracker_lat": tracker["lat"], "tracker_lon": tracker["lon"],
+                   "tracker_at": tracker["at"]}
+    return values
 
 
 def _merge_contacts(debtor: Debtor, items: list[dict] | None) -> bool:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import FontFace
 
 from api.services.exceptions import InvalidInput
 from api.services.identifiers import mask_national_id
@@ -238,7 +239,10 @@ def _plan(pdf: FPDF, doc: PromiseDocument) -> None:
         new_y=YPos.NEXT,
     )
     pdf.ln(1)
-    with pdf.table(col_widths=(20, 75, 75), line_height=7, text_align="CENTER") as table:
+    heading = FontFace(emphasis="", fill_color=(235, 235, 235))
+    with pdf.table(
+        col_widths=(20, 75, 75), line_height=7, text_align="CENTER", headings_style=heading
+    ) as table:
         table.row(["期次", "还款日期", "金额（元）"])
         for n, item in enumerate(doc.plan, start=1):
             table.row([str(n), _date_cn(item.due_on), format_yuan(item.amount_fen)])

@@ -384,7 +384,7 @@ class LocalBlobStore(BlobStore):
 # --------------------------------------------------------------------------- S3
 
 
-def s3_client(endpoint_url: str | None = None) -> Any:
+def s3_client(endpoint_url: str | None = None, **client_kwargs: Any) -> Any:
     """A boto3 S3 client that sends checksums only when an operation requires them (so
     S3-compatible stores without the 2025 default checksums keep working)."""
     import boto3
@@ -396,7 +396,7 @@ def s3_client(endpoint_url: str | None = None) -> Any:
         signature_version="s3v4",
         s3={"addressing_style": "path"},
     )
-    return boto3.client("s3", endpoint_url=endpoint_url, config=config)
+    return boto3.client("s3", endpoint_url=endpoint_url, config=config, **client_kwargs)
 
 
 def _content_disposition(filename: str) -> str:
@@ -437,11 +437,9 @@ class S3BlobStore(BlobStore):
         if expected_sha256 is not None:
             extra["Metadata"] = {"sha256": normalize_sha256(expected_sha256)}
         transfer = TransferConfig(
-            multipart_threshold=S3_PART_SIZE,
-            multipart_chunksize=S3_PART_SIZE,
-            max_concurrency=2,
-            max_in_memory_upload_chunks=2,
+            multipart_threshold=S3_PART_SIZE, multipart_chunksize=S3_PART_SIZE, max_concurrency=2
         )
+        transfer.max_in_memory_upload_chunks = 2  # s3transfer's knob; boto3 does not expose it
         reader = _HashingReader(stream, expected_size)
         try:
             self.client.upload_fileobj(reader, self.bucket, key, ExtraArgs=extra, Config=transfer)
