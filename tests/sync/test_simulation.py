@@ -10,8 +10,8 @@ Then: each phone holds exactly the open cases assigned to its collector, with th
 current documents; every mutation a phone recorded is on the server exactly once, under the
 phone's own mutation id; nothing a phone created is lost or refused.
 
-Replay a failure with FIELDVISIT_SIM_SEED=<seed printed in the message>. FIELDVISIT_SLOW=1
-runs a longer variant."""
+Replay a failure with FIELDVISIT_SIM_SEED=<seed printed in the message>; FIELDVISIT_SIM_TRACE=path
+writes every step there when it fails. FIELDVISIT_SLOW=1 runs a longer variant."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import itsdangerous
 import pytest
@@ -40,6 +41,7 @@ from tests.sync.test_client import AppTransport
 
 SEED = int(os.environ.get("FIELDVISIT_SIM_SEED", "20261122"))
 SLOW = os.environ.get("FIELDVISIT_SLOW") == "1"
+TRACE_FILE = os.environ.get("FIELDVISIT_SIM_TRACE")
 CST = timezone(timedelta(hours=8))
 RECORD_MODELS = (ContactAttempt, CaseNote, FieldProposal)
 OUTCOMES = ["connected", "no_answer", "busy", "powered_off", "refused", "promised", "moved"]
@@ -154,6 +156,7 @@ class Simulation:
         self.rng = random.Random(seed)
         self.stats: Counter = Counter()
         self.trace: deque = deque(maxlen=25)
+        self.full: list = []
         self.clock = datetime(2026, 11, 20, 8, 0, tzinfo=CST)
         self.teams = [world.team() for _ in range(2)]
         self.collectors = [world.user("collector", self.teams[i % 2]) for i in range(devices)]
@@ -175,7 +178,13 @@ class Simulation:
         self.client = app.test_client()
         self.time_shift = 0
 
+    def note(self, line: str) -> None:
+        self.trace.append(line)
+        self.full.append(line)
+
     def where(self, msg: str = "") -> str:
+        if TRACE_FILE:  # every step, for a replay
+            Path(TRACE_FILE).write_text("\n".join(self.full))
         recent = "\n  ".join(self.trace)
         return (
             f"{msg}\nreplay: FIELDVISIT_SIM_SEED={self.seed}\nstats: {dict(self.stats)}"
@@ -197,7 +206,7 @@ class Simulation:
             self.close_or_reopen()
         else:
             self.time_shift += 1000  # past the access-token lifetime: every token expires
-            self.trace.append(f"{n}: clock jumps")
+            self.note(f"{n}: clock jumps")
             self.stats["clock_jump"] += 1
 
     def record(self, phone: Phone) -> None:
@@ -214,7 +223,7 @@ class Simulation:
             mutation_id, _ = phone.client.record(kind, payload, client_time=self.clock)
             self.stats[f"record_{kind}"] += 1
             self.stats["record_on_old_case"] += case_id not in local
-            self.trace.append(f"{phone.user.username} records #{mutation_id} {kind} on {case_id}")
+            self.note(f"{phone.user.username} records #{mutation_id} {kind} on {case_id}")
 
     def payload(self, case_id: int, doc: dict | None) -> tuple[str, dict]:
         kind = self.rng.choices(["contact_attempt", "case_note", "field_proposal"], [5, 3, 2])[0]
@@ -244,13 +253,13 @@ class Simulation:
         batch, pages = self.rng.choice([1, 2, 3, 5, 50]), self.rng.choice([None, 2, 5])
         try:
             report = phone.client.sync(batch_size=batch, page_limit=pages)
-            self.trace.append(
+            self.note(
                 f"{phone.user.username} syncs (batch {batch}, pages {pages}): "
                 f"push {report.push.stopped or 'ok'}, "
                 f"pull {report.pull.stopped or 'ok'} {report.pull.changes}"
             )
         except Killed as exc:
-            self.trace.append(f"{phone.user.username} killed during {exc}")
+            self.note(f"{phone.user.username} killed during {exc}")
             phone.open()  # the app starts again on the same store
         phone.notice()
 
@@ -279,15 +288,19 @@ class Simulation:
         case_id, before = case.id, case.collector_id
         response = self.client.put(f"/cases/{case_id}/assignment", headers=headers, json=body)
         assert response.status_code == 200, self.where(response.get_data(as_text=True))
-        self.trace.append(f"case {case_id}: {before} -> {body['collector_id']}")
+        self.note(f"case {case_id}: {before} -> {body['collector_id']}")
         self.stats["reassign"] += 1
 
     def close_or_reopen(self) -> None:
         case = db.session.get(Case, self.rng.choice(self.cases))
         status = CaseStatus.ACTIVE if case.status in CLOSED_STATUSES else CaseStatus.SETTLED
         case.status = status
-        db.session.commit()  # the change-log hook publishes it like any server write
-        self.trace.append(f"case {case.id} now {status.value}")
+        # Flush before commit: the change-log hook runs in before_commit, which SQLAlchemy calls
+        # before the commit's own flush, so an unflushed change is not published with its
+        # transaction (see test_client.py: test_a_case_settled_without_a_flush_is_published...).
+        db.session.flush()
+        db.session.commit()
+        self.note(f"case {case.id} now {status.value}")
         self.stats[f"case_{status.value}"] += 1
 
     # --- the run -------------------------------------------------------------------------
