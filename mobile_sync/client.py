@@ -20,8 +20,10 @@ The protocol, from the phone's side
    the outbox. `not_applied` (it follows a failure) stays for the next push. A 503 means "retry
    after Retry-After seconds". A network error means the outcome is *unknown*: keep everything
    and send it again later; the server recognises replays by mutation id and answers
-   `duplicate`. `gap` means the server is missing earlier mutations: resend from the one it
-   expects (never renumber).
+   `duplicate`. `gap` means the server is missing earlier mutations (it was restored from a
+   backup): resend from the one it expects, taking them from `sent` if the outbox no longer
+   has them, under their own ids (never renumber). Send `device_time` (the phone's clock) with
+   each batch: the server flags records from a phone whose clock is far off.
 4. **Pull** (`GET /sync/pull`): no cursor means a bootstrap. Each page is applied in ONE local
    transaction together with its cursor (`put`: store the case document, `remove`: drop the
    case), following `has_more` to the end. The cursor is opaque. A 410 `sync_reset` means: drop
@@ -29,8 +31,10 @@ The protocol, from the phone's side
    reference data version you hold (`ref_version`); new reference data comes with the page.
 5. **Order.** Push before pull, so that the pulled documents already contain the device's own
    records. A page's `last_mutation_id` says which of the device's mutations the server has
-   committed; a server that claims more than the device ever numbered means the local store was
-   restored from an old copy: stop, and sign the phone in as a new device.
+   committed. (Outbox entries up to it could be dropped unsent, but resending them is cheap and
+   tells whether each was applied or rejected, so this client resends.) A server that claims
+   more than the device ever numbered means the local store is an old copy: stop, and sign the
+   phone in as a new device, or new records would be taken for replays and lost.
 6. **Crash safety.** The app can be killed at any instruction. State changes only inside local
    transactions, and no local transaction is ever held open across a network call (request
    first, then one transaction for the answer). Reopening the same store resumes: at worst a
@@ -333,6 +337,11 @@ class DeviceClient:
         return json.loads(raw) if raw else None
 
     @property
+    def cursor(self) -> str | None:
+        """Where the next pull starts (opaque; None: the next pull bootstraps)."""
+        return self._get("cursor")
+
+    @property
     def server_last_mutation_id(self) -> int:
         """The highest mutation id the server had committed at the last pull."""
         return int(self._get("server_last_mutation_id") or 0)
@@ -346,9 +355,11 @@ class DeviceClient:
 
         `payload` gets a client UUID as `id` unless it has one. `client_time` is the phone's
         clock (with its offset) when the record was made; now by default."""
+        if isinstance(client_time, datetime) and client_time.utcoffset() is None:
+            raise ValueError("client_time needs its UTC offset")  # else 422 forever
         payload = dict(payload)
         payload.setdefault("id", str(uuid.uuid4()))
-        when = client_time or datetime.now(UTC).astimezone()
+        when = client_time or _now()
         when = when if isinstance(when, str) else when.isoformat()
         body = _dumps(payload)
         with self._tx():
@@ -393,9 +404,8 @@ class DeviceClient:
                 for m, t, c, p in batch
             ]
             try:
-                answer = self._call(
-                    "POST", "/sync/push", json={"device_id": self.device_id, "mutations": mutations}
-                )
+                body = {"device_id": self.device_id, "device_time": _now(), "mutations": mutations}
+                answer = self._call("POST", "/sync/push", json=body)
             except NetworkError:
                 report.stopped = "network"  # outcome unknown: resend later, replays are safe
                 return report
@@ -592,6 +602,11 @@ class DeviceClient:
 
 def _dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _now() -> str:
+    """The phone's clock, with its UTC offset."""
+    return datetime.now(UTC).astimezone().isoformat()
 
 
 def _error_code(answer: Response) -> str | None:

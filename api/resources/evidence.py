@@ -66,9 +66,7 @@ class UploadUrl(MethodView):
         The file was declared (id, SHA-256, size, type) inside a record pushed through
         `/sync/push`. PUT its bytes to `url` with `headers`, then call `complete`. Ask again
         for a new URL whenever one expires or an upload fails."""
-        target = evidence.upload_target(
-            db.session, current_principal(), str(file_id), blob_store()
-        )
+        target = evidence.upload_target(db.session, current_principal(), str(file_id), blob_store())
         return target
 
 
@@ -191,12 +189,6 @@ class _RequestBody:
             ) from None
 
 
-SIGNED_URL_DOC = (
-    "Only through a URL the server signed (`upload-url` or `download`); local blob store only "
-    "(404 when the store is S3)."
-)
-
-
 @blp.route("/blobs/<path:key>")
 class LocalBlob(MethodView):
     accepts_content = UPLOAD_TYPES
@@ -204,7 +196,6 @@ class LocalBlob(MethodView):
     @blp.arguments(SignedBlobArgsSchema, location="query")
     @blp.doc(
         security=[],
-        description=SIGNED_URL_DOC,
         requestBody={
             "required": True,
             "description": "the file's bytes, exactly as declared (streamed, up to 200 MB)",
@@ -226,7 +217,8 @@ class LocalBlob(MethodView):
 
         The body is written to disk as it arrives, hashed on the way, and kept only if its
         size and SHA-256 match the signed declaration. Sending it again is harmless: a file
-        already stored or completed is not rewritten."""
+        already stored or completed is not rewritten. Only through a URL from `upload-url`;
+        local blob store only (404 when the store is S3)."""
         store = local_store()
         grant = store.verify_signature("PUT", key, request.args)
         request.max_content_length = MAX_UPLOAD_BYTES
@@ -241,14 +233,20 @@ class LocalBlob(MethodView):
     @blp.arguments(SignedBlobArgsSchema, location="query")
     @blp.doc(
         security=[],
-        description=SIGNED_URL_DOC,
-        responses={"200": {"description": "the file, as an attachment", "content": {
-            "application/octet-stream": BINARY}}},
+        responses={
+            "200": {
+                "description": "the file, as an attachment",
+                "content": {"application/octet-stream": BINARY},
+            }
+        },
     )
     @blp.alt_response(403, description="`bad_signature` or `url_expired`: ask for a new URL")
     @blp.alt_response(404, description="Not a local blob store, or no such file")
     def get(self, _args, key):
-        """Download a file through a signed URL (local blob store), streamed"""
+        """Download a file through a signed URL (local blob store), streamed
+
+        Only through a URL from `download`; local blob store only (404 when the store is S3).
+        The grant was audited when the URL was issued."""
         store = local_store()
         grant = store.verify_signature("GET", key, request.args)
         name = grant.filename or key.rsplit("/", 1)[-1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.models import Assignment, Case, Role, User
@@ -74,14 +73,11 @@ def set_assignment(
     if case.team_id == team_id and case.collector_id == collector_id:
         return False
     now = utcnow()
-    open_rows = session.scalars(
-        select(Assignment).where(Assignment.case_id == case.id, Assignment.ended_at.is_(None))
-    ).all()
-    for row in open_rows:
-        row.ended_at = now
-    session.add(
+    for row in case.assignments:  # loaded once per case; imports preload it in bulk
+        if row.ended_at is None:
+            row.ended_at = now
+    case.assignments.append(
         Assignment(
-            case_id=case.id,
             team_id=team_id,
             collector_id=collector_id,
             assigned_by_id=assigned_by_id,
@@ -90,5 +86,4 @@ def set_assignment(
         )
     )
     case.team_id, case.collector_id = team_id, collector_id
-    session.flush()
     return True

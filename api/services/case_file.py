@@ -12,7 +12,7 @@ from api.services import audit
 from api.services.access import get_visible_case, sees_full_personal_data, visible_cases
 from api.services.accounts import Principal
 from api.services.exceptions import InvalidInput
-from api.services.geo import bounding_box, geodesic_m
+from api.services.geo import bounding_box, geodesic_m, haversine_m, within_m
 from api.services.identifiers import mask_national_id, mask_phone
 from api.services.pii import PiiCipher
 
@@ -83,7 +83,8 @@ def list_cases(session: Session, principal: Principal, f: CaseFilters) -> tuple[
 
 
 def _page_near(session: Session, stmt, f: CaseFilters, key: str, descending: bool):
-    """Bounding-box prefilter on the indexed lat/lon, then the exact geodesic distance."""
+    """Bounding-box prefilter on the indexed lat/lon, a cheap spherical screen, and the exact
+    geodesic only near the edge of the circle and for the page shown."""
     lat, lon, radius = f.near
     min_lat, max_lat, min_lon, max_lon = bounding_box(lat, lon, radius)
     rows = session.execute(
@@ -91,11 +92,12 @@ def _page_near(session: Session, stmt, f: CaseFilters, key: str, descending: boo
         .join(Address, and_(Address.debtor_id == Case.debtor_id))
         .where(Address.lat.between(min_lat, max_lat), Address.lon.between(min_lon, max_lon))
     ).all()
-    nearest: dict[int, float] = {}
+    nearest: dict[int, float] = {}  # case id -> spherical distance of its nearest address
     for case_id, a_lat, a_lon in rows:
-        d = geodesic_m(lat, lon, a_lat, a_lon)
-        if d <= radius and d < nearest.get(case_id, float("inf")):
-            nearest[case_id] = d
+        if within_m(lat, lon, a_lat, a_lon, radius):
+            d = haversine_m(lat, lon, a_lat, a_lon)
+            if d < nearest.get(case_id, float("inf")):
+                nearest[case_id] = d
     if key == "distance" or key not in SORTS:
         ordered = sorted(nearest, key=lambda i: (nearest[i], i), reverse=descending)
     else:
@@ -106,7 +108,16 @@ def _page_near(session: Session, stmt, f: CaseFilters, key: str, descending: boo
             .order_by(column.desc() if descending else column.asc(), Case.id)
         ).all()
     start = (f.page - 1) * f.page_size
-    return ordered[start : start + f.page_size], len(nearest), nearest
+    page = ordered[start : start + f.page_size]
+    exact = {
+        case_id: min(
+            geodesic_m(lat, lon, a_lat, a_lon)
+            for cid, a_lat, a_lon in rows
+            if cid == case_id and within_m(lat, lon, a_lat, a_lon, radius)
+        )
+        for case_id in page
+    }
+    return page, len(nearest), exact
 
 
 def _summary(case: Case, distance: float | None) -> dict:

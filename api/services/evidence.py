@@ -82,7 +82,11 @@ def _uploader_slot(
     (whether it exists is not the caller's business)."""
     stmt = select(EvidenceFile).where(EvidenceFile.id == str(file_id))
     slot = session.scalar(stmt.with_for_update() if lock else stmt)
-    if slot is None or principal.role is not Role.COLLECTOR or slot.uploader_id != principal.user_id:
+    if (
+        slot is None
+        or principal.role is not Role.COLLECTOR
+        or slot.uploader_id != principal.user_id
+    ):
         raise _no_such_file()
     held = session.scalar(
         select(
@@ -402,9 +406,7 @@ def case_evidence(session: Session, principal: Principal, case_id: int) -> dict[
         )
         .order_by(AuditEvent.id)
     ).all()
-    people = _people(
-        session, {f.uploader_id for f in files} | {e.actor_id for e in events}
-    )
+    people = _people(session, {f.uploader_id for f in files} | {e.actor_id for e in events})
     accesses: dict[str, list[dict]] = {}
     packs: dict[str, dict] = {}
     for event in events:

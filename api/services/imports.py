@@ -127,17 +127,17 @@ def _run(session: Session, kind: str, payload: dict, run_once, *, dry_run: bool,
                 log.created = log.updated = log.unchanged = 0
         else:
             outer.commit()
-    if len(log.errors) >= MAX_ERRORS:
-        log.errors.append({"row": None, "contract_no": None, "field": "_file",
-                           "message": f"more errors not listed ({len(log.failed_rows)} rows "
-                                      "failed)"})
+    errors = log.sorted_errors()
+    if len(errors) >= MAX_ERRORS:
+        errors.append({"row": None, "contract_no": None, "field": "_file",
+                       "message": f"more errors not listed ({len(log.failed_rows)} rows failed)"})
     run = ImportRun(
         kind=kind, file_format=file_format, filename=(filename or "")[:200] or None,
         sha256=file_sha256 or hashlib.sha256(
             json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest(),
         dry_run=dry_run, started_by_id=actor_id, started_at=started, finished_at=utcnow(),
         rows=log.rows, created=log.created, updated=log.updated, unchanged=log.unchanged,
-        errors=json.dumps(log.sorted_errors(), ensure_ascii=False, default=str),
+        errors=json.dumps(errors, ensure_ascii=False, default=str),
     )
     session.add(run)
     session.flush()

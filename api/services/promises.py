@@ -15,8 +15,9 @@ from api.models import Payment, PromiseStatus, RepaymentPromise
 LOCAL = ZoneInfo("Asia/Shanghai")
 
 
-def promise_status(plan: list[tuple[date, int]], paid_since_signing: int, as_of: date
-                   ) -> PromiseStatus:
+def promise_status(
+    plan: list[tuple[date, int]], paid_since_signing: int, as_of: date
+) -> PromiseStatus:
     """Kept once the whole plan is paid; pending while every amount due so far is covered;
     broken when something fell due unpaid and nothing came; partly kept when some came."""
     total = sum(amount for _, amount in plan)
@@ -35,7 +36,8 @@ def refresh_promise_statuses(session: Session, case_ids: Iterable[int], as_of: d
     if not ids:
         return 0
     promises = session.scalars(
-        select(RepaymentPromise).where(RepaymentPromise.case_id.in_(ids))).all()
+        select(RepaymentPromise).where(RepaymentPromise.case_id.in_(ids))
+    ).all()
     if not promises:
         return 0
     payments: dict[int, list[Payment]] = {}
@@ -44,10 +46,14 @@ def refresh_promise_statuses(session: Session, case_ids: Iterable[int], as_of: d
     changed = 0
     for promise in promises:
         signed_on = promise.signed_at.astimezone(LOCAL).date()
-        paid = sum(p.amount_fen for p in payments.get(promise.case_id, [])
-                   if signed_on <= p.paid_on <= as_of)
-        plan = [(date.fromisoformat(i["due_on"]), i["amount_fen"])
-                for i in json.loads(promise.plan)]
+        paid = sum(
+            p.amount_fen
+            for p in payments.get(promise.case_id, [])
+            if signed_on <= p.paid_on <= as_of
+        )
+        plan = [
+            (date.fromisoformat(i["due_on"]), i["amount_fen"]) for i in json.loads(promise.plan)
+        ]
         status = promise_status(plan, paid, as_of)
         if (status, min(paid, promise.total_fen)) != (promise.status, promise.paid_toward_fen):
             promise.status, promise.paid_toward_fen = status, min(paid, promise.total_fen)

@@ -9,11 +9,19 @@ from datetime import datetime, timedelta, timezone
 
 import itsdangerous
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text, update
 from werkzeug.serving import make_server
 
 from api.extensions import db
-from api.models import Case, CaseNote, ContactAttempt, DeviceMutation, SyncChange, SyncCounter
+from api.models import (
+    Case,
+    CaseNote,
+    ContactAttempt,
+    Device,
+    DeviceMutation,
+    SyncChange,
+    SyncCounter,
+)
 from api.models.cases import CaseStatus
 from api.models.sync import CaseDocument
 from mobile_sync.client import DeviceClient, FlaskTransport, HttpTransport, NetworkError
@@ -61,22 +69,25 @@ class AppTransport(FlaskTransport):
     left idle in a transaction in another database holds every pull back. So before a pull,
     wait until the newest change is servable, and name the blocker if it never becomes so."""
 
+    waited_s = 0.0  # time spent waiting for other databases' transactions
+
     def request(self, method, path, **kwargs):
         if path == "/sync/pull":
-            wait_until_servable()
+            self.waited_s += wait_until_servable()
         return super().request(method, path, **kwargs)
 
 
-def wait_until_servable(timeout: float = 120.0) -> None:
+def wait_until_servable(timeout: float = 120.0) -> float:
     if db.engine.dialect.name != "postgresql":
-        return
+        return 0.0
+    start = time.monotonic()
     with db.engine.connect() as conn:
         latest = conn.scalar(select(func.max(SyncChange.tx_id)))
-        deadline = time.monotonic() + timeout
+        deadline = start + timeout
         while latest is not None:
             horizon = conn.scalar(text(XMIN))
             if horizon > latest:
-                return
+                break
             if time.monotonic() > deadline:
                 blockers = conn.execute(text(BLOCKERS)).all()
                 pytest.fail(
@@ -85,6 +96,7 @@ def wait_until_servable(timeout: float = 120.0) -> None:
                 )
             time.sleep(0.05)
             conn.rollback()
+    return time.monotonic() - start
 
 
 XMIN = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
@@ -299,6 +311,36 @@ def test_reassignment_removes_the_case_but_keeps_unsent_work(app, client, world,
     assert db.session.get(CaseNote, note).case_reassigned is True
     assert bob.sync().ok and sorted(bob.cases()) == [case.id]
     assert [a["id"] for a in bob.case(case.id)["recent_contacts"]] == [visit]
+
+
+def test_a_server_that_lost_mutations_is_sent_them_again(app, world, team, phone):
+    case = world.case(collector=team["alice"])
+    alice = phone(team["alice"])
+    for minute in range(3):
+        when = datetime(2026, 11, 20, 10, minute, tzinfo=CST)
+        alice.record("contact_attempt", attempt(case.id, when), client_time=when)
+    assert alice.sync().push.applied == 3 and alice.outbox_size() == 0
+    # The server is restored from a backup taken after mutation 1: 2 and 3 are gone.
+    device = alice.device_id
+    db.session.execute(delete(ContactAttempt).where(ContactAttempt.mutation_id > 1))
+    db.session.execute(
+        delete(DeviceMutation).where(
+            DeviceMutation.device_id == device, DeviceMutation.mutation_id > 1
+        )
+    )
+    db.session.execute(update(Device).where(Device.id == device).values(last_mutation_id=1))
+    db.session.commit()
+
+    when = datetime(2026, 11, 20, 11, tzinfo=CST)
+    alice.record("case_note", {"case_id": case.id, "text": "after the restore"}, client_time=when)
+    report = alice.sync()  # [4] answers gap, expecting 2: 2 and 3 go again from `sent`
+    assert report.ok and report.push.applied == 3 and alice.outbox_size() == 0
+    assert count(ContactAttempt) == 3 and count(CaseNote) == 1
+    ledger = db.session.scalars(
+        select(DeviceMutation.mutation_id).where(DeviceMutation.device_id == device)
+    ).all()
+    assert sorted(ledger) == [1, 2, 3, 4]
+    assert {r.status for r in alice.records()} == {"applied"}
 
 
 @pytest.mark.xfail(

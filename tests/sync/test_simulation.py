@@ -65,8 +65,11 @@ class Faults:
     release: float = 0.5  # chance that a held request goes out after the current one
 
 
+FAULTS = ("drop_before", "drop_after", "repeat", "hold", "busy", "kill_before", "kill_after")
+
+
 class FaultyNetwork:
-    """One phone's link to the server. Randomness comes from the simulation's seeded RNG."""
+    """One phone's link to the server, with its own RNG seeded from the simulation's seed."""
 
     def __init__(self, inner, rng: random.Random, stats: Counter, faults: Faults):
         self.inner, self.rng, self.stats, self.faults = inner, rng, stats, faults
@@ -101,15 +104,7 @@ class FaultyNetwork:
 
     def _draw(self, path: str) -> str:
         f, roll = self.faults, self.rng.random()
-        for name in (
-            "drop_before",
-            "drop_after",
-            "repeat",
-            "hold",
-            "busy",
-            "kill_before",
-            "kill_after",
-        ):
+        for name in FAULTS:
             if name == "hold" and path != "/sync/push":
                 continue
             roll -= getattr(f, name)
@@ -167,7 +162,7 @@ class Simulation:
             holder = self.collectors[i % devices] if i % 10 else None  # some start unassigned
             team = holder.team if holder else self.teams[i % 2]
             self.cases.append(world.case(collector=holder, team=team).id)
-        transport = AppTransport(app.test_client())
+        self.transport = transport = AppTransport(app.test_client())
         self.phones = []
         for user in self.collectors:
             rng = random.Random(f"{seed}/network/{user.username}")  # its own stream: replays
@@ -348,7 +343,7 @@ class Simulation:
             .where(SyncChange.entity_id.in_(case_ids))
             .order_by(SyncChange.seq)
         ).all()
-        cursor = phone.client._get("cursor") or ""
+        cursor = phone.client.cursor or ""
         decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         return f"\nbucket u{phone.user.id}, cursor {decoded}\nlog: " + "\n  ".join(
             str(tuple(r)) for r in rows
@@ -436,7 +431,8 @@ def run_simulation(app, world, tmp_path, monkeypatch, **size):
     sim = Simulation(app, world, tmp_path, SEED, **size)
     sim.run(monkeypatch)
     sim.check()
-    print(f"\nsimulation seed={SEED} {dict(sim.stats)}")
+    waited = f"{sim.transport.waited_s:.1f}"
+    print(f"\nsimulation seed={SEED}, {waited} s waiting for PostgreSQL's xmin: {dict(sim.stats)}")
 
 
 def test_phones_converge_on_a_bad_network(app, world, tmp_path, monkeypatch):

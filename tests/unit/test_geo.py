@@ -220,3 +220,18 @@ def test_validate_coordinates_rejects(lat: object, lon: object, fields: list[str
     with pytest.raises(InvalidInput) as info:
         geo.validate_coordinates(lat, lon, field_prefix="gps_")  # type: ignore[arg-type]
     assert sorted(info.value.fields) == fields
+
+
+def test_within_m_agrees_with_the_geodesic_at_the_edge():
+    import random
+
+    from api.services.geo import geodesic_m, haversine_m, within_m
+
+    rng = random.Random(5)
+    for _ in range(2000):
+        lat1, lon1 = rng.uniform(-80, 80), rng.uniform(-179, 179)
+        lat2, lon2 = lat1 + rng.uniform(-0.5, 0.5), lon1 + rng.uniform(-0.5, 0.5)
+        exact = geodesic_m(lat1, lon1, lat2, lon2)
+        assert abs(haversine_m(lat1, lon1, lat2, lon2) - exact) <= 0.006 * exact + 1e-6
+        for radius in (exact * 0.999999, exact, exact * 1.000001, exact * 0.995, exact * 1.005):
+            assert within_m(lat1, lon1, lat2, lon2, radius) is (exact <= radius)
