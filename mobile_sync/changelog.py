@@ -33,6 +33,7 @@ from mobile_sync.documents import build_documents
 
 CASE_ENTITY = "case"
 _KEY = "fieldvisit.sync.touched"
+_MARKS = "fieldvisit.sync.savepoints"
 # What a case's device document is made of (every field record type counts too).
 CASE_PARTS = (Case, Instalment, Payment, Collateral, Assignment, FieldRecordMixin)
 DEBTOR_PARTS = (Debtor, Contact, Address)
@@ -146,13 +147,32 @@ def install(session_class, cipher_for_session) -> None:
     event.listen(session_class, "before_flush", _on_before_flush)
 
     def before_commit(session: Session) -> None:
-        # Savepoint releases commit too; publish once, for the whole transaction.
-        if session.info.get(_KEY) and not session.in_nested_transaction():
+        # Savepoint releases commit too; publish once, for the whole transaction. Commit runs
+        # this hook before its own flush, so flush first to see every pending change.
+        if session.in_nested_transaction():
+            return
+        session.flush()
+        if session.info.get(_KEY):
             publish(session, cipher_for_session(session))
 
+    def mark(session: Session, transaction) -> None:
+        if transaction.nested:  # remember how much was touched before the savepoint
+            touched = session.info.get(_KEY) or {"cases": [], "debtors": []}
+            session.info.setdefault(_MARKS, {})[id(transaction)] = (
+                len(touched["cases"]), len(touched["debtors"]))
+
     def forget(session: Session, previous_transaction) -> None:
+        """What a rolled-back savepoint touched did not happen: do not publish it."""
         if previous_transaction.parent is None:  # the whole transaction rolled back
             session.info.pop(_KEY, None)
+            session.info.pop(_MARKS, None)
+            return
+        marks = session.info.get(_MARKS, {}).pop(id(previous_transaction), None)
+        touched = session.info.get(_KEY)
+        if marks is not None and touched is not None:
+            del touched["cases"][marks[0]:]
+            del touched["debtors"][marks[1]:]
 
     event.listen(session_class, "before_commit", before_commit)
+    event.listen(session_class, "after_transaction_create", mark)
     event.listen(session_class, "after_soft_rollback", forget)

@@ -55,10 +55,10 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
         doc = {
             "id": case.id,
             "contract_no": case.contract_no,
-            "product": case.product.value,
+            "product": case.product,
             "currency": case.currency,
-            "status": case.status.value,
-            "bucket": case.bucket.value,
+            "status": case.status,
+            "bucket": case.bucket,
             "days_past_due": case.days_past_due,
             "reminder_class": case.reminder_class,
             "principal_fen": case.principal_fen,
@@ -84,8 +84,8 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
             "recent_contacts": [
                 {
                     "id": a.id,
-                    "channel": a.channel.value,
-                    "outcome": a.outcome.value,
+                    "channel": a.channel,
+                    "outcome": a.outcome,
                     "occurred_at": a.occurred_at,
                     "contact_id": a.contact_id,
                     "note": a.note,
@@ -97,7 +97,7 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
                 for n in notes.get(case.id, [])
             ],
             "proposals": [
-                {"id": p.id, "kind": p.kind.value, "status": p.status.value}
+                {"id": p.id, "kind": p.kind, "status": p.status}
                 for p in proposals.get(case.id, [])
             ],
         }

@@ -35,7 +35,8 @@ def pull(
         position = Cursor(bucket, "boot", _watermark(session) - 1, END_OF_TX, 0)
     else:
         position = decode(cursor, bucket)
-        if position.mode == "delta" and position.tx < read_counter(session, "horizon"):
+        horizon = read_counter(session, "horizon")  # rows of transactions below it are gone
+        if position.mode == "delta" and (position.tx, position.seq) < (horizon - 1, END_OF_TX):
             raise ResetRequired("The cursor is older than the kept change log; bootstrap again.")
     if position.mode == "boot":
         changes, position, has_more = _bootstrap_page(session, cipher, user_id, position, limit)

@@ -66,8 +66,7 @@ class UploadUrl(MethodView):
         The file was declared (id, SHA-256, size, type) inside a record pushed through
         `/sync/push`. PUT its bytes to `url` with `headers`, then call `complete`. Ask again
         for a new URL whenever one expires or an upload fails."""
-        target = evidence.upload_target(db.session, current_principal(), str(file_id), blob_store())
-        return target
+        return evidence.upload_target(db.session, current_principal(), str(file_id), blob_store())
 
 
 @blp.route("/evidence/<uuid:file_id>/complete")

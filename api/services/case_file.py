@@ -124,10 +124,10 @@ def _summary(case: Case, distance: float | None) -> dict:
     return {
         "id": case.id,
         "contract_no": case.contract_no,
-        "product": case.product.value,
+        "product": case.product,
         "debtor_name": case.debtor.name,
-        "status": case.status.value,
-        "bucket": case.bucket.value,
+        "status": case.status,
+        "bucket": case.bucket,
         "days_past_due": case.days_past_due,
         "reminder_class": case.reminder_class,
         "overdue_fen": case.overdue_fen,
@@ -231,8 +231,8 @@ def contact_view(contact, full: bool) -> dict:
         "id": contact.id,
         "ref": contact.lender_ref,
         "name": contact.name,
-        "relation": contact.relation.value,
-        "role": contact.role.value,
+        "relation": contact.relation,
+        "role": contact.role,
         "phone": contact.phone if full or not contact.phone else mask_phone(contact.phone),
         "knows_of_loan": contact.knows_of_loan,
         "may_discuss_debt": contact.knows_of_loan,
@@ -243,11 +243,11 @@ def address_view(address: Address) -> dict:
     return {
         "id": address.id,
         "ref": address.lender_ref,
-        "kind": address.kind.value,
+        "kind": address.kind,
         "text": address.text,
         "lat": address.lat,
         "lon": address.lon,
-        "coord_source": address.coord_source.value if address.coord_source else None,
+        "coord_source": address.coord_source,
         "source_datum": address.source_datum,
         "confirmed_at": address.confirmed_at,
         "contact_id": address.contact_id,
@@ -258,7 +258,7 @@ def collateral_view(c) -> dict:
     return {
         "id": c.id,
         "ref": c.lender_ref,
-        "kind": c.kind.value,
+        "kind": c.kind,
         "vin": c.vin,
         "engine_no": c.engine_no,
         "plate": c.plate,
@@ -268,7 +268,7 @@ def collateral_view(c) -> dict:
         "tracker_lat": c.tracker_lat,
         "tracker_lon": c.tracker_lon,
         "tracker_at": c.tracker_at,
-        "repossession_status": c.repossession_status.value,
+        "repossession_status": c.repossession_status,
     }
 
 

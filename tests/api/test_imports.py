@@ -223,8 +223,6 @@ def test_dry_run_of_changes_keeps_the_saved_book(client, lender):
     assert (case.status, case.debtor.name, case.version) == (CaseStatus.ACTIVE, "张伟", version)
 
 
-@pytest.mark.xfail(strict=True, reason="mobile_sync.changelog keeps the touches of a rolled-back "
-                                       "SAVEPOINT and republishes those cases at commit")
 def test_dry_run_publishes_nothing_to_devices(client, lender):
     upload_file(client, lender["headers"], "cases.json")
     before = table_counts()

@@ -290,11 +290,7 @@ class Simulation:
         case = db.session.get(Case, self.rng.choice(self.cases))
         status = CaseStatus.ACTIVE if case.status in CLOSED_STATUSES else CaseStatus.SETTLED
         case.status = status
-        # Flush before commit: the change-log hook runs in before_commit, which SQLAlchemy calls
-        # before the commit's own flush, so an unflushed change is not published with its
-        # transaction (see test_client.py: test_a_case_settled_without_a_flush_is_published...).
-        db.session.flush()
-        db.session.commit()
+        db.session.commit()  # no explicit flush: the change-log hook must see it all the same
         self.note(f"case {case.id} now {status.value}")
         self.stats[f"case_{status.value}"] += 1
 
