@@ -43,11 +43,10 @@ def auth_required(*roles: Role):
             g.principal = principal
             return view(*args, **kwargs)
 
-        names = ", ".join(r.value for r in allowed)
         return Blueprint.doc(
             security=[{"bearerAuth": []}],
-            description=f"Roles: {names}.",
             responses={"401": "UNAUTHORIZED", "403": "FORBIDDEN"},
+            **{"x-roles": [r.value for r in allowed]},
         )(wrapper)
 
     return decorator

@@ -8,12 +8,17 @@ process's CPU time, which excludes the PostgreSQL server), cases per second, and
 re-import / import. Usage:
 
     .venv/bin/python bench/import_bench.py [--cases 10000] [--engines sqlite,postgresql]
-                                           [--no-collectors]
+                                           [--no-collectors] [--profile PREFIX]
+
+`--profile PREFIX` writes a cProfile of each timed import to PREFIX-ENGINE-import.prof and
+PREFIX-ENGINE-reimport.prof (read them with `python -m pstats`); timings then include the
+profiler's overhead. The number of SQL statements each import sends is printed too.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import hashlib
 import json
 import logging
@@ -33,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from alembic import command  # noqa: E402
 from alembic.config import Config as AlembicConfig  # noqa: E402
 from flask import current_app  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, event, text  # noqa: E402
 
 from api import create_app  # noqa: E402
 from api.config import Config  # noqa: E402
@@ -93,22 +98,40 @@ def build_file(n_cases: int, assign: bool = True) -> tuple[dict, dict[str, list[
     return doc, collectors, sha.hexdigest()
 
 
-def run_import(doc: dict, sha: str, actor_id: int) -> tuple[float, str]:
+def run_import(doc: dict, sha: str, actor_id: int,
+               profile: str | None = None) -> tuple[float, str]:
     """Seconds for one import and its commit, and what the run reports."""
     cipher = current_app.extensions["fieldvisit.pii"]
+    statements = [0]
+
+    def count(*_args) -> None:
+        statements[0] += 1
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    profiler = cProfile.Profile() if profile else None
     started, cpu = time.perf_counter(), time.process_time()
-    run = import_cases(db.session, cipher, doc, actor_id=actor_id, filename="bench-cases.json",
-                       file_sha256=sha, as_of=AS_OF)
-    db.session.commit()
+    if profiler is not None:
+        profiler.enable()
+    try:
+        run = import_cases(db.session, cipher, doc, actor_id=actor_id,
+                           filename="bench-cases.json", file_sha256=sha, as_of=AS_OF)
+        db.session.commit()
+    finally:
+        if profiler is not None:
+            profiler.disable()
+        event.remove(db.engine, "before_cursor_execute", count)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if profiler is not None:
+        profiler.dump_stats(profile)
     errors = json.loads(run.errors or "[]")
-    summary = (f"cpu {cpu:.1f} s; {run.created} created, {run.updated} updated, "
-               f"{run.unchanged} unchanged, {len(errors)} row errors")
+    summary = (f"cpu {cpu:.1f} s; {statements[0]} SQL statements; {run.created} created, "
+               f"{run.updated} updated, {run.unchanged} unchanged, {len(errors)} row errors")
     db.session.expunge_all()  # the re-import starts cold, as a new process would
     return elapsed, summary
 
 
-def bench(engine: str, doc: dict, collectors: dict[str, list[str]], sha: str) -> None:
+def bench(engine: str, doc: dict, collectors: dict[str, list[str]], sha: str,
+          profile: str | None = None) -> None:
     with database(engine) as url, tempfile.TemporaryDirectory() as blobs:
         app = create_app(Config(database_url=url, blob_store=f"local:{blobs}",
                                 secret_key="bench-secret"))
@@ -124,10 +147,12 @@ def bench(engine: str, doc: dict, collectors: dict[str, list[str]], sha: str) ->
             db.session.commit()
             admin_id = admin.id
             n = len(doc["cases"])
-            first, run = run_import(doc, sha, admin_id)
+            first, run = run_import(doc, sha, admin_id,
+                                    profile and f"{profile}-{engine}-import.prof")
             print(f"{engine:<11} import    {first:7.1f} s  {n / first:7.0f} cases/s  "
                   f"({run})")
-            again, run = run_import(doc, sha, admin_id)
+            again, run = run_import(doc, sha, admin_id,
+                                    profile and f"{profile}-{engine}-reimport.prof")
             print(f"{engine:<11} re-import {again:7.1f} s  {n / again:7.0f} cases/s  "
                   f"({run})")
             print(f"{engine:<11} ratio re-import / import = {again / first:.2f}")
@@ -141,6 +166,8 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--no-collectors", action="store_true",
                         help="leave collector_username out (cases go to their team only)")
+    parser.add_argument("--profile", metavar="PREFIX",
+                        help="write a cProfile of each import to PREFIX-ENGINE-PHASE.prof")
     args = parser.parse_args()
     logging.disable(logging.INFO)  # migrations and the app log at INFO
     started = time.perf_counter()
@@ -148,8 +175,10 @@ def main() -> None:
     size = len(json.dumps(doc, ensure_ascii=False).encode())
     print(f"generated {args.cases:,} cases ({size / 1e6:.1f} MB of JSON) "
           f"in {time.perf_counter() - started:.1f} s; collectors named: {not args.no_collectors}")
+    one, five, fifteen = os.getloadavg()
+    print(f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs")
     for engine in args.engines.split(","):
-        bench(engine, doc, collectors, sha)
+        bench(engine, doc, collectors, sha, args.profile)
 
 
 if __name__ == "__main__":

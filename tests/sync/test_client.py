@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import itsdangerous
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from werkzeug.serving import make_server
 
 from api.extensions import db
@@ -62,48 +62,8 @@ class Scripted:
 
 
 class AppTransport(FlaskTransport):
-    """The app through its test client, for tests.
-
-    On PostgreSQL a change is served once every older transaction has ended, and
-    `pg_snapshot_xmin` counts the transactions of every database in the cluster: a benchmark
-    left idle in a transaction in another database holds every pull back. So before a pull,
-    wait until the newest change is servable, and name the blocker if it never becomes so."""
-
-    waited_s = 0.0  # time spent waiting for other databases' transactions
-
-    def request(self, method, path, **kwargs):
-        if path == "/sync/pull":
-            self.waited_s += wait_until_servable()
-        return super().request(method, path, **kwargs)
-
-
-def wait_until_servable(timeout: float = 120.0) -> float:
-    if db.engine.dialect.name != "postgresql":
-        return 0.0
-    start = time.monotonic()
-    with db.engine.connect() as conn:
-        latest = conn.scalar(select(func.max(SyncChange.tx_id)))
-        deadline = start + timeout
-        while latest is not None:
-            horizon = conn.scalar(text(XMIN))
-            if horizon > latest:
-                break
-            if time.monotonic() > deadline:
-                blockers = conn.execute(text(BLOCKERS)).all()
-                pytest.fail(
-                    f"PostgreSQL holds back change tx {latest} (xmin {horizon}): "
-                    f"transactions open elsewhere in the cluster: {blockers}"
-                )
-            time.sleep(0.05)
-            conn.rollback()
-    return time.monotonic() - start
-
-
-XMIN = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-BLOCKERS = (
-    "SELECT datname, pid, state, xact_start FROM pg_stat_activity "
-    "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
-)
+    """The app through its test client. (Pulls on PostgreSQL wait only for transactions of
+    this database, so other test workers and benchmarks cannot hold them back.)"""
 
 
 def nth(method, path, n):
