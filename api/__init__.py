@@ -9,7 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from api.config import Config
+from api.config import Config, absolute_sqlite_url
 from api.errors import error_response, register_error_handlers
 from api.extensions import Api, db
 from api.services.accounts import configure_password_hashing
@@ -30,7 +30,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.update(
         FIELDVISIT=config,
         SECRET_KEY=config.secret_key,
-        SQLALCHEMY_DATABASE_URI=config.database_url,
+        SQLALCHEMY_DATABASE_URI=absolute_sqlite_url(config.database_url),
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(config.database_url),
         MAX_CONTENT_LENGTH=config.max_content_length,
         API_TITLE=API_TITLE,

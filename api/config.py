@@ -6,7 +6,21 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-DEFAULT_VAR = Path(os.environ.get("FIELDVISIT_VAR_DIR", "var"))
+DEFAULT_VAR = Path(os.environ.get("FIELDVISIT_VAR_DIR", "var")).resolve()
+
+
+def absolute_sqlite_url(url: str) -> str:
+    """SQLite paths are taken relative to the working directory (Flask-SQLAlchemy would take
+    them relative to the instance folder, Alembic to the working directory); the folder is
+    created if missing."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == "sqlite://" or url.startswith(prefix + "/"):
+        if url.startswith(prefix + "/"):
+            Path(url.removeprefix(prefix)).parent.mkdir(parents=True, exist_ok=True)
+        return url
+    path = Path(url.removeprefix(prefix)).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return prefix + str(path)
 
 
 @dataclass

@@ -4,7 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import api.models  # noqa: F401  (registers every table)
-from api.config import Config
+from api.config import Config, absolute_sqlite_url
 from api.extensions import db
 
 config = context.config
@@ -32,11 +32,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    if url.startswith("sqlite:///"):
-        from pathlib import Path
-
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, poolclass=pool.NullPool)
+    engine = create_engine(absolute_sqlite_url(url), poolclass=pool.NullPool)
     with engine.connect() as conn:
         _run(conn)
 
