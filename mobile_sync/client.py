@@ -109,8 +109,10 @@ class Transport(Protocol):
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
     ) -> Response:
-        """Send one request; return the answer (any status), or raise NetworkError."""
+        """Send one request (a JSON body, or raw `data`); return the answer (any status), or
+        raise NetworkError."""
         ...
 
 
@@ -131,11 +133,12 @@ class FlaskTransport:
     def __init__(self, test_client):
         self.client = test_client
 
-    def request(self, method, path, *, json=None, params=None, headers=None) -> Response:
+    def request(self, method, path, *, json=None, params=None, headers=None, data=None):
         answer = self.client.open(
             path,
             method=method,
             json=json,
+            data=data,
             query_string=params or None,
             headers={"Accept-Encoding": "gzip", **(headers or {})},
         )
@@ -148,13 +151,13 @@ class HttpTransport:
     def __init__(self, base_url: str, timeout: float = 30.0):
         self.base_url, self.timeout = base_url.rstrip("/"), timeout
 
-    def request(self, method, path, *, json=None, params=None, headers=None) -> Response:
-        url = self.base_url + path
+    def request(self, method, path, *, json=None, params=None, headers=None, data=None):
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode(params)
-        data = None if json is None else _dumps(json).encode()
         names = {"Accept": "application/json", "Accept-Encoding": "gzip", **(headers or {})}
-        if data is not None:
+        if json is not None:
+            data = _dumps(json).encode()
             names["Content-Type"] = "application/json"
         request = urllib.request.Request(url, data=data, method=method, headers=names)
         try:
@@ -538,6 +541,29 @@ class DeviceClient:
                 )
             self._set("server_last_mutation_id", str(server_last))
             self._set("cursor", page["cursor"])
+
+    # --- evidence files --------------------------------------------------------------------
+
+    def upload(self, file_id: str, content: bytes) -> Response:
+        """Send the bytes of a file declared in a record, then ask the server to check them.
+
+        Ask for a fresh upload target each time (URLs expire); PUT the bytes with exactly the
+        headers given (S3 verifies the SHA-256 signed into them); then `complete`. A 409
+        `already_complete` means an earlier try got through: nothing more to do. Safe to
+        repeat after any failure."""
+        target = self._call("POST", f"/evidence/{file_id}/upload-url")
+        if target.status == 409 and _error_code(target) == "already_complete":
+            return target
+        if target.status != 200:
+            raise SyncError(f"no upload target for {file_id}: {target.body_json}")
+        plan = target.body_json
+        url = plan["url"]
+        put = (HttpTransport("") if url.startswith(("http://", "https://")) else self.transport)
+        sent = put.request(plan.get("method", "PUT"), url, headers=plan.get("headers", {}),
+                           data=content)
+        if sent.status >= 300:
+            raise SyncError(f"upload of {file_id} refused ({sent.status}): {sent.body_json}")
+        return self._call("POST", f"/evidence/{file_id}/complete")
 
     # --- authentication ------------------------------------------------------------------
 
