@@ -111,7 +111,8 @@ def test_an_offline_visit_ends_in_a_pack_that_verifies_until_one_byte_changes(
     for name, declared in photos.items():
         data = (PHOTOS / name).read_bytes()
         if name == "DSCN0012.jpg":
-            target = upload_target(declared["id"])  # the lift door closes on the signal: half the photo
+            # The lift door closes on the signal: half the photo arrives.
+            target = upload_target(declared["id"])
             cut = client.put(
                 target["url"],
                 input_stream=io.BytesIO(data[: len(data) // 2]),
