@@ -77,6 +77,13 @@ class CoCollectorSchema(Schema):
     attestation = ma.fields.String(required=True, validate=ma.validate.Length(max=400))
 
 
+class PlaceMixin(Schema):
+    """Where something happened, as the phone reported it (WGS84)."""
+
+    lat = ma.fields.Float(load_default=None, validate=ma.validate.Range(-90, 90))
+    lon = ma.fields.Float(load_default=None, validate=ma.validate.Range(-180, 180))
+
+
 class EvidenceRecordSchema(RecordSchema):
     files = ma.fields.List(
         ma.fields.Nested(FileDeclarationSchema),
@@ -307,7 +314,7 @@ class PlanItemSchema(Schema):
     amount_fen = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
 
 
-class PromiseSchema(EvidenceRecordSchema):
+class PromiseSchema(EvidenceRecordSchema, PlaceMixin):
     visit_report_id = ma.fields.UUID(load_default=None)
     plan = ma.fields.List(
         ma.fields.Nested(PlanItemSchema), required=True, validate=ma.validate.Length(min=1, max=60)
@@ -323,8 +330,6 @@ class PromiseSchema(EvidenceRecordSchema):
     )
     witness_name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=120))
     place_text = ma.fields.String(load_default=None, validate=ma.validate.Length(max=400))
-    lat = ma.fields.Float(load_default=None, validate=ma.validate.Range(-90, 90))
-    lon = ma.fields.Float(load_default=None, validate=ma.validate.Range(-180, 180))
     signed_at = ma.fields.AwareDateTime(required=True)
 
     @ma.validates_schema
@@ -474,7 +479,7 @@ def apply_receipt(ctx: MutationContext, data: dict) -> FieldReceipt:
 # --- notice_served ------------------------------------------------------------------------
 
 
-class NoticeSchema(EvidenceRecordSchema):
+class NoticeSchema(EvidenceRecordSchema, PlaceMixin):
     visit_report_id = ma.fields.UUID(load_default=None)
     notice_type = ma.fields.String(
         required=True,
@@ -492,8 +497,6 @@ class NoticeSchema(EvidenceRecordSchema):
         validate=ma.validate.OneOf(["in_person", "left_at_address", "registered_mail", "ems"]),
     )
     served_at = ma.fields.AwareDateTime(required=True)
-    lat = ma.fields.Float(load_default=None, validate=ma.validate.Range(-90, 90))
-    lon = ma.fields.Float(load_default=None, validate=ma.validate.Range(-180, 180))
 
 
 def apply_notice(ctx: MutationContext, data: dict) -> NoticeServed:
@@ -527,14 +530,12 @@ def within_hours_for(ctx: MutationContext, moment: datetime) -> bool:
 # --- vehicle_sighting ---------------------------------------------------------------------
 
 
-class SightingSchema(EvidenceRecordSchema):
+class SightingSchema(EvidenceRecordSchema, PlaceMixin):
     collateral_id = ma.fields.Integer(required=True)
     vin_read = ma.fields.String(load_default=None, validate=ma.validate.Length(max=17))
     engine_no_read = ma.fields.String(load_default=None, validate=ma.validate.Length(max=20))
     plate_read = ma.fields.String(load_default=None, validate=ma.validate.Length(max=10))
     seen_at = ma.fields.AwareDateTime(required=True)
-    lat = ma.fields.Float(load_default=None, validate=ma.validate.Range(-90, 90))
-    lon = ma.fields.Float(load_default=None, validate=ma.validate.Range(-180, 180))
     place_text = ma.fields.String(load_default=None, validate=ma.validate.Length(max=400))
     notes = ma.fields.String(load_default=None, validate=ma.validate.Length(max=4000))
 
@@ -590,12 +591,10 @@ def apply_sighting(ctx: MutationContext, data: dict) -> VehicleSighting:
 # --- repossession -------------------------------------------------------------------------
 
 
-class RepossessionSchema(EvidenceRecordSchema):
+class RepossessionSchema(EvidenceRecordSchema, PlaceMixin):
     collateral_id = ma.fields.Integer(required=True)
     sighting_id = ma.fields.UUID(load_default=None)
     recovered_at = ma.fields.AwareDateTime(required=True)
-    lat = ma.fields.Float(load_default=None, validate=ma.validate.Range(-90, 90))
-    lon = ma.fields.Float(load_default=None, validate=ma.validate.Range(-180, 180))
     place_text = ma.fields.String(load_default=None, validate=ma.validate.Length(max=400))
     towed_by = ma.fields.String(load_default=None, validate=ma.validate.Length(max=120))
     odometer_km = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=0))

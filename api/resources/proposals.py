@@ -6,7 +6,7 @@ from api.auth import auth_required, current_principal
 from api.extensions import Blueprint, db
 from api.models import FieldProposal, Role
 from api.pagination import paginate
-from api.services import proposals
+from api.services import audit, proposals
 from schemas.proposals import ProposalPageSchema, ProposalQuerySchema, ProposalSchema, ReviewSchema
 
 blp = Blueprint(
@@ -24,8 +24,14 @@ class Proposals(MethodView):
     @blp.response(200, ProposalPageSchema)
     def get(self, args):
         """List field proposals on the cases you may see (oldest first)"""
-        stmt = proposals.proposals_query(current_principal(), args.get("status"))
-        return paginate(db.session, stmt, args, FieldProposal.received_at, FieldProposal.id)
+        principal = current_principal()
+        stmt = proposals.proposals_query(principal, args.get("status"))
+        page = paginate(db.session, stmt, args, FieldProposal.received_at, FieldProposal.id)
+        if page["items"]:  # proposals carry phones and addresses: personal data
+            audit.record(db.session, principal, "proposal.list",
+                         detail={"proposal_ids": [p.id for p in page["items"]]})
+            db.session.commit()
+        return page
 
 
 @blp.route("/<string:proposal_id>/review")

@@ -1,9 +1,12 @@
 """What a collector learns in the field is a proposal: reviewed, never an overwrite."""
 
+import json
 import uuid
 
+from sqlalchemy import select
+
 from api.extensions import db
-from api.models import Debtor
+from api.models import AuditEvent, Debtor
 from tests.sync.test_protocol import pull_all, push
 
 
@@ -49,6 +52,8 @@ def test_a_new_phone_waits_for_review_then_reaches_the_phone(client, world):
 
     listed = client.get("/proposals?status=pending", headers=supervisor).get_json()
     assert listed["page"]["total"] == 2
+    audited = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "proposal.list"))
+    assert len(json.loads(audited.one().detail)["proposal_ids"]) == 2
     ids = {p["kind"]: p["id"] for p in listed["items"]}
     accepted = client.post(
         f"/proposals/{ids['phone']}/review", headers=supervisor, json={"decision": "accept"}
