@@ -8,7 +8,7 @@ import click
 from flask.cli import FlaskGroup
 
 # Each module in api/commands/ defines `command`, a click command or group.
-COMMANDS = ("db", "serve", "demo", "imports", "audit", "evidence")
+COMMANDS = ("db", "serve", "demo", "imports", "audit", "evidence", "sync")
 
 
 def _create_app():

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
 
 from api.models import Case, CaseNote, ContactAttempt, Debtor, FieldProposal
 from api.models.cases import CLOSED_STATUSES
@@ -32,26 +34,54 @@ def holder_of(case: Case) -> int | None:
     return None if case.status in CLOSED_STATUSES else case.collector_id
 
 
+@dataclass(frozen=True, slots=True)
+class _Graph:
+    """What a case's document is made of: ORM objects, or plain rows with the same names."""
+
+    case: Any
+    debtor: Any
+    contacts: list
+    addresses: list
+    instalments: list
+    collateral: list
+
+
+def _column_keys(model) -> frozenset[str]:
+    return frozenset(attr.key for attr in inspect(model).column_attrs)
+
+
+# The lists a document carries: the case's own, and its debtor's.
+_CASE_LISTS = (Case.instalments, Case.collateral)
+_DEBTOR_LISTS = (Debtor.contacts, Debtor.addresses)
+
+
 def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher) -> dict:
-    """{case_id: (holder_id, document_json)} for the given cases, in a handful of queries."""
+    """{case_id: (holder_id, document_json)} for the given cases, in a handful of queries.
+
+    A case the session holds with everything its document needs already loaded is taken as it
+    is (no query: the ORM would not overwrite loaded attributes either); the others are read as
+    plain rows, which cost a fraction of ORM objects."""
     ids = sorted(set(case_ids))
     if not ids:
         return {}
-    cases = session.scalars(
-        select(Case)
-        .where(Case.id.in_(ids))
-        .options(
-            selectinload(Case.instalments),
-            selectinload(Case.collateral),
-            selectinload(Case.debtor).selectinload(Debtor.contacts),
-            selectinload(Case.debtor).selectinload(Debtor.addresses),
-        )
-    ).all()
+    if session.autoflush:
+        session.flush()  # as the query it replaces would have
+    graphs: dict[int, _Graph] = {}
+    missing = []
+    for case_id in ids:
+        graph = _loaded_graph(session, case_id)
+        if graph is None:
+            missing.append(case_id)
+        else:
+            graphs[case_id] = graph
+    if missing:
+        graphs.update(_graphs_from_rows(session, missing))
     attempts = _recent(session, ContactAttempt, ContactAttempt.occurred_at, ids)
     notes = _recent(session, CaseNote, CaseNote.client_time, ids)
     proposals = _recent(session, FieldProposal, FieldProposal.client_time, ids)
     out = {}
-    for case in cases:
+    for graph in graphs.values():
+        case, debtor = graph.case, graph.debtor
         doc = {
             "id": case.id,
             "contract_no": case.contract_no,
@@ -73,14 +103,14 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
             "next_due_on": case.next_due_on,
             "figures_as_of": case.figures_as_of,
             "version": case.version,
-            "debtor": debtor_view(case.debtor, cipher, full=True),
-            "contacts": [contact_view(c, full=True) for c in case.debtor.contacts],
-            "addresses": [address_view(a) for a in case.debtor.addresses],
+            "debtor": debtor_view(debtor, cipher, full=True),
+            "contacts": [contact_view(c, full=True) for c in graph.contacts],
+            "addresses": [address_view(a) for a in graph.addresses],
             "schedule": [
                 {"seq": i.seq, "due_on": i.due_on, "amount_fen": i.amount_fen}
-                for i in case.instalments
+                for i in graph.instalments
             ],
-            "collateral": [collateral_view(c) for c in case.collateral],
+            "collateral": [collateral_view(c) for c in graph.collateral],
             "recent_contacts": [
                 {
                     "id": a.id,
@@ -103,6 +133,138 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
         }
         out[case.id] = (holder_of(case), dumps(doc))
     return out
+
+
+def _complete(obj, keys: frozenset[str]) -> bool:
+    """Whether every column of `obj` and the relationships named are loaded (none expired)."""
+    return obj is not None and keys <= obj.__dict__.keys()
+
+
+def _loaded_graph(session: Session, case_id: int) -> _Graph | None:
+    """The case's graph from the session's identity map, if all of it is loaded."""
+    case = session.identity_map.get(_CASE.identity_key_from_primary_key((case_id,)))
+    if not _complete(case, _CASE_KEYS):
+        return None
+    debtor = case.__dict__["debtor"]
+    if not _complete(debtor, _DEBTOR_KEYS):
+        return None
+    lists = [obj.__dict__[rel.key] for obj, rels in ((case, _CASE_LISTS), (debtor, _DEBTOR_LISTS))
+             for rel in rels]
+    for items, rel in zip(lists, _CASE_LISTS + _DEBTOR_LISTS, strict=True):
+        keys = _COLUMNS[rel.property.mapper.class_]
+        if not all(_complete(item, keys) for item in items):
+            return None
+    instalments, collateral, contacts, addresses = lists
+    return _Graph(case, debtor, contacts, addresses, instalments, collateral)
+
+
+def _graphs_from_rows(session: Session, ids: list[int]) -> dict[int, _Graph]:
+    """The graphs of these cases read as plain rows, in the order of the ORM relationships.
+
+    What the session already holds wins, as it would in an ORM query (which does not
+    overwrite what is loaded): a held object is used as it is, a partly expired one is read
+    through to its row, and a loaded collection is used instead of the rows."""
+    held = _Held(session)
+    case_rows = session.execute(_select_all(Case).where(Case.id.in_(ids))).all()
+    case_objs = {row.id: held.object(Case, row.id) for row in case_rows}
+    loaded_debtor = {  # case id -> the debtor its held case has loaded
+        case_id: obj.__dict__["debtor"] for case_id, obj in case_objs.items()
+        if obj is not None and obj.__dict__.get("debtor") is not None}
+    debtor_ids = {row.debtor_id for row in case_rows if row.id not in loaded_debtor}
+    debtor_ids |= {held.ident(debtor) for debtor in loaded_debtor.values()}
+    debtor_rows = {d.id: d for d in session.execute(
+        _select_all(Debtor).where(Debtor.id.in_(debtor_ids)))}
+    lists = {rel.key: _children(session, rel, ids) for rel in _CASE_LISTS}
+    lists |= {rel.key: _children(session, rel, debtor_ids) for rel in _DEBTOR_LISTS}
+    graphs = {}
+    for row in case_rows:
+        case_obj = case_objs[row.id]
+        debtor_obj = loaded_debtor.get(row.id)
+        debtor_id = held.ident(debtor_obj) if debtor_obj is not None else row.debtor_id
+        debtor_row = debtor_rows.get(debtor_id)
+        if debtor_row is None:  # as the inner join of `Case.debtor`
+            continue
+        if debtor_obj is None:
+            debtor_obj = held.object(Debtor, debtor_id)
+
+        def items(obj, rel, parent_id):
+            if obj is not None and rel.key in obj.__dict__:
+                return obj.__dict__[rel.key]
+            model = rel.property.mapper.class_
+            return [held.view(model, r) for r in lists[rel.key].get(parent_id, [])]
+
+        graphs[row.id] = _Graph(
+            held.view(Case, row, case_obj), held.view(Debtor, debtor_row, debtor_obj),
+            items(debtor_obj, Debtor.contacts, debtor_id),
+            items(debtor_obj, Debtor.addresses, debtor_id),
+            items(case_obj, Case.instalments, row.id),
+            items(case_obj, Case.collateral, row.id))
+    return graphs
+
+
+class _Held:
+    """Look-ups in the session's identity map."""
+
+    def __init__(self, session: Session):
+        self.identity_map = session.identity_map
+
+    def object(self, model, ident: int):
+        return self.identity_map.get(inspect(model).identity_key_from_primary_key((ident,)))
+
+    @staticmethod
+    def ident(obj) -> int:
+        return inspect(obj).identity[0]
+
+    def view(self, model, row, obj=None):
+        """What the ORM would show for `row`: the held object, read through to the row for
+        any attribute it has not loaded."""
+        obj = obj if obj is not None else self.object(model, row.id)
+        if obj is None:
+            return row
+        if _COLUMNS[model] <= obj.__dict__.keys():
+            return obj
+        return _ReadThrough(obj.__dict__, row)
+
+
+class _ReadThrough:
+    __slots__ = ("_loaded", "_row")
+
+    def __init__(self, loaded: dict, row):
+        self._loaded, self._row = loaded, row
+
+    def __getattr__(self, name: str):
+        try:
+            return self._loaded[name]
+        except KeyError:
+            return getattr(self._row, name)
+
+
+def _select_all(model):
+    return select(*(getattr(model, key) for key in sorted(_COLUMNS[model])))
+
+
+def _children(session: Session, relationship, parent_ids) -> dict[int, list]:
+    """{parent id: rows} of a one-to-many relationship, each list in its `order_by`."""
+    prop = relationship.property
+    (foreign_key,) = prop.remote_side
+    rows = session.execute(
+        _select_all(prop.mapper.class_)
+        .where(foreign_key.in_(parent_ids))
+        .order_by(foreign_key, *(prop.order_by or ()))
+    )
+    grouped: dict[int, list] = {}
+    for row in rows:
+        grouped.setdefault(getattr(row, foreign_key.key), []).append(row)
+    return grouped
+
+
+_CASE = inspect(Case)
+_COLUMNS = {
+    rel.property.mapper.class_: _column_keys(rel.property.mapper.class_)
+    for rel in _CASE_LISTS + _DEBTOR_LISTS
+} | {Case: _column_keys(Case), Debtor: _column_keys(Debtor)}
+_CASE_KEYS = _COLUMNS[Case] | {"debtor", *(rel.key for rel in _CASE_LISTS)}
+_DEBTOR_KEYS = _COLUMNS[Debtor] | {rel.key for rel in _DEBTOR_LISTS}
 
 
 def _recent(session: Session, model, time_column, case_ids: list[int]) -> dict[int, list]:

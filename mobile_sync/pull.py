@@ -35,8 +35,10 @@ def pull(
         position = Cursor(bucket, "boot", _watermark(session) - 1, END_OF_TX, 0)
     else:
         position = decode(cursor, bucket)
-        horizon = read_counter(session, "horizon")  # rows of transactions below it are gone
-        if position.mode == "delta" and (position.tx, position.seq) < (horizon - 1, END_OF_TX):
+        # (tx, seq) of the newest change row compaction removed: a cursor before it may have
+        # missed rows that are gone.
+        removed = (read_counter(session, "horizon_tx"), read_counter(session, "horizon_seq"))
+        if position.mode == "delta" and (position.tx, position.seq) < removed:
             raise ResetRequired("The cursor is older than the kept change log; bootstrap again.")
     if position.mode == "boot":
         changes, position, has_more = _bootstrap_page(session, cipher, user_id, position, limit)

@@ -47,7 +47,8 @@ class CaseDocument(db.Model):
 
 class SyncCounter(db.Model):
     """Named counters: "clock" (SQLite only: bumped once in each write transaction that logs
-    changes, serving as its tx_id) and "horizon" (change-log rows below it were compacted)."""
+    changes, serving as its tx_id), and "horizon_tx" / "horizon_seq": the newest change row
+    compaction removed."""
 
     __tablename__ = "sync_counters"
 

@@ -192,3 +192,20 @@ def test_an_unusable_cursor_asks_for_a_reset(client, team, cursor):
 
 def test_only_collectors_sync(client, team):
     assert client.get("/sync/pull", headers=team["supervisor"]).status_code == 403
+
+
+def test_a_cursor_older_than_the_kept_log_resets_and_nothing_is_lost(app, client, world, team):
+    from api.commands.sync import command
+
+    case = world.case(collector=team["alice"])
+    _, stale = pull_all(client, team["alice_phone"])
+    world.case(collector=team["alice"])  # more history after the phone's cursor
+    _, fresh = pull_all(client, team["alice_phone"], stale)
+    result = app.test_cli_runner().invoke(command, ["compact", "--keep", "0"])
+    assert result.exit_code == 0 and "deleted" in result.output
+    old = client.get("/sync/pull", query_string={"cursor": stale}, headers=team["alice_phone"])
+    assert old.status_code == 410 and old.get_json()["error"]["code"] == "sync_reset"
+    # A phone that had seen everything keeps going; a bootstrap brings every case back.
+    assert pull(client, team["alice_phone"], fresh)["changes"] == []
+    changes, _ = pull_all(client, team["alice_phone"])
+    assert len(changes) == 2 and case.id in {c["id"] for c in changes}
