@@ -35,7 +35,7 @@ from api.models import Case, Role, SyncChange  # noqa: E402
 from api.services import accounts  # noqa: E402
 from api.services.demo_data import generate_cases_file  # noqa: E402
 from api.services.imports import import_cases  # noqa: E402
-from bench.import_bench import database  # noqa: E402
+from bench.databases import database  # noqa: E402
 from mobile_sync.client import DeviceClient, FlaskTransport  # noqa: E402
 
 AS_OF = date(2026, 11, 21)
