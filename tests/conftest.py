@@ -18,6 +18,8 @@ from api import create_app
 from api.config import Config
 from api.extensions import db
 
+pytest_plugins = ["tests.s3_server"]
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 PG_ADMIN_URL = os.environ.get(

@@ -17,7 +17,7 @@ from api import create_app
 from api.extensions import db
 from api.services.storage import S3BlobStore
 from tests.conftest import DATA, wipe
-from tests.storage.conftest import CREDENTIALS, s3_bucket, s3_endpoint  # noqa: F401 (fixtures)
+from tests.s3_server import CREDENTIALS
 
 PHOTOS = DATA / "photos"
 EXPECTED = {f["file"]: f for f in json.loads((DATA / "photos_expected.json").read_text())["files"]}
@@ -97,7 +97,7 @@ def upload_and_complete(client, headers: dict, file_id: str, data: bytes) -> dic
 
 
 @pytest.fixture(scope="session")
-def _s3_app(app_config, s3_endpoint, s3_bucket):  # noqa: F811
+def _s3_app(app_config, s3_endpoint, s3_bucket):
     """The app configured with ``s3://bucket``, on the same test database as `_app`."""
     config = dataclasses.replace(
         app_config, blob_store=f"s3://{s3_bucket}", s3_endpoint_url=s3_endpoint
