@@ -10,7 +10,7 @@ import json
 from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
-from api.models import CaseDocument, Device, SyncChange
+from api.models import CaseDocument, Device, SyncChange, SyncCounter
 from api.services.pii import PiiCipher
 from mobile_sync.changelog import CASE_ENTITY, bucket_of, read_counter
 from mobile_sync.cursor import END_OF_TX, Cursor, ResetRequired, decode
@@ -37,7 +37,9 @@ def pull(
         position = decode(cursor, bucket)
         # (tx, seq) of the newest change row compaction removed: a cursor before it may have
         # missed rows that are gone.
-        removed = (read_counter(session, "horizon_tx"), read_counter(session, "horizon_seq"))
+        counters = dict(session.execute(select(SyncCounter.name, SyncCounter.value).where(
+            SyncCounter.name.in_(("horizon_tx", "horizon_seq")))).all())
+        removed = (counters.get("horizon_tx", 0), counters.get("horizon_seq", 0))
         if position.mode == "delta" and (position.tx, position.seq) < removed:
             raise ResetRequired("The cursor is older than the kept change log; bootstrap again.")
     if position.mode == "boot":
