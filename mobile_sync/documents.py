@@ -174,8 +174,15 @@ def _graphs_from_rows(session: Session, ids: list[int]) -> dict[int, _Graph]:
     debtor_ids |= {held.ident(debtor) for debtor in loaded_debtor.values()}
     debtor_rows = {d.id: d for d in session.execute(
         _select_all(Debtor).where(Debtor.id.in_(debtor_ids)))}
-    lists = {rel.key: _children(session, rel, ids) for rel in _CASE_LISTS}
-    lists |= {rel.key: _children(session, rel, debtor_ids) for rel in _DEBTOR_LISTS}
+    rows = {rel: _children(session, rel, ids) for rel in _CASE_LISTS}
+    rows |= {rel: _children(session, rel, debtor_ids) for rel in _DEBTOR_LISTS}
+
+    def items(rel, obj, parent_id: int) -> list:
+        if obj is not None and rel.key in obj.__dict__:  # loaded: the ORM would keep it
+            return obj.__dict__[rel.key]
+        model = rel.property.mapper.class_
+        return [held.view(model, row) for row in rows[rel].get(parent_id, [])]
+
     graphs = {}
     for row in case_rows:
         case_obj = case_objs[row.id]
@@ -186,19 +193,12 @@ def _graphs_from_rows(session: Session, ids: list[int]) -> dict[int, _Graph]:
             continue
         if debtor_obj is None:
             debtor_obj = held.object(Debtor, debtor_id)
-
-        def items(obj, rel, parent_id):
-            if obj is not None and rel.key in obj.__dict__:
-                return obj.__dict__[rel.key]
-            model = rel.property.mapper.class_
-            return [held.view(model, r) for r in lists[rel.key].get(parent_id, [])]
-
         graphs[row.id] = _Graph(
             held.view(Case, row, case_obj), held.view(Debtor, debtor_row, debtor_obj),
-            items(debtor_obj, Debtor.contacts, debtor_id),
-            items(debtor_obj, Debtor.addresses, debtor_id),
-            items(case_obj, Case.instalments, row.id),
-            items(case_obj, Case.collateral, row.id))
+            items(Debtor.contacts, debtor_obj, debtor_id),
+            items(Debtor.addresses, debtor_obj, debtor_id),
+            items(Case.instalments, case_obj, row.id),
+            items(Case.collateral, case_obj, row.id))
     return graphs
 
 
