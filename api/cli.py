@@ -29,13 +29,7 @@ def cli():
 
 
 for _name in COMMANDS:
-    try:
-        _module = importlib.import_module(f"api.commands.{_name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"api.commands.{_name}":
-            raise
-        continue
-    cli.add_command(_module.command)
+    cli.add_command(importlib.import_module(f"api.commands.{_name}").command)
 
 
 def main() -> None:

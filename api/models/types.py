@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Annotated
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import mapped_column
 
@@ -52,5 +52,3 @@ def enum_column(enum_cls: type[enum.Enum], name: str) -> SAEnum:
         name=name,
     )
 
-
-Str = String
