@@ -33,10 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alembic import command  # noqa: E402
-from alembic.config import Config as AlembicConfig  # noqa: E402
 from PIL import Image, ImageFilter, TiffImagePlugin  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from api import create_app  # noqa: E402
@@ -46,42 +43,12 @@ from api.models import Bucket, Case, Debtor, Product, Role  # noqa: E402
 from api.services import accounts  # noqa: E402
 from api.services.assignment import set_assignment  # noqa: E402
 from api.services.evidence_pack import verify_pack  # noqa: E402
+from bench.databases import database  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get(
-    "FIELDVISIT_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 PASSWORD = "bench password 1"
 HOME = (22.54554, 114.0683)  # Futian, Shenzhen (WGS84)
 MB = 1024 * 1024
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def migrate(url: str) -> None:
-    cfg = AlembicConfig(str(ROOT / "migrations" / "alembic.ini"))
-    cfg.attributes["url"] = url
-    command.upgrade(cfg, "head")
-
-
-@contextmanager
-def database(engine: str, tmp: Path) -> Iterator[str]:
-    """A fresh migrated database URL, removed afterwards."""
-    if engine == "sqlite":
-        url = f"sqlite:///{tmp}/bench.db"
-        migrate(url)
-        yield url
-        return
-    name = f"fv_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-        migrate(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --------------------------------------------------------------------------- test material
@@ -364,7 +331,7 @@ def declaration(data: bytes | None = None, *, size: int = 0, sha256: str = "", m
 
 
 def bench(engine: str, args, big_photo: bytes, pack_photo: bytes) -> None:
-    with tempfile.TemporaryDirectory() as tmp_name, database(engine, Path(tmp_name)) as url:
+    with tempfile.TemporaryDirectory() as tmp_name, database(engine) as url:
         tmp = Path(tmp_name)
         config = Config(
             database_url=url,

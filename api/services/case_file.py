@@ -92,12 +92,13 @@ def _page_near(session: Session, stmt, f: CaseFilters, key: str, descending: boo
         .join(Address, and_(Address.debtor_id == Case.debtor_id))
         .where(Address.lat.between(min_lat, max_lat), Address.lon.between(min_lon, max_lon))
     ).all()
-    nearest: dict[int, float] = {}  # case id -> spherical distance of its nearest address
+    inside: dict[int, list[tuple[float, float]]] = {}  # case id -> its addresses in the circle
     for case_id, a_lat, a_lon in rows:
         if within_m(lat, lon, a_lat, a_lon, radius):
-            d = haversine_m(lat, lon, a_lat, a_lon)
-            if d < nearest.get(case_id, float("inf")):
-                nearest[case_id] = d
+            inside.setdefault(case_id, []).append((a_lat, a_lon))
+    # Spherical distance of each case's nearest address: enough to order by.
+    nearest = {case_id: min(haversine_m(lat, lon, *p) for p in points)
+               for case_id, points in inside.items()}
     if key == "distance" or key not in SORTS:
         ordered = sorted(nearest, key=lambda i: (nearest[i], i), reverse=descending)
     else:
@@ -109,14 +110,7 @@ def _page_near(session: Session, stmt, f: CaseFilters, key: str, descending: boo
         ).all()
     start = (f.page - 1) * f.page_size
     page = ordered[start : start + f.page_size]
-    exact = {
-        case_id: min(
-            geodesic_m(lat, lon, a_lat, a_lon)
-            for cid, a_lat, a_lon in rows
-            if cid == case_id and within_m(lat, lon, a_lat, a_lon, radius)
-        )
-        for case_id in page
-    }
+    exact = {case_id: min(geodesic_m(lat, lon, *p) for p in inside[case_id]) for case_id in page}
     return page, len(nearest), exact
 
 
