@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from api.config import Config, absolute_sqlite_url
 from api.errors import error_response, register_error_handlers
 from api.extensions import Api, db
-from api.services.accounts import configure_password_hashing
-from api.services.pii import PiiCipher
-from api.services.storage import blob_store_from_config
+from api.services.evidence.storage import blob_store_from_config
+from api.services.identity.accounts import configure_password_hashing
+from api.services.identity.pii import PiiCipher
 from mobile_sync import changelog
 
 API_TITLE = "fieldvisit"

@@ -8,8 +8,8 @@ from flask import current_app, g, request
 
 from api.extensions import Blueprint, db
 from api.models import Role
-from api.services.accounts import Principal, TokenService
 from api.services.exceptions import Forbidden, Unauthorized
+from api.services.identity.accounts import Principal, TokenService
 
 ALL_ROLES = tuple(Role)
 STAFF = (Role.SUPERVISOR, Role.LEGAL, Role.ADMIN)

@@ -1,7 +1,7 @@
 """Case-list query times with 100,000 cases, on SQLite and PostgreSQL.
 
 Rows are bulk-inserted with SQLAlchemy Core (bypassing the import) into a schema built by the
-real Alembic migrations, then `api.services.case_file.list_cases` is timed for four reads:
+real Alembic migrations, then `api.services.casefile.cases.list_cases` is timed for four reads:
 a collector's own list, a supervisor's team list filtered by bucket sorted by days past due,
 an admin's dpd-range list and "cases near a point within 5 km" (plus a collector's "near me").
 Each call is rolled back (list_cases writes an audit row). Usage:
@@ -32,9 +32,10 @@ from api import create_app  # noqa: E402
 from api.config import Config  # noqa: E402
 from api.extensions import db  # noqa: E402
 from api.models import Address, Case, Debtor, Role, Team, User  # noqa: E402
-from api.services.accounts import Principal, hash_password  # noqa: E402
-from api.services.case_file import CaseFilters, list_cases  # noqa: E402
-from api.services.demo_data import (  # noqa: E402
+from api.services.casefile.cases import CaseFilters, list_cases  # noqa: E402
+from api.services.casefile.loan_figures import bucket_for  # noqa: E402
+from api.services.identity.accounts import Principal, hash_password  # noqa: E402
+from api.services.imports.demo_data import (  # noqa: E402
     load_places,
     random_days_past_due,
     random_mobile,
@@ -42,7 +43,6 @@ from api.services.demo_data import (  # noqa: E402
     random_national_id,
     scatter_point,
 )
-from api.services.loan_figures import bucket_for  # noqa: E402
 from bench.databases import PG_ADMIN_URL, database  # noqa: E402,F401
 
 AS_OF = date(2026, 11, 21)
@@ -197,7 +197,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.INFO)  # migrations and the app log at INFO
     started = time.perf_counter()
-    from api.services.pii import PiiCipher
+    from api.services.identity.pii import PiiCipher
 
     book = Book(args.cases, PiiCipher("bench-secret"))
     print(f"generated {args.cases:,} cases in {time.perf_counter() - started:.1f} s; "

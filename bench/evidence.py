@@ -40,9 +40,9 @@ from api import create_app  # noqa: E402
 from api.config import Config  # noqa: E402
 from api.extensions import db  # noqa: E402
 from api.models import Bucket, Case, Debtor, Product, Role  # noqa: E402
-from api.services import accounts  # noqa: E402
-from api.services.assignment import set_assignment  # noqa: E402
-from api.services.evidence_pack import verify_pack  # noqa: E402
+from api.services.casefile.assignment import set_assignment  # noqa: E402
+from api.services.evidence.pack_format import verify_pack  # noqa: E402
+from api.services.identity import accounts  # noqa: E402
 from bench.databases import database  # noqa: E402
 
 PASSWORD = "bench password 1"

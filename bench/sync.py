@@ -32,9 +32,9 @@ from api import create_app  # noqa: E402
 from api.config import Config  # noqa: E402
 from api.extensions import db  # noqa: E402
 from api.models import Case, Role, SyncChange  # noqa: E402
-from api.services import accounts  # noqa: E402
-from api.services.demo_data import generate_cases_file  # noqa: E402
-from api.services.imports import import_cases  # noqa: E402
+from api.services.identity import accounts  # noqa: E402
+from api.services.imports.demo_data import generate_cases_file  # noqa: E402
+from api.services.imports.runs import import_cases  # noqa: E402
 from bench.databases import database  # noqa: E402
 from mobile_sync.client import DeviceClient, FlaskTransport  # noqa: E402
 

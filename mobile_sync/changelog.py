@@ -28,7 +28,7 @@ from api.models import (
 )
 from api.models.field import FieldRecordMixin
 from api.models.sync import CaseDocument
-from api.services.pii import PiiCipher
+from api.services.identity.pii import PiiCipher
 from mobile_sync.documents import build_documents
 
 CASE_ENTITY = "case"

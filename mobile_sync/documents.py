@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from api.models import Case, CaseNote, ContactAttempt, Debtor, FieldProposal
 from api.models.cases import CLOSED_STATUSES
-from api.services.case_file import address_view, collateral_view, contact_view, debtor_view
-from api.services.pii import PiiCipher
+from api.services.casefile.cases import address_view, collateral_view, contact_view, debtor_view
+from api.services.identity.pii import PiiCipher
 
 RECENT = 20  # recent contact attempts and notes carried on the phone
 

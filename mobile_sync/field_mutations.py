@@ -29,17 +29,17 @@ from api.models import (
     VisitReport,
 )
 from api.models.cases import CoordSource
-from api.services import compliance
-from api.services.exceptions import InvalidInput
-from api.services.geo import DATUMS, to_wgs84
-from api.services.identifiers import (
+from api.services.casefile.identifiers import (
     normalize_engine_number,
     normalize_national_id,
     normalize_plate,
     normalize_vin,
 )
-from api.services.promise_pdf import Instalment, PromiseDocument, render_promise_pdf
-from api.services.storage import evidence_key
+from api.services.compliance import checks as compliance
+from api.services.evidence.storage import evidence_key
+from api.services.exceptions import InvalidInput
+from api.services.fieldwork.promise_pdf import Instalment, PromiseDocument, render_promise_pdf
+from api.services.geo import DATUMS, to_wgs84
 from mobile_sync.mutations import MutationContext, RecordSchema
 from mobile_sync.reference import DELINQUENCY_REASONS
 

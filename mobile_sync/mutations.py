@@ -29,9 +29,9 @@ from api.models import (
     ProposalKind,
     Relation,
 )
+from api.services.casefile.identifiers import normalize_phone
 from api.services.exceptions import Conflict, InvalidInput
 from api.services.geo import DATUMS
-from api.services.identifiers import normalize_phone
 
 
 @dataclass
@@ -46,8 +46,8 @@ class MutationContext:
     case: Case
     case_reassigned: bool
     policy: Policy
-    cipher: Any = None  # api.services.pii.PiiCipher
-    blobs: Any = None  # api.services.storage.BlobStore
+    cipher: Any = None  # api.services.identity.pii.PiiCipher
+    blobs: Any = None  # api.services.evidence.storage.BlobStore
     verify_cosign: Callable[[str, datetime, datetime], int | None] | None = None
     clock_offset_s: float | None = None
     flags: list[str] = field(default_factory=list)

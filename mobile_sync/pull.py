@@ -11,7 +11,7 @@ from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
 from api.models import CaseDocument, Device, SyncChange, SyncCounter
-from api.services.pii import PiiCipher
+from api.services.identity.pii import PiiCipher
 from mobile_sync.changelog import CASE_ENTITY, bucket_of, read_counter
 from mobile_sync.cursor import END_OF_TX, Cursor, ResetRequired, decode
 

@@ -31,8 +31,8 @@ from api.models import (
     Team,
     User,
 )
-from api.services import accounts
-from api.services.assignment import set_assignment
+from api.services.casefile.assignment import set_assignment
+from api.services.identity import accounts
 
 # Valid PRC resident IDs from tests/data/cn_ids.txt.
 VALID_IDS = [

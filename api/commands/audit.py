@@ -6,7 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from api.extensions import db
-from api.services.audit import verify_chain
+from api.services.identity.audit import verify_chain
 
 
 @click.group("audit")

@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from api.services.evidence_pack import verify_pack
+from api.services.evidence.pack_format import verify_pack
 
 
 @click.group("evidence")

@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 
 from api.extensions import db
 from api.services.exceptions import DomainError
-from api.services.imports import import_file
+from api.services.imports.runs import import_file
 
 
 @click.command("import")

@@ -188,7 +188,7 @@ class Case(db.Model):
     fees_fen: Mapped[Fen]
     penalty_basis: Mapped[str | None] = mapped_column(String(200))
 
-    # Computed from schedule and payments (api.services.loan_figures).
+    # Computed from schedule and payments (api.services.casefile.loan_figures).
     figures_as_of: Mapped[date | None]
     total_due_fen: Mapped[Fen]
     paid_fen: Mapped[Fen]

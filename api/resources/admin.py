@@ -7,8 +7,8 @@ from api.auth import auth_required, token_service
 from api.extensions import Blueprint, db
 from api.models import Device, Role, Team, User
 from api.pagination import paginate
-from api.services import accounts
 from api.services.exceptions import NotFound
+from api.services.identity import accounts
 from schemas.common import PageArgsSchema
 from schemas.org import (
     DevicePageSchema,

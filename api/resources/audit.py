@@ -7,7 +7,7 @@ from api.auth import auth_required
 from api.extensions import Blueprint, db
 from api.models import AuditEvent, Role
 from api.pagination import paginate
-from api.services.audit import verify_chain
+from api.services.identity.audit import verify_chain
 from schemas.audit import AuditPageSchema, AuditQuerySchema, ChainReportSchema
 
 blp = Blueprint("audit", __name__, url_prefix="/audit", description="Audit log")

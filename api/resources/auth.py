@@ -5,7 +5,7 @@ from flask.views import MethodView
 from api.auth import auth_required, current_principal, token_service
 from api.extensions import Blueprint, db
 from api.models import Role, User
-from api.services.accounts import COSIGN_VALID_S, RefreshTokenReused
+from api.services.identity.accounts import COSIGN_VALID_S, RefreshTokenReused
 from schemas.auth import (
     AttestationSchema,
     CosignSchema,

@@ -6,8 +6,8 @@ from flask.views import MethodView
 from api.auth import auth_required, current_principal
 from api.extensions import Blueprint, db
 from api.models import Role
-from api.services import case_file
-from api.services.assignment import assign_case
+from api.services.casefile import cases as case_file
+from api.services.casefile.assignment import assign_case
 from schemas.cases import AssignSchema, CaseDetailSchema, CasePageSchema, CaseQuerySchema
 from schemas.common import page_meta
 

@@ -11,10 +11,10 @@ from werkzeug.exceptions import ClientDisconnected
 from api.auth import auth_required, current_principal
 from api.extensions import Blueprint, db
 from api.models import Role
-from api.services import evidence
-from api.services.evidence_pack import iter_pack
+from api.services.evidence import custody as evidence
+from api.services.evidence.pack_format import iter_pack
+from api.services.evidence.storage import LocalBlobStore
 from api.services.exceptions import DomainError, InvalidInput, NotFound
-from api.services.storage import LocalBlobStore
 from schemas.evidence import (
     BlobStoredSchema,
     ChainOfCustodySchema,

@@ -12,7 +12,7 @@ from api.extensions import Blueprint, db
 from api.models import ImportRun, Role
 from api.pagination import paginate
 from api.services.exceptions import InvalidInput, NotFound
-from api.services.imports import import_file
+from api.services.imports.runs import import_file
 from schemas.imports import (
     ImportArgsSchema,
     ImportRunPageSchema,

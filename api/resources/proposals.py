@@ -6,7 +6,8 @@ from api.auth import auth_required, current_principal
 from api.extensions import Blueprint, db
 from api.models import FieldProposal, Role
 from api.pagination import paginate
-from api.services import audit, proposals
+from api.services.casefile import proposals
+from api.services.identity import audit
 from schemas.proposals import ProposalPageSchema, ProposalQuerySchema, ProposalSchema, ReviewSchema
 
 blp = Blueprint(

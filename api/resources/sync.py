@@ -9,8 +9,8 @@ from flask.views import MethodView
 from api.auth import auth_required, current_principal, token_service
 from api.extensions import Blueprint, db
 from api.models import Role
-from api.services import audit
 from api.services.exceptions import Forbidden
+from api.services.identity import audit
 from mobile_sync.pull import pull
 from mobile_sync.push import PushEnvironment, push
 from mobile_sync.reference import reference_data, reference_version

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 
 from api.extensions import db
 from api.models import AuditEvent
-from api.services.audit import verify_chain
+from api.services.identity.audit import verify_chain
 
 
 @pytest.fixture

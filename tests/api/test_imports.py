@@ -34,8 +34,8 @@ from api.models import (
     User,
 )
 from api.resources import imports as import_resource
-from api.services import imports as import_service
 from api.services.geo import bd09_to_gcj02, gcj02_to_wgs84
+from api.services.imports import runs as import_service
 
 FILES = Path(__file__).resolve().parent.parent / "data" / "imports"
 AS_OF = "2026-11-21"

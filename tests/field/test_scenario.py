@@ -19,7 +19,7 @@ from sqlalchemy import select
 from api.commands.evidence import command as evidence_cli
 from api.extensions import db
 from api.models import Address, EvidenceFile, RepaymentPromise, UploadStatus
-from api.services.audit import verify_chain
+from api.services.identity.audit import verify_chain
 from mobile_sync.client import DeviceClient, FlaskTransport
 from tests.factories import PASSWORD
 from tests.field.conftest import PHOTOS, declaration

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from api.services.storage import BlobStore, LocalBlobStore, S3BlobStore, s3_client
+from api.services.evidence.storage import BlobStore, LocalBlobStore, S3BlobStore, s3_client
 from tests.s3_server import CREDENTIALS
 
 SECRET = "test-blob-secret"

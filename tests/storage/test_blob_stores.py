@@ -14,8 +14,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
-from api.services.exceptions import Forbidden, InvalidInput, NotFound
-from api.services.storage import (
+from api.services.evidence.storage import (
     BlobStore,
     LocalBlobStore,
     S3BlobStore,
@@ -24,6 +23,7 @@ from api.services.storage import (
     s3_client,
     verify_blob,
 )
+from api.services.exceptions import Forbidden, InvalidInput, NotFound
 from tests.storage.conftest import CREDENTIALS, SECRET
 
 PHOTO = Path(__file__).parent.parent / "data" / "photos" / "DSCN0010.jpg"

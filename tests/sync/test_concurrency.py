@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.extensions import db
 from api.models import Case
-from api.services.assignment import set_assignment
+from api.services.casefile.assignment import set_assignment
 from mobile_sync import changelog
 from tests.sync.test_protocol import attempt, pull, pull_all, push
 

@@ -9,7 +9,7 @@ import pytest
 
 from api.config import Policy
 from api.models import Geofence
-from api.services.compliance import geofence_verdict, visit_flags, within_visit_hours
+from api.services.compliance.checks import geofence_verdict, visit_flags, within_visit_hours
 from api.services.geo import geodesic_m
 
 PHOTOS = {

@@ -8,20 +8,20 @@ import pytest
 
 from api.models import AddressKind, Bucket, CaseStatus, CollateralKind, ContactRole, Product
 from api.models import Relation as RelationEnum
-from api.services.demo_data import (
-    figures_of,
-    generate_cases_file,
-    generate_payments_file,
-    load_places,
-)
-from api.services.geo import geodesic_m, to_wgs84
-from api.services.identifiers import (
+from api.services.casefile.identifiers import (
     normalize_engine_number,
     normalize_national_id,
     normalize_phone,
     normalize_plate,
     normalize_vin,
     plate_kind,
+)
+from api.services.geo import geodesic_m, to_wgs84
+from api.services.imports.demo_data import (
+    figures_of,
+    generate_cases_file,
+    generate_payments_file,
+    load_places,
 )
 
 AS_OF = date(2026, 11, 21)

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from api.commands.evidence import command as evidence_cli
-from api.services.evidence_pack import PackItem, iter_pack, verify_pack, write_pack
-from api.services.photos import inspect_photo
+from api.services.evidence.pack_format import PackItem, iter_pack, verify_pack, write_pack
+from api.services.evidence.photos import inspect_photo
 
 PHOTOS = Path(__file__).parent.parent / "data" / "photos"
 NAMES = ["DSCN0010.jpg", "DSCN0012.jpg", "Kodak_CX7530.jpg", "empty_icc.heic"]

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api.services.exceptions import InvalidInput
-from api.services.identifiers import (
+from api.services.casefile.identifiers import (
     mask_national_id,
     mask_phone,
     national_id_birth_date,
@@ -22,6 +21,7 @@ from api.services.identifiers import (
     plate_kind,
     vin_check_digit,
 )
+from api.services.exceptions import InvalidInput
 
 DATA = Path(__file__).parent.parent / "data"
 

@@ -11,8 +11,8 @@ import pytest
 from api.models import CaseStatus, Relation
 from api.services.exceptions import InvalidInput
 from api.services.geo import gcj02_to_wgs84
-from api.services.import_formats import MalformedFile, check_document, parse_import_file
-from api.services.import_rows import clean_balance, clean_case, clean_payment, derived_key
+from api.services.imports.formats import MalformedFile, check_document, parse_import_file
+from api.services.imports.rows import clean_balance, clean_case, clean_payment, derived_key
 
 FILES = Path(__file__).resolve().parent.parent / "data" / "imports"
 

@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.services.exceptions import InvalidInput
-from api.services.loan_figures import (
+from api.services.casefile.loan_figures import (
     BUCKETS,
     PaymentRecord,
     ScheduledInstalment,
     bucket_for,
     compute_figures,
 )
+from api.services.exceptions import InvalidInput
 
 # A 6-month consumer loan: 1,000.00 yuan a month due on the 15th, of which 900.00 is principal.
 MONTHLY = 100_000

@@ -1,7 +1,7 @@
 from argon2 import PasswordHasher
 
 from api.config import Config
-from api.services import accounts
+from api.services.identity import accounts
 
 
 def test_production_hashing_uses_rfc9106_low_memory_argon2id():

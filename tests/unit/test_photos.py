@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from api.services.exceptions import InvalidInput
-from api.services.photos import (
+from api.services.evidence.photos import (
     PhotoFacts,
     compare_with_declaration,
     inspect_photo,
     make_thumbnail,
 )
+from api.services.exceptions import InvalidInput
 
 DATA = Path(__file__).parent.parent / "data"
 PHOTOS = DATA / "photos"

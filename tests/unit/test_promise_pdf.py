@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from api.services.exceptions import InvalidInput
-from api.services.promise_pdf import (
+from api.services.fieldwork.promise_pdf import (
     Instalment,
     PromiseDocument,
     amount_in_words,

@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 
 from api.models import PromiseStatus
-from api.services.promises import promise_status
+from api.services.fieldwork.promise_status import promise_status
 
 PLAN = [(date(2026, 12, 1), 300_000), (date(2027, 1, 1), 200_000)]
 

@@ -20,8 +20,8 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from api.services.casefile.identifiers import mask_national_id
 from api.services.exceptions import InvalidInput
-from api.services.identifiers import mask_national_id
 
 FONT = "cjk"
 MAX_STROKE_POINTS = 20_000

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.models import AuditEvent
 from api.models.types import utcnow
-from api.services.accounts import Principal
+from api.services.identity.accounts import Principal
 
 GENESIS = "0" * 64
 # Serialises chain appends across workers on PostgreSQL (SQLite serialises writers already).

@@ -7,9 +7,9 @@ from sqlalchemy.orm import Session
 from api.models import Assignment, Case, Role, User
 from api.models.cases import CLOSED_STATUSES
 from api.models.types import utcnow
-from api.services.access import get_visible_case
-from api.services.accounts import Principal
 from api.services.exceptions import Forbidden, InvalidInput
+from api.services.identity.access import get_visible_case
+from api.services.identity.accounts import Principal
 
 
 def assign_case(

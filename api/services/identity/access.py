@@ -6,8 +6,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from api.models import Case, Role
-from api.services.accounts import Principal
 from api.services.exceptions import Forbidden, NotFound
+from api.services.identity.accounts import Principal
 
 
 def visible_cases(principal: Principal, stmt: Select | None = None) -> Select:

@@ -21,10 +21,10 @@ from api.models import (
     Role,
 )
 from api.models.types import utcnow
-from api.services.access import get_visible_case, visible_cases
-from api.services.accounts import Principal
 from api.services.exceptions import Conflict, Forbidden, NotFound
 from api.services.geo import to_wgs84
+from api.services.identity.access import get_visible_case, visible_cases
+from api.services.identity.accounts import Principal
 
 PHONE_FIELDS = {"mobile": "mobile_phone", "home": "home_phone", "work": "work_phone"}
 

@@ -29,14 +29,14 @@ from api.models.cases import (
     Relation,
 )
 from api.services import geo
-from api.services.exceptions import InvalidInput
-from api.services.identifiers import (
+from api.services.casefile.identifiers import (
     normalize_engine_number,
     normalize_national_id,
     normalize_phone,
     normalize_plate,
     normalize_vin,
 )
+from api.services.exceptions import InvalidInput
 
 MAX_FEN = 10**15  # ten trillion yuan: anything above is a typo, and would overflow BIGINT maths
 Problems = list[tuple[str, str]]
@@ -173,7 +173,7 @@ def timezone(value: Any, from_csv: bool) -> str:
 
 
 def identifier(normalize: Callable[[str, str], str]) -> Callable[[Any, bool], str | None]:
-    """Wrap an `api.services.identifiers` normaliser; its message loses the raw value."""
+    """Wrap an `api.services.casefile.identifiers` normaliser; its message loses the raw value."""
 
     def convert(value: Any, from_csv: bool) -> str | None:
         if not isinstance(value, str):

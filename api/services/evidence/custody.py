@@ -32,13 +32,14 @@ from api.models import (
     UploadStatus,
     User,
 )
-from api.services import audit
-from api.services.access import get_visible_case
-from api.services.accounts import Principal
-from api.services.evidence_pack import PackItem
-from api.services.exceptions import Conflict, DomainError, InvalidInput, NotFound
-from api.services.photos import PhotoFacts, compare_with_declaration, inspect_photo, make_thumbnail
-from api.services.storage import (
+from api.services.evidence.pack_format import PackItem
+from api.services.evidence.photos import (
+    PhotoFacts,
+    compare_with_declaration,
+    inspect_photo,
+    make_thumbnail,
+)
+from api.services.evidence.storage import (
     BlobStore,
     LocalGrant,
     ReadableStream,
@@ -46,6 +47,10 @@ from api.services.storage import (
     evidence_key,
     verify_blob,
 )
+from api.services.exceptions import Conflict, DomainError, InvalidInput, NotFound
+from api.services.identity import audit
+from api.services.identity.access import get_visible_case
+from api.services.identity.accounts import Principal
 
 # How far a photo's own EXIF may stray from what the phone declared before it is flagged (not
 # refused: cameras with a wrong clock still take true pictures; a person reviews the flag).

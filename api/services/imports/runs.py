@@ -11,7 +11,7 @@ A case record the database already holds as the file gives it is recognised firs
 rows (no ORM objects: see `_Snapshot`): counted unchanged, or, when only the case's own columns
 move (the figures do, day by day), updated without loading what hangs off the case. Only the
 other records are loaded as ORM objects and merged. The cases whose payments changed have their
-repayment promises judged again (`api.services.promises`) in the same SAVEPOINT.
+repayment promises judged again (`api.services.fieldwork.promise_status`) in the same SAVEPOINT.
 """
 
 from __future__ import annotations
@@ -50,20 +50,20 @@ from api.models import (
 )
 from api.models.cases import CLOSED_STATUSES
 from api.models.types import utcnow
-from api.services import audit
-from api.services.accounts import Principal
-from api.services.assignment import set_assignment
-from api.services.exceptions import InvalidInput
-from api.services.import_formats import Document, check_document, parse_import_file
-from api.services.import_rows import clean_balance, clean_case, clean_payment
-from api.services.loan_figures import (
+from api.services.casefile.assignment import set_assignment
+from api.services.casefile.loan_figures import (
     LoanFigures,
     PaymentRecord,
     ScheduledInstalment,
     compute_figures,
 )
-from api.services.pii import PiiCipher
-from api.services.promises import refresh_promise_statuses
+from api.services.exceptions import InvalidInput
+from api.services.fieldwork.promise_status import refresh_promise_statuses
+from api.services.identity import audit
+from api.services.identity.accounts import Principal
+from api.services.identity.pii import PiiCipher
+from api.services.imports.formats import Document, check_document, parse_import_file
+from api.services.imports.rows import clean_balance, clean_case, clean_payment
 
 CHUNK = 500
 MAX_ERRORS = 10_000  # listed in the run; rows beyond it are still skipped and counted

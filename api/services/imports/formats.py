@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from api.services.exceptions import InvalidInput
-from api.services.import_rows import BALANCE, CASE, CASE_PARTS, FILE_PAYMENT, TRACKER
+from api.services.imports.rows import BALANCE, CASE, CASE_PARTS, FILE_PAYMENT, TRACKER
 
 CASES_FORMAT = "fieldvisit.cases.v1"
 PAYMENTS_FORMAT = "fieldvisit.payments.v1"

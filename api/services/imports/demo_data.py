@@ -28,21 +28,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.models import Case, ImportRun, Role, Team, User
-from api.services import accounts
-from api.services.geo import gcj02_to_bd09, wgs84_to_gcj02
-from api.services.identifiers import national_id_check_digit, vin_check_digit
-from api.services.imports import import_cases
-from api.services.loan_figures import (
+from api.services.casefile.identifiers import national_id_check_digit, vin_check_digit
+from api.services.casefile.loan_figures import (
     PaymentRecord,
     ScheduledInstalment,
     bucket_for,
     compute_figures,
 )
-from api.services.pii import PiiCipher
+from api.services.geo import gcj02_to_bd09, wgs84_to_gcj02
+from api.services.identity import accounts
+from api.services.identity.pii import PiiCipher
+from api.services.imports.runs import import_cases
 
 CASES_FORMAT = "fieldvisit.cases.v1"
 PAYMENTS_FORMAT = "fieldvisit.payments.v1"
-PLACES_CSV = Path(__file__).resolve().parent.parent / "data" / "places.csv"
+PLACES_CSV = Path(__file__).resolve().parents[2] / "data" / "places.csv"
 DEMO_PREFIX = "demo-"
 # (team code, places.csv group): one team per region group.
 DEFAULT_TEAMS: list[tuple[str, str]] = [

@@ -8,13 +8,13 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from api.models import Address, Assignment, Case, Debtor, User
-from api.services import audit
-from api.services.access import get_visible_case, sees_full_personal_data, visible_cases
-from api.services.accounts import Principal
+from api.services.casefile.identifiers import mask_national_id, mask_phone
 from api.services.exceptions import InvalidInput
 from api.services.geo import bounding_box, geodesic_m, haversine_m, within_m
-from api.services.identifiers import mask_national_id, mask_phone
-from api.services.pii import PiiCipher
+from api.services.identity import audit
+from api.services.identity.access import get_visible_case, sees_full_personal_data, visible_cases
+from api.services.identity.accounts import Principal
+from api.services.identity.pii import PiiCipher
 
 SORTS = {
     "days_past_due": Case.days_past_due,
