@@ -23,7 +23,7 @@ from api.errors import flatten_messages
 from api.models import Assignment, Case, Device, DeviceMutation
 from api.models.types import utcnow
 from api.services.exceptions import DomainError, InvalidInput, NotFound
-from mobile_sync.mutations import MutationContext, ensure_new_record
+from api.services.fieldwork.context import FieldContext, ensure_new_record
 from mobile_sync.registry import MUTATIONS
 
 RETRY_AFTER_S = 2
@@ -112,7 +112,7 @@ def _apply_one(
             info, case_id = _apply_payload(session, user_id, device_id, mutation, env, offset)
     except DomainError as exc:
         status = "rejected"
-        info = {"code": exc.code, "message": exc.message, "fields": exc.fields}
+        info = {"code": exc.code, "message": exc.message, "fields": _in_payload(exc.fields)}
     session.execute(
         update(Device).where(Device.id == device_id).values(last_mutation_id=mutation_id)
     )
@@ -147,7 +147,7 @@ def _apply_payload(
         ) from exc
     case, reassigned = _case_for(session, user_id, data["case_id"])
     ensure_new_record(session, kind.model, str(data["id"]))
-    ctx = MutationContext(
+    ctx = FieldContext(
         session=session,
         user_id=user_id,
         device_id=device_id,
@@ -165,6 +165,12 @@ def _apply_payload(
     session.flush()
     flags = ctx.flags + (["case_reassigned"] if reassigned else [])
     return {"record_id": str(data["id"]), "flags": flags}, case.id
+
+
+def _in_payload(fields: dict) -> dict:
+    """A service names the fields of the record; a push answer names them inside `payload`."""
+    top = ("type", "mutation_id", "client_time", "payload")
+    return {k if k.split(".")[0] in top else f"payload.{k}": v for k, v in fields.items()}
 
 
 def _case_for(session: Session, user_id: int, case_id: int) -> tuple[Case, bool]:

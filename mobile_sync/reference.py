@@ -1,4 +1,6 @@
-"""Reference data every phone carries: outcome and reason codes, relations, and the policy."""
+"""Reference data every phone carries: the closed vocabularies of what it files (outcomes,
+reasons, who was met, next steps, file kinds, notice types, payment methods, flags) and the
+policy. Sent with a bootstrap and whenever its version changes."""
 
 from __future__ import annotations
 
@@ -7,32 +9,39 @@ import json
 from dataclasses import asdict
 
 from api.config import Policy
-from api.models import AddressKind, Channel, ContactOutcome, ProposalKind, Relation
-
-# Reasons for delinquency and debtor attitudes, from the trade's training material (DOMAIN.md).
-DELINQUENCY_REASONS = {
-    "business_cash_flow": "经营资金周转困难 business cash-flow trouble",
-    "market_change": "市场变化 market change",
-    "family_divorce": "家庭变故：离婚 divorce",
-    "family_illness": "家庭变故：疾病 illness",
-    "family_schooling": "家庭变故：子女上学 schooling costs",
-    "family_renovation": "家庭变故：装修 home renovation",
-    "unemployment": "失业 / 收入下降 lost job or income",
-    "malicious_gambling": "恶意：赌博 gambling",
-    "malicious_fraud": "恶意：欺诈 fraud",
-    "malicious_never_intended": "恶意：无还款意愿 never meant to pay",
-    "other": "其他 other",
-}
+from api.models import (
+    AddressKind,
+    Channel,
+    ContactOutcome,
+    EvidenceKind,
+    NextStep,
+    ProposalKind,
+    Relation,
+    VisitOutcome,
+)
+from api.models import vocabulary as v
 
 
 def reference_data(policy: Policy) -> dict:
     return {
         "channels": [c.value for c in Channel],
         "contact_outcomes": [o.value for o in ContactOutcome],
-        "delinquency_reasons": DELINQUENCY_REASONS,
+        "delinquency_reasons": v.DELINQUENCY_REASONS,
         "relations": [r.value for r in Relation],
         "address_kinds": [k.value for k in AddressKind],
         "proposal_kinds": [k.value for k in ProposalKind],
+        "visit_outcomes": [o.value for o in VisitOutcome],
+        "met": list(v.MET),
+        "next_steps": [s.value for s in NextStep],
+        "file_kinds": [k.value for k in EvidenceKind],
+        "file_mimes": list(v.FILE_MIMES),
+        "notice_types": list(v.NOTICE_TYPES),
+        "served_to_roles": list(v.SERVED_TO_ROLES),
+        "service_methods": list(v.SERVICE_METHODS),
+        "promise_methods": list(v.PROMISE_METHODS),
+        "receipt_methods": list(v.RECEIPT_METHODS),
+        "fix_providers": list(v.FIX_PROVIDERS),
+        "flags": v.FLAGS,
         "policy": asdict(policy),
     }
 

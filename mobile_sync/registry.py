@@ -1,4 +1,12 @@
-"""Every mutation type a phone may push, by name."""
+"""Every mutation type a phone may push: its payload schema, the record it creates and the
+field-work service that files it. Adding a type is a line here (and its schema and service)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import marshmallow as ma
 
 from api.models import (
     CaseNote,
@@ -11,25 +19,42 @@ from api.models import (
     VehicleSighting,
     VisitReport,
 )
-from mobile_sync import field_mutations as field
-from mobile_sync.mutations import (
-    CaseNoteSchema,
-    ContactAttemptSchema,
-    FieldProposalSchema,
-    MutationType,
-    apply_case_note,
-    apply_contact_attempt,
-    apply_field_proposal,
+from api.services.fieldwork import (
+    contacts,
+    notices,
+    promises,
+    proposals,
+    receipts,
+    vehicles,
+    visits,
 )
+from api.services.fieldwork.context import FieldContext
+from schemas import fieldwork as payloads
+
+
+@dataclass(frozen=True)
+class MutationType:
+    schema: type[ma.Schema]
+    model: type
+    apply: Callable[[FieldContext, dict], object]
+
 
 MUTATIONS: dict[str, MutationType] = {
-    "contact_attempt": MutationType(ContactAttemptSchema, ContactAttempt, apply_contact_attempt),
-    "case_note": MutationType(CaseNoteSchema, CaseNote, apply_case_note),
-    "field_proposal": MutationType(FieldProposalSchema, FieldProposal, apply_field_proposal),
-    "visit_report": MutationType(field.VisitReportSchema, VisitReport, field.apply_visit_report),
-    "repayment_promise": MutationType(field.PromiseSchema, RepaymentPromise, field.apply_promise),
-    "field_receipt": MutationType(field.ReceiptSchema, FieldReceipt, field.apply_receipt),
-    "notice_served": MutationType(field.NoticeSchema, NoticeServed, field.apply_notice),
-    "vehicle_sighting": MutationType(field.SightingSchema, VehicleSighting, field.apply_sighting),
-    "repossession": MutationType(field.RepossessionSchema, Repossession, field.apply_repossession),
+    "contact_attempt": MutationType(
+        payloads.ContactAttemptSchema, ContactAttempt, contacts.record_contact_attempt
+    ),
+    "case_note": MutationType(payloads.CaseNoteSchema, CaseNote, contacts.add_note),
+    "field_proposal": MutationType(payloads.FieldProposalSchema, FieldProposal, proposals.propose),
+    "visit_report": MutationType(payloads.VisitReportSchema, VisitReport, visits.file_visit),
+    "repayment_promise": MutationType(
+        payloads.PromiseSchema, RepaymentPromise, promises.record_promise
+    ),
+    "field_receipt": MutationType(payloads.ReceiptSchema, FieldReceipt, receipts.record_receipt),
+    "notice_served": MutationType(payloads.NoticeSchema, NoticeServed, notices.record_notice),
+    "vehicle_sighting": MutationType(
+        payloads.SightingSchema, VehicleSighting, vehicles.record_sighting
+    ),
+    "repossession": MutationType(
+        payloads.RepossessionSchema, Repossession, vehicles.record_repossession
+    ),
 }

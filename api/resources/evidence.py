@@ -31,7 +31,7 @@ blp = Blueprint(
     description="Photos and documents: upload, verification, chain of custody, downloads, packs",
 )
 
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # the largest declarable file (mobile_sync.field_mutations)
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # the largest declarable file (schemas.fieldwork.MAX_FILE)
 UPLOAD_TYPES = (
     "image/jpeg",
     "image/heic",

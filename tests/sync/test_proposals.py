@@ -46,7 +46,7 @@ def test_a_new_phone_waits_for_review_then_reaches_the_phone(client, world):
         ],
     ).get_json()
     assert [r["status"] for r in body["results"]] == ["applied", "applied", "rejected"]
-    assert "data.phone" in body["results"][2]["fields"]
+    assert "payload.data.phone" in body["results"][2]["fields"]
     debtor = db.session.get(Debtor, case.debtor_id)
     assert debtor.work_phone is None  # not overwritten by the field
 
