@@ -7,11 +7,10 @@ import logging
 from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from api.config import Config, absolute_sqlite_url
 from api.errors import error_response, register_error_handlers
-from api.extensions import Api, db
+from api.extensions import Api, AppSession, db
 from api.services.evidence.storage import blob_store_from_config
 from api.services.identity.accounts import configure_password_hashing
 from api.services.identity.pii import PiiCipher
@@ -56,7 +55,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["fieldvisit.blobs"] = blob_store_from_config(
         config.blob_store, config.s3_endpoint_url, config.secret_key, base_url="/blobs"
     )
-    changelog.install(Session, _cipher_of_current_app)
+    changelog.install(AppSession)
     api = Api(app)
     register_error_handlers(app)
     app.before_request(_check_content_type)
@@ -65,12 +64,6 @@ def create_app(config: Config | None = None) -> Flask:
 
     register_blueprints(api)
     return app
-
-
-def _cipher_of_current_app(_session) -> PiiCipher:
-    from flask import current_app
-
-    return current_app.extensions["fieldvisit.pii"]
 
 
 def _check_content_type():

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from api.extensions import db
 from api.services.exceptions import DomainError
+from schemas.common import flatten_messages
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +33,6 @@ HTTP_CODES = {
     429: "too_many_requests",
     503: "temporarily_unavailable",
 }
-
-
-def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
-    """Turn marshmallow's nested messages into {"a.b.0.c": ["..."]}."""
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            if key == "_schema":
-                name = prefix or "_schema"
-            out.update(flatten_messages(value, name))
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        out[prefix or "_schema"] = list(messages)
-    elif isinstance(messages, list):
-        for item in messages:
-            out.update(flatten_messages(item, prefix))
-    else:
-        out[prefix or "_schema"] = [str(messages)]
-    return out
 
 
 def error_response(

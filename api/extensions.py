@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import flask_smorest
 import marshmallow as ma
+from flask import current_app
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -23,7 +25,23 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-db = SQLAlchemy(model_class=Base)
+# Where a session keeps the PII cipher that seals the device documents it publishes at commit.
+SESSION_CIPHER = "fieldvisit.cipher"
+
+
+class AppSession(FlaskSession):
+    """The application's session: the change-log hooks are bound to this class, and each
+    session carries its app's PII cipher in `info`, so a CLI command or a job publishes its
+    changes exactly as a request does."""
+
+    def __init__(self, db: SQLAlchemy, **kwargs):
+        super().__init__(db, **kwargs)
+        cipher = current_app.extensions.get("fieldvisit.pii")
+        if cipher is not None:
+            self.info[SESSION_CIPHER] = cipher
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": AppSession})
 
 
 class Schema(ma.Schema):

@@ -14,6 +14,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from api.extensions import SESSION_CIPHER
 from api.models import (
     Address,
     Assignment,
@@ -140,8 +141,9 @@ def read_counter(session: Session, name: str) -> int:
     return session.scalar(select(SyncCounter.value).where(SyncCounter.name == name)) or 0
 
 
-def install(session_class, cipher_for_session) -> None:
-    """Register the hooks once; `cipher_for_session(session)` gives the PII cipher to seal with."""
+def install(session_class) -> None:
+    """Register the hooks once on `session_class`; each session seals with the PII cipher in
+    its `info[SESSION_CIPHER]` (`api.extensions.AppSession` puts its app's there)."""
     if event.contains(session_class, "before_flush", _on_before_flush):
         return
     event.listen(session_class, "before_flush", _on_before_flush)
@@ -153,7 +155,11 @@ def install(session_class, cipher_for_session) -> None:
             return
         session.flush()
         if session.info.get(_KEY):
-            publish(session, cipher_for_session(session))
+            cipher = session.info.get(SESSION_CIPHER)
+            if cipher is None:
+                raise RuntimeError("This session changed cases but has no PII cipher to seal "
+                                   "their device documents (set info[SESSION_CIPHER]).")
+            publish(session, cipher)
 
     def mark(session: Session, transaction) -> None:
         if transaction.nested:  # remember how much was touched before the savepoint

@@ -19,12 +19,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from api.config import Policy
-from api.errors import flatten_messages
 from api.models import Assignment, Case, Device, DeviceMutation
 from api.models.types import utcnow
 from api.services.exceptions import DomainError, InvalidInput, NotFound
 from api.services.fieldwork.context import FieldContext, ensure_new_record
 from mobile_sync.registry import MUTATIONS
+from schemas.common import flatten_messages
 
 RETRY_AFTER_S = 2
 

@@ -40,3 +40,22 @@ def page_meta(page: int, page_size: int, total: int) -> dict:
         "total": total,
         "pages": (total + page_size - 1) // page_size,
     }
+
+
+def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
+    """Turn marshmallow's nested messages into {"a.b.0.c": ["..."]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_schema":
+                name = prefix or "_schema"
+            out.update(flatten_messages(value, name))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        out[prefix or "_schema"] = list(messages)
+    elif isinstance(messages, list):
+        for item in messages:
+            out.update(flatten_messages(item, prefix))
+    else:
+        out[prefix or "_schema"] = [str(messages)]
+    return out

@@ -1,0 +1,1 @@
+"""Reference clients of the fieldvisit API (not shipped in the server package)."""
