@@ -59,11 +59,18 @@ def create_app(config: Config | None = None) -> Flask:
     api = Api(app)
     register_error_handlers(app)
     app.before_request(_check_content_type)
+    app.teardown_request(_end_transaction)
 
     from api.resources import register_blueprints
 
     register_blueprints(api)
     return app
+
+
+def _end_transaction(_exc=None):
+    """A request's transaction ends with it (routes commit what they mean to keep), also where
+    the application context outlives the request (CLI, tests)."""
+    db.session.rollback()
 
 
 def _check_content_type():
@@ -109,5 +116,6 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
+    """SQLite: a real BEGIN (IMMEDIATE for a request's transactions: `sqlite_write_intent`)."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flask_smorest
 import marshmallow as ma
-from flask import current_app
+from flask import current_app, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import MetaData
@@ -39,6 +39,34 @@ class AppSession(FlaskSession):
         cipher = current_app.extensions.get("fieldvisit.pii")
         if cipher is not None:
             self.info[SESSION_CIPHER] = cipher
+
+    def get_bind(self, *args, **kwargs):
+        """On SQLite, a request's transactions take the write lock when they begin (see
+        `sqlite_write_intent`), unless its view manages its own transactions."""
+        bind = super().get_bind(*args, **kwargs)
+        if bind.dialect.name == "sqlite" and has_request_context() and not _owns_transactions():
+            return sqlite_write_intent(bind)
+        return bind
+
+
+def _owns_transactions() -> bool:
+    """Whether the request's view sets `owns_transactions` (push: it commits the read of its
+    authentication at once, and each mutation's transaction starts with a write)."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(getattr(view, "view_class", view), "owns_transactions", False)
+
+
+def sqlite_write_intent(engine):
+    """The engine whose SQLite transactions begin IMMEDIATE. Most requests write (an audited
+    read appends to the audit log, a push records its ledger): a transaction that read first
+    and writes later loses at once to any writer that committed in between ("database is
+    locked", whatever the busy timeout), while one that takes the write lock up front just
+    waits its turn. WAL readers are never blocked by it."""
+    immediate = engine.__dict__.get("_fieldvisit_immediate")
+    if immediate is None:
+        immediate = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        engine.__dict__["_fieldvisit_immediate"] = immediate
+    return immediate
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": AppSession})

@@ -55,6 +55,8 @@ class Pull(MethodView):
 
 @blp.route("/push")
 class Push(MethodView):
+    owns_transactions = True  # one transaction per mutation (mobile_sync.push)
+
     @auth_required(Role.COLLECTOR)
     @blp.arguments(PushSchema)
     @blp.response(200, PushResultSchema)
