@@ -3,6 +3,7 @@ addresses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from api.models import Address, Case, Collateral, Contact, CoordSource, Debtor, Instalment, Payment
@@ -13,6 +14,8 @@ DEBTOR_FIELDS = ("name", "mobile_phone", "home_phone", "work_phone", "employer",
                  "timezone")
 CONTACT_FIELDS = ("name", "relation", "role", "phone", "knows_of_loan")
 COLLATERAL_FIELDS = ("kind", "vin", "engine_no", "plate", "make", "model", "colour")
+INSTALMENT_FIELDS = ("due_on", "amount_fen", "principal_fen")
+PAYMENT_FIELDS = ("paid_on", "amount_fen", "method")
 
 
 def set_changed(obj: Any, values: dict[str, Any]) -> bool:
@@ -33,7 +36,7 @@ def merge_schedule(case: Case, schedule: list[dict] | None) -> bool:
     current = {i.seq: i for i in case.instalments}
     changed = False
     for item in schedule:
-        values = {k: item[k] for k in ("due_on", "amount_fen", "principal_fen")}
+        values = {k: item[k] for k in INSTALMENT_FIELDS}
         instalment = current.pop(item["seq"], None)
         if instalment is None:
             case.instalments.append(Instalment(seq=item["seq"], **values))
@@ -46,39 +49,35 @@ def merge_schedule(case: Case, schedule: list[dict] | None) -> bool:
     return changed
 
 
-def merge_payments(case: Case, payments: list[dict] | None) -> bool:
-    """Payments are added (or corrected) by ref, never removed."""
-    current = {p.lender_ref: p for p in case.payments}
+def _merge_by_ref(collection: list, model: type, items: list[dict] | None, ref_field: str,
+                  values_of: Callable[[dict], dict[str, Any]]) -> bool:
+    """Rows of `collection` matched by `lender_ref` to `item[ref_field]`: new ones added, the
+    others updated, none removed."""
+    current = {row.lender_ref: row for row in collection}
     changed = False
-    for item in payments or []:
-        values = {k: item[k] for k in ("paid_on", "amount_fen", "method")}
-        payment = current.get(item["ref"])
-        if payment is None:
-            payment = Payment(lender_ref=item["ref"], **values)
-            case.payments.append(payment)
-            current[item["ref"]] = payment
+    for item in items or []:
+        values = values_of(item)
+        row = current.get(item[ref_field])
+        if row is None:
+            row = model(lender_ref=item[ref_field], **values)
+            collection.append(row)
+            current[item[ref_field]] = row
             changed = True
         else:
-            changed |= set_changed(payment, values)
+            changed |= set_changed(row, values)
     return changed
+
+
+def merge_payments(case: Case, payments: list[dict] | None) -> bool:
+    """Payments are added (or corrected) by ref, never removed."""
+    return _merge_by_ref(case.payments, Payment, payments, "ref",
+                         lambda item: {k: item[k] for k in PAYMENT_FIELDS})
 
 
 def merge_collateral(case: Case, items: list[dict] | None) -> bool:
     """Vehicles by key; the repossession status is field data and is never touched, and a
     tracker position is only replaced by a newer report, never cleared."""
-    current = {c.lender_ref: c for c in case.collateral}
-    changed = False
-    for item in items or []:
-        values = collateral_values(item)
-        vehicle = current.get(item["key"])
-        if vehicle is None:
-            vehicle = Collateral(lender_ref=item["key"], **values)
-            case.collateral.append(vehicle)
-            current[item["key"]] = vehicle
-            changed = True
-        else:
-            changed |= set_changed(vehicle, values)
-    return changed
+    return _merge_by_ref(case.collateral, Collateral, items, "key", collateral_values)
 
 
 def collateral_values(item: dict) -> dict[str, Any]:
@@ -93,19 +92,19 @@ def collateral_values(item: dict) -> dict[str, Any]:
 
 def merge_contacts(debtor: Debtor, items: list[dict] | None) -> bool:
     """Contacts by key; contacts the file does not name (e.g. learnt in the field) stay."""
-    current = {c.lender_ref: c for c in debtor.contacts}
-    changed = False
-    for item in items or []:
-        values = {k: item[k] for k in CONTACT_FIELDS}
-        contact = current.get(item["key"])
-        if contact is None:
-            contact = Contact(lender_ref=item["key"], **values)
-            debtor.contacts.append(contact)
-            current[item["key"]] = contact
-            changed = True
-        else:
-            changed |= set_changed(contact, values)
-    return changed
+    return _merge_by_ref(debtor.contacts, Contact, items, "key",
+                         lambda item: {k: item[k] for k in CONTACT_FIELDS})
+
+
+def lender_point(address: Any, item: dict) -> dict[str, Any]:
+    """The coordinates the file sets on an address: none when it gives none, or when the saved
+    ones are field data (confirmed by a visit, or taken on one)."""
+    point = item["wgs84"]
+    field_data = address.confirmed_at is not None or address.coord_source == CoordSource.VISIT
+    if point is None or field_data:
+        return {}
+    return {"lat": point[0], "lon": point[1], "coord_source": CoordSource.LENDER,
+            "source_datum": item["datum"]}
 
 
 def merge_addresses(debtor: Debtor, items: list[dict] | None,
@@ -125,12 +124,7 @@ def merge_addresses(debtor: Debtor, items: list[dict] | None,
             changed = True
         else:
             changed |= set_changed(address, {"kind": item["kind"], "text": item["text"]})
-        point = item["wgs84"]
-        field_data = address.confirmed_at is not None or address.coord_source == CoordSource.VISIT
-        if point is not None and not field_data:
-            changed |= set_changed(address, {"lat": point[0], "lon": point[1],
-                                             "coord_source": CoordSource.LENDER,
-                                             "source_datum": item["datum"]})
+        changed |= set_changed(address, lender_point(address, item))
         contact = contacts.get(item["contact_ref"]) if item["contact_ref"] else None
         if contact is not None and contact.id is None:
             links.append((address, contact))  # its id comes with the flush

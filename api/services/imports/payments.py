@@ -13,7 +13,7 @@ from api.models import Case, Payment
 from api.services.fieldwork.promise_status import refresh_promise_statuses
 from api.services.imports.bulk import chunks
 from api.services.imports.formats import Document
-from api.services.imports.merge import set_changed
+from api.services.imports.merge import PAYMENT_FIELDS, set_changed
 from api.services.imports.records import figure_columns, loan_figures
 from api.services.imports.rows import clean_balance, clean_payment
 from api.services.imports.run_log import RunLog, db_problem
@@ -111,7 +111,7 @@ class PaymentImporter:
 
 
 def _add_payment(case: Case, data: dict) -> str:
-    values = {k: data[k] for k in ("paid_on", "amount_fen", "method")}
+    values = {k: data[k] for k in PAYMENT_FIELDS}
     payment = next((p for p in case.payments if p.lender_ref == data["ref"]), None)
     if payment is None:
         case.payments.append(Payment(lender_ref=data["ref"], **values))

@@ -11,14 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
 
-from api.models import Address, Case, Collateral, Contact, CoordSource, Debtor, Instalment, Payment
+from api.models import Address, Case, Collateral, Contact, Debtor, Instalment, Payment
 from api.services.exceptions import InvalidInput
 from api.services.imports.merge import (
     CASE_FIELDS,
     COLLATERAL_FIELDS,
     CONTACT_FIELDS,
     DEBTOR_FIELDS,
+    INSTALMENT_FIELDS,
+    PAYMENT_FIELDS,
     collateral_values,
+    lender_point,
 )
 from api.services.imports.records import FIGURES, CaseRow, FileItem, figure_columns, loan_figures
 
@@ -29,8 +32,8 @@ SNAPSHOT_COLUMNS = {  # what `Snapshot` reads of each table (all that the merge 
     Contact: ("debtor_id", "id", "lender_ref", *CONTACT_FIELDS),
     Address: ("debtor_id", "lender_ref", "kind", "text", "lat", "lon", "coord_source",
               "source_datum", "confirmed_at", "contact_id"),
-    Instalment: ("case_id", "seq", "due_on", "amount_fen", "principal_fen"),
-    Payment: ("case_id", "lender_ref", "paid_on", "amount_fen", "method"),
+    Instalment: ("case_id", "seq", *INSTALMENT_FIELDS),
+    Payment: ("case_id", "lender_ref", *PAYMENT_FIELDS),
     Collateral: ("case_id", "lender_ref", *COLLATERAL_FIELDS, "tracker_lat", "tracker_lon",
                  "tracker_at"),
 }
@@ -119,12 +122,7 @@ class Snapshot:
                 return None  # a new address, or an error for `CaseImporter._check` to report
             if _differs(address, {"kind": item["kind"], "text": item["text"]}):
                 return None
-            point = item["wgs84"]
-            field_data = (address.confirmed_at is not None
-                          or address.coord_source == CoordSource.VISIT)
-            if point is not None and not field_data and _differs(address, {
-                    "lat": point[0], "lon": point[1], "coord_source": CoordSource.LENDER,
-                    "source_datum": item["datum"]}):
+            if _differs(address, lender_point(address, item)):
                 return None
             contact = contacts.get(item["contact_ref"]) if item["contact_ref"] else None
             if address.contact_id != (contact.id if contact else None):
@@ -143,12 +141,11 @@ class Snapshot:
             for item in schedule:
                 instalment = saved.get(item["seq"])
                 if instalment is None or _differs(instalment, {
-                        k: item[k] for k in ("due_on", "amount_fen", "principal_fen")}):
+                        k: item[k] for k in INSTALMENT_FIELDS}):
                     return None
         for item in data["payments"] or []:
             payment = saved_payments.get(item["ref"])
-            if payment is None or _differs(payment, {
-                    k: item[k] for k in ("paid_on", "amount_fen", "method")}):
+            if payment is None or _differs(payment, {k: item[k] for k in PAYMENT_FIELDS}):
                 return None
         vehicles = self.collateral.get(case.id, {})
         for item in data["collateral"] or []:
