@@ -35,14 +35,13 @@ from api.models import Address, Case, Debtor, Role, Team, User  # noqa: E402
 from api.services.casefile.cases import CaseFilters, list_cases  # noqa: E402
 from api.services.casefile.loan_figures import bucket_for  # noqa: E402
 from api.services.identity.accounts import Principal, hash_password  # noqa: E402
-from api.services.imports.demo_data import (  # noqa: E402
-    load_places,
-    random_days_past_due,
+from api.services.imports.demo.loans import random_days_past_due  # noqa: E402
+from api.services.imports.demo.people import (  # noqa: E402
     random_mobile,
     random_name,
     random_national_id,
-    scatter_point,
 )
+from api.services.imports.demo.places import load_places, scatter_point  # noqa: E402
 from bench.databases import PG_ADMIN_URL, database  # noqa: E402,F401
 
 AS_OF = date(2026, 11, 21)

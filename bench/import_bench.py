@@ -1,7 +1,7 @@
 """Import throughput: 10,000 generated cases, then the same file again, on SQLite and PostgreSQL.
 
 Each engine gets a fresh database built by the real Alembic migrations (PostgreSQL: a temporary
-database, dropped afterwards). The file comes from `api.services.imports.demo_data` with every case
+database, dropped afterwards). The file comes from `api.services.imports.demo.book` with every case
 assigned to a collector, so the import's assignment path runs too. Printed: seconds for the
 first import and for the unchanged re-import (each including its commit; "cpu" is this
 process's CPU time, which excludes the PostgreSQL server), cases per second, and the ratio
@@ -43,12 +43,9 @@ from api.config import Config  # noqa: E402
 from api.extensions import db  # noqa: E402
 from api.models import Role  # noqa: E402
 from api.services.identity import accounts  # noqa: E402
-from api.services.imports.demo_data import (  # noqa: E402
-    DEFAULT_TEAMS,
-    TEAM_NAMES,
-    assign_collectors,
-    generate_cases_file,
-)
+from api.services.imports.demo.book import generate_cases_file  # noqa: E402
+from api.services.imports.demo.places import DEFAULT_TEAMS, TEAM_NAMES  # noqa: E402
+from api.services.imports.demo.seed import assign_collectors  # noqa: E402
 from api.services.imports.runs import import_cases  # noqa: E402
 from bench.databases import database  # noqa: E402
 

@@ -33,10 +33,10 @@ from api.config import Config  # noqa: E402
 from api.extensions import db  # noqa: E402
 from api.models import Case, Role, SyncChange  # noqa: E402
 from api.services.identity import accounts  # noqa: E402
-from api.services.imports.demo_data import generate_cases_file  # noqa: E402
+from api.services.imports.demo.book import generate_cases_file  # noqa: E402
 from api.services.imports.runs import import_cases  # noqa: E402
 from bench.databases import database  # noqa: E402
-from clients.device_client import DeviceClient, FlaskTransport  # noqa: E402
+from clients.device import DeviceClient, FlaskTransport  # noqa: E402
 
 AS_OF = date(2026, 11, 21)
 SLICES = {"c50": 50, "c300": 300, "c2000": 2000}

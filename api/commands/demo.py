@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from api.extensions import db
-from api.services.imports.demo_data import seed_demo
+from api.services.imports.demo.seed import seed_demo
 
 
 @click.command("demo")

@@ -11,7 +11,7 @@ from werkzeug.exceptions import ClientDisconnected
 from api.auth import auth_required, current_principal
 from api.extensions import Blueprint, db
 from api.models import Role
-from api.services.evidence import custody as evidence
+from api.services.evidence import custody, packs, uploads
 from api.services.evidence.pack_format import iter_pack
 from api.services.evidence.storage import LocalBlobStore
 from api.services.exceptions import DomainError, InvalidInput, NotFound
@@ -66,7 +66,7 @@ class UploadUrl(MethodView):
         The file was declared (id, SHA-256, size, type) inside a record pushed through
         `/sync/push`. PUT its bytes to `url` with `headers`, then call `complete`. Ask again
         for a new URL whenever one expires or an upload fails."""
-        return evidence.upload_target(db.session, current_principal(), str(file_id), blob_store())
+        return uploads.upload_target(db.session, current_principal(), str(file_id), blob_store())
 
 
 @blp.route("/evidence/<uuid:file_id>/complete")
@@ -87,7 +87,7 @@ class CompleteUpload(MethodView):
         with the declaration are flagged, not refused. A refusal is noted on the slot
         (`last_error`), which stays pending."""
         try:
-            done = evidence.complete_upload(
+            done = uploads.complete_upload(
                 db.session,
                 current_principal(),
                 str(file_id),
@@ -98,7 +98,7 @@ class CompleteUpload(MethodView):
             db.session.commit()  # only the slot's last_error was changed
             raise
         db.session.commit()
-        return evidence.describe_file(done)
+        return custody.describe_file(done)
 
 
 @blp.route("/evidence/<uuid:file_id>/download")
@@ -110,7 +110,7 @@ class Download(MethodView):
     @blp.alt_response(409, description="`not_uploaded`: the file has not been received yet")
     def get(self, args, file_id):
         """Get a short-lived signed URL to download an original or its thumbnail (audited)"""
-        link = evidence.download_url(
+        link = custody.download_url(
             db.session, current_principal(), str(file_id), blob_store(), variant=args["variant"]
         )
         db.session.commit()
@@ -128,7 +128,7 @@ class CaseEvidence(MethodView):
         For each file: declared capture time and place, uploader and device, when it was
         declared and received, its SHA-256, flags, what its EXIF says, and every access since
         (downloads and packs). Packs carry the manifest SHA-256 recorded at export."""
-        body = evidence.case_evidence(db.session, current_principal(), case_id)
+        body = custody.case_evidence(db.session, current_principal(), case_id)
         db.session.commit()
         return body
 
@@ -154,11 +154,11 @@ class CaseEvidencePack(MethodView):
         the manifest's SHA-256 is audited when the stream ends (`evidence.pack_sealed`) and
         shown in the chain of custody, for `evidence verify --manifest-sha256`."""
         principal = current_principal()
-        pack = evidence.prepare_pack(db.session, principal, case_id, blob_store())
+        pack = packs.prepare_pack(db.session, principal, case_id, blob_store())
         db.session.commit()
 
         def seal(manifest_sha256: str) -> None:
-            evidence.seal_pack(db.session, principal, pack, manifest_sha256)
+            packs.seal_pack(db.session, principal, pack, manifest_sha256)
             db.session.commit()
 
         chunks = iter_pack(pack.items, pack.manifest_meta, pack.audit_trail, on_manifest=seal)
@@ -222,7 +222,7 @@ class LocalBlob(MethodView):
         grant = store.verify_signature("PUT", key, request.args)
         request.max_content_length = MAX_UPLOAD_BYTES
         try:
-            stored = evidence.receive_local_upload(db.session, store, grant, _RequestBody())
+            stored = uploads.receive_local_upload(db.session, store, grant, _RequestBody())
         except DomainError:
             db.session.commit()  # only the slot's last_error was changed
             raise

@@ -11,7 +11,8 @@ from api.commands.demo import command as demo_command
 from api.extensions import db
 from api.models import Assignment, Case, ImportRun, Role, User
 from api.services.identity.accounts import verify_password
-from api.services.imports.demo_data import generate_cases_file, generate_payments_file, seed_demo
+from api.services.imports.demo.book import generate_cases_file, generate_payments_file
+from api.services.imports.demo.seed import seed_demo
 from api.services.imports.runs import import_payments
 
 AS_OF = date(2026, 11, 21)

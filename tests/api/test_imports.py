@@ -35,7 +35,8 @@ from api.models import (
 )
 from api.resources import imports as import_resource
 from api.services.geo import bd09_to_gcj02, gcj02_to_wgs84
-from api.services.imports import runs as import_service
+from api.services.imports import cases as case_import
+from api.services.imports.bulk import bulk_insert
 
 FILES = Path(__file__).resolve().parent.parent / "data" / "imports"
 AS_OF = "2026-11-21"
@@ -46,13 +47,13 @@ CASE_1, CASE_2, CASE_3 = "HT-2025-000123", "HT-2025-000124", "HT-2025-000125"
 def verify_unchanged(monkeypatch):
     """Every record the importer spares the ORM merge (nothing changes, or only the case's own
     columns) is merged anyway, and the merge must find nothing left to do."""
-    monkeypatch.setattr(import_service, "VERIFY_UNCHANGED", True)
+    monkeypatch.setattr(case_import, "VERIFY_UNCHANGED", True)
 
 
 @pytest.fixture(params=["verified", "skipped"])
 def skipping(request, monkeypatch):
     """Run a test both ways: records spared the merge merged anyway (checked), or spared."""
-    monkeypatch.setattr(import_service, "VERIFY_UNCHANGED", request.param == "verified")
+    monkeypatch.setattr(case_import, "VERIFY_UNCHANGED", request.param == "verified")
 
 
 @pytest.fixture
@@ -590,8 +591,8 @@ def test_the_bulk_insert_of_parts_fails_as_sqlalchemy_does(app, world):
     row = {"case_id": case.id, "seq": 1, "due_on": date(2027, 1, 1), "amount_fen": 1,
            "principal_fen": 1}
     with pytest.raises(IntegrityError), db.session.begin_nested():
-        import_service._bulk_insert(db.session, Instalment.__table__, [row])
-    import_service._bulk_insert(db.session, Instalment.__table__, [row | {"seq": 13}])
+        bulk_insert(db.session, Instalment.__table__, [row])
+    bulk_insert(db.session, Instalment.__table__, [row | {"seq": 13}])
     db.session.commit()
     count = select(func.count()).select_from(Instalment).where(Instalment.case_id == case.id)
     assert db.session.scalar(count) == 13

@@ -20,7 +20,7 @@ from api.commands.evidence import command as evidence_cli
 from api.extensions import db
 from api.models import Address, EvidenceFile, RepaymentPromise, UploadStatus
 from api.services.identity.audit import verify_chain
-from clients.device_client import DeviceClient, FlaskTransport
+from clients.device import DeviceClient, FlaskTransport
 from tests.factories import PASSWORD
 from tests.field.conftest import PHOTOS, declaration
 from tests.field.test_field_work import HOME, promise, report

@@ -23,7 +23,7 @@ from api.models import (
 )
 from api.models.cases import CaseStatus
 from api.models.sync import CaseDocument
-from clients.device_client import DeviceClient, FlaskTransport, HttpTransport, NetworkError
+from clients.device import DeviceClient, FlaskTransport, HttpTransport, NetworkError
 from mobile_sync.compaction import compact
 from tests.factories import PASSWORD
 

@@ -35,7 +35,7 @@ from api.extensions import db
 from api.models import Case, CaseNote, ContactAttempt, DeviceMutation, FieldProposal
 from api.models.cases import CLOSED_STATUSES, CaseStatus
 from api.models.sync import CaseDocument, SyncChange
-from clients.device_client import DeviceClient, NetworkError, Response
+from clients.device import DeviceClient, NetworkError, Response
 from tests.factories import PASSWORD
 from tests.sync.test_client import AppTransport
 

@@ -17,12 +17,9 @@ from api.services.casefile.identifiers import (
     plate_kind,
 )
 from api.services.geo import geodesic_m, to_wgs84
-from api.services.imports.demo_data import (
-    figures_of,
-    generate_cases_file,
-    generate_payments_file,
-    load_places,
-)
+from api.services.imports.demo.book import generate_cases_file, generate_payments_file
+from api.services.imports.demo.loans import figures_of
+from api.services.imports.demo.places import load_places
 
 AS_OF = date(2026, 11, 21)
 

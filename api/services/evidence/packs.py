@@ -1,0 +1,154 @@
+"""Evidence packs: a case's originals, manifest and audit trail gathered, audited and sealed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.models import AuditEvent, EvidenceFile, UploadStatus
+from api.services.evidence.custody import PACK_SEALED, file_name, people_by_id
+from api.services.evidence.pack_format import PackItem
+from api.services.evidence.storage import BlobStore
+from api.services.evidence.uploads import MAX_DISTANCE_M, MAX_TIME_SKEW_S
+from api.services.identity import audit
+from api.services.identity.access import get_visible_case
+from api.services.identity.accounts import Principal
+
+
+@dataclass
+class EvidencePack:
+    """Everything `iter_pack` needs, gathered (and audited) before the first byte is sent."""
+
+    pack_id: str
+    case_id: int
+    filename: str
+    items: list[PackItem]
+    manifest_meta: dict[str, Any]
+    audit_trail: list[dict[str, Any]]
+    file_ids: list[str] = field(default_factory=list)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _pack_item(slot: EvidenceFile, blobs: BlobStore, people: dict[int, dict]) -> PackItem:
+    person = people.get(slot.uploader_id) if slot.uploader_id else None
+    uploader = f"{person['username']} (user {person['id']})" if person else "unknown"
+    key = slot.storage_key
+    return PackItem(
+        name=file_name(slot),
+        open=lambda: blobs.open(key),
+        sha256=slot.sha256,
+        size=slot.size,
+        mime=slot.mime,
+        kind=slot.kind.value,
+        uploader=uploader,
+        device=slot.device_id or "unknown",
+        received_at=_iso(slot.completed_at) or "",
+        captured_at=_iso(slot.captured_at),
+        lat=slot.lat,
+        lon=slot.lon,
+        accuracy=slot.accuracy_m,
+        record_id=slot.record_id,
+        extra={
+            "file_id": slot.id,
+            "record_type": slot.record_type,
+            "declared_at": _iso(slot.declared_at),
+            "flags": json.loads(slot.flags or "[]"),
+            "exif": json.loads(slot.exif) if slot.exif else None,
+        },
+    )
+
+
+def _audit_row(event: AuditEvent, people: dict[int, dict]) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "occurred_at": _iso(event.occurred_at),
+        "actor_id": event.actor_id,
+        "actor": (people.get(event.actor_id) or {}).get("username") if event.actor_id else None,
+        "device_id": event.device_id,
+        "action": event.action,
+        "case_id": event.case_id,
+        "detail": event.detail,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def prepare_pack(
+    session: Session, principal: Principal, case_id: int, blobs: BlobStore
+) -> EvidencePack:
+    """Gather a case's received originals, the manifest's metadata and the case's audit trail
+    for `iter_pack`. The export is audited ("evidence.pack", listing every file id) before
+    anything is sent, so an interrupted download is on record too; the pack's own audit row is
+    part of the trail it carries. Pending slots and originals missing from the store are named
+    in the manifest rather than silently left out."""
+    case = get_visible_case(session, principal, case_id)
+    slots = session.scalars(
+        select(EvidenceFile)
+        .where(EvidenceFile.case_id == case.id)
+        .order_by(EvidenceFile.declared_at, EvidenceFile.id)
+    ).all()
+    complete = [s for s in slots if s.status is UploadStatus.COMPLETE]
+    present = [s for s in complete if blobs.exists(s.storage_key)]
+    missing = [s.id for s in complete if s not in present]
+    pack_id = str(uuid.uuid4())
+    generated_at = datetime.now(UTC).replace(microsecond=0)
+    audit.record(
+        session,
+        principal,
+        "evidence.pack",
+        case_id=case.id,
+        detail={"pack_id": pack_id, "file_ids": [s.id for s in present]},
+    )
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
+    ).all()
+    people = people_by_id(
+        session,
+        {s.uploader_id for s in slots} | {e.actor_id for e in events} | {principal.user_id},
+    )
+    manifest_meta = {
+        "pack_id": pack_id,
+        "case_id": case.id,
+        "contract_no": case.contract_no,
+        "generated_at": generated_at.isoformat(),
+        "generated_by": people.get(principal.user_id),
+        "pending_files": [
+            {"file_id": s.id, "kind": s.kind.value, "last_error": s.last_error}
+            for s in slots
+            if s.status is not UploadStatus.COMPLETE
+        ],
+        "missing_from_store": missing,
+        "limits": {"max_time_skew_s": MAX_TIME_SKEW_S, "max_distance_m": MAX_DISTANCE_M},
+    }
+    return EvidencePack(
+        pack_id=pack_id,
+        case_id=case.id,
+        filename=f"evidence-{case.contract_no}-{generated_at:%Y%m%dT%H%M%SZ}.zip",
+        items=[_pack_item(s, blobs, people) for s in present],
+        manifest_meta=manifest_meta,
+        audit_trail=[_audit_row(e, people) for e in events],
+        file_ids=[s.id for s in present],
+    )
+
+
+def seal_pack(
+    session: Session, principal: Principal, pack: EvidencePack, manifest_sha256: str
+) -> AuditEvent:
+    """Record the finished pack's manifest SHA-256: the value to give
+    `fieldvisit evidence verify --manifest-sha256`."""
+    return audit.record(
+        session,
+        principal,
+        PACK_SEALED,
+        case_id=pack.case_id,
+        detail={"pack_id": pack.pack_id, "manifest_sha256": manifest_sha256},
+    )

@@ -1,0 +1,369 @@
+"""The case importer (upsert): checks, chunks, the plain-row shortcut and the ORM merge.
+
+A case record the database already holds as the file gives it is recognised first on plain
+rows (no ORM objects: see `imports.snapshot`): counted unchanged, or, when only the case's own
+columns move (the figures do, day by day), updated without loading what hangs off the case. Only
+the other records are loaded as ORM objects and merged. The cases whose payments changed have
+their repayment promises judged again (`api.services.fieldwork.promise_status`) in the same
+SAVEPOINT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from api.models import (
+    Address,
+    Case,
+    Collateral,
+    Contact,
+    Debtor,
+    Instalment,
+    Payment,
+    RepossessionStatus,
+    Role,
+    Team,
+    User,
+)
+from api.models.cases import CLOSED_STATUSES
+from api.services.casefile.assignment import set_assignment
+from api.services.casefile.loan_figures import LoanFigures
+from api.services.exceptions import InvalidInput
+from api.services.fieldwork.promise_status import refresh_promise_statuses
+from api.services.identity.pii import PiiCipher
+from api.services.imports.bulk import CHUNK, bulk_insert
+from api.services.imports.formats import Document
+from api.services.imports.merge import (
+    CASE_FIELDS,
+    DEBTOR_FIELDS,
+    collateral_values,
+    merge_addresses,
+    merge_collateral,
+    merge_contacts,
+    merge_payments,
+    merge_schedule,
+    set_changed,
+)
+from api.services.imports.records import CaseRow, FileItem, figure_columns, loan_figures
+from api.services.imports.rows import clean_case
+from api.services.imports.run_log import RunLog, db_problem, field_line
+from api.services.imports.snapshot import Snapshot
+
+ASSIGN_REASON = "lender import"
+# Tests set this: every record the plain-row check spares the ORM merge is merged as well, and
+# the merge must find nothing left to do (see `CaseImporter._judge`).
+VERIFY_UNCHANGED = False
+
+
+@dataclass
+class _Chunk:
+    """What one chunk loaded, and what it must do after its flush."""
+
+    debtors: dict[str, Debtor]
+    by_digest: dict[str, Debtor]
+    cases: dict[str, Case]
+    links: list[tuple[Address, Contact]] = field(default_factory=list)
+    fresh: list[tuple[Case, dict]] = field(default_factory=list)  # new cases, their file data
+    paid: list[Case] = field(default_factory=list)  # saved cases whose payments changed
+    outcomes: list[str] = field(default_factory=list)
+    errors: list[tuple[CaseRow, str, str]] = field(default_factory=list)
+
+
+class CaseImporter:
+    def __init__(self, session: Session, cipher: PiiCipher, log: RunLog, as_of: date,
+                 actor_id: int | None, from_csv: bool):
+        self.session, self.cipher, self.log = session, cipher, log
+        self.as_of, self.actor_id, self.from_csv = as_of, actor_id, from_csv
+        self.teams = dict(session.execute(select(Team.code, Team.id)).all())
+        self.collectors = {u.username: u for u in session.execute(
+            select(User.id, User.username, User.team_id, User.is_active)
+            .where(User.role == Role.COLLECTOR))}
+        self.first_row: dict[str, int] = {}  # contract_no -> row that carried it first
+        self.id_holder: dict[str, tuple[str, int]] = {}  # ID digest -> (debtor ref, row)
+        self.seen: dict[tuple, tuple[int, tuple]] = {}  # shared debtor data -> (row, values)
+
+    def run(self, doc: Document) -> None:
+        for error in doc.errors:
+            self.log.error(error["row"], error["contract_no"], error["field"], error["message"])
+        self.log.rows = len(doc.records["cases"])
+        pending: list[CaseRow] = []
+        for index, raw in enumerate(doc.records["cases"]):
+            lines = doc.lines[index] if doc.lines else None
+            row = self._clean(index + 1, raw, lines)
+            if row is not None:
+                pending.append(row)
+            if len(pending) == CHUNK:
+                self._apply_chunk(pending)
+                pending = []
+        if pending:
+            self._apply_chunk(pending)
+
+    # -- checks without the database
+
+    def _clean(self, row_no: int, raw: Any, lines: dict | None) -> CaseRow | None:
+        data, problems = clean_case(raw, self.from_csv)
+        contract_no = raw.get("contract_no") if isinstance(raw, dict) else None
+        holder = digest = None
+        if not problems:
+            first = self.first_row.setdefault(data["contract_no"], row_no)
+            if first != row_no:
+                problems.append(("contract_no", f"appears again (first in row {first})"))
+        if not problems:
+            holder = self._holder(data, problems)
+            digest = self.cipher.digest(data["debtor"]["national_id"])
+            self._check_consistent(row_no, data, digest, problems)
+        if problems:
+            for name, message in problems:
+                self.log.error(field_line(lines, name, row_no), contract_no, name, message)
+            return None
+        return CaseRow(row_no, data["contract_no"], data, lines, digest, holder)
+
+    def _holder(self, data: dict, problems: list) -> tuple | None:
+        """(team id, collector id, collector named) the file asks for, or None to leave it."""
+        team_code, username = data["team_code"], data["collector_username"]
+        if team_code is None and username is None:
+            return None
+        team_id = self.teams.get(team_code) if team_code is not None else None
+        if team_code is not None and team_id is None:
+            problems.append(("team_code", "no such team"))
+            return None
+        if username is None:
+            return team_id, None, False
+        collector = self.collectors.get(username)
+        if collector is None or not collector.is_active:
+            problems.append(("collector_username", "no such active collector"))
+        elif team_id is not None and collector.team_id != team_id:
+            problems.append(("collector_username", "is not in that team"))
+        elif data["status"] in CLOSED_STATUSES:
+            problems.append(("collector_username",
+                             "a settled or written-off case cannot be given to a collector"))
+        else:
+            return collector.team_id, collector.id, True
+        return None
+
+    def _check_consistent(self, row_no: int, data: dict, digest: str, problems: list) -> None:
+        """A debtor with several loans must read the same in each of them, or a re-import
+        would flip the data back and forth; and one ID belongs to one debtor ref."""
+        debtor = data["debtor"]
+        ref = debtor["ref"]
+        holder = self.id_holder.setdefault(digest, (ref, row_no))
+        if holder[0] != ref:
+            problems.append(("debtor.national_id",
+                             f"also given for debtor ref {holder[0]} (row {holder[1]})"))
+        facts = [(("debtor", ref), "debtor",
+                  (*((k, debtor[k]) for k in DEBTOR_FIELDS), ("id", digest)))]
+        for part in ("contacts", "addresses"):
+            for index, item in enumerate(data[part] or []):
+                facts.append(((part, ref, item["key"]), f"{part}.{index}",
+                              tuple(sorted((k, v) for k, v in item.items() if k != "ref"))))
+        for key, name, values in facts:
+            first_row, first_values = self.seen.setdefault(key, (row_no, values))
+            if first_values != values:
+                problems.append((name, f"differs from row {first_row} for the same debtor ref"))
+
+    # -- applying a chunk
+
+    def _apply_chunk(self, rows: list[CaseRow]) -> None:
+        try:
+            with self.session.begin_nested():
+                chunk = self._apply(rows)
+        except (IntegrityError, DataError) as exc:
+            if len(rows) > 1:
+                for row in rows:
+                    self._apply_chunk([row])
+                return
+            name, message = db_problem(exc, "_row")
+            self.log.error(field_line(rows[0].lines, name, rows[0].row), rows[0].contract_no,
+                           name, message)
+            return
+        for row, name, message in chunk.errors:
+            self.log.error(field_line(row.lines, name, row.row), row.contract_no, name, message)
+        for outcome in chunk.outcomes:
+            self.log.count(outcome)
+
+    def _apply(self, rows: list[CaseRow]) -> _Chunk:
+        judged = self._judge(rows)  # row -> the case's own columns to set ({}: nothing at all)
+        own = {row.contract_no: judged[row.row] for row in rows if judged.get(row.row)}
+        if VERIFY_UNCHANGED:  # merge those rows anyway: each must find nothing left to do
+            expected = set(judged)
+        else:
+            expected, rows = set(), [row for row in rows if row.row not in judged]
+        self._update_cases(own)
+        chunk = self._load(rows)
+        chunk.outcomes += ["updated"] * len(own) + ["unchanged"] * (len(judged) - len(own))
+        with self.session.no_autoflush:  # assignments are preloaded: no query in the loop
+            for row in rows:
+                plan = self._check(row, chunk)
+                outcome = None if plan is None else self._upsert(row, chunk, plan)
+                if row.row in expected:
+                    if outcome != "unchanged":
+                        raise AssertionError(f"row {row.row}: the plain-row check missed "
+                                             f"{'an error' if outcome is None else outcome}")
+                elif outcome is not None:
+                    chunk.outcomes.append(outcome)
+        if rows:
+            self.session.flush()
+            self._insert_parts(chunk.fresh)
+            for address, contact in chunk.links:
+                if address.contact_id != contact.id:
+                    address.contact_id = contact.id
+            if chunk.paid:
+                refresh_promise_statuses(self.session, [case.id for case in chunk.paid],
+                                         self.as_of)
+        self.session.flush()
+        return chunk
+
+    def _load(self, rows: list[CaseRow]) -> _Chunk:
+        """The chunk's existing debtors (by ref or ID) and cases, with what hangs off them
+        (assignments too, so a change of holder costs no query of its own)."""
+        if not rows:
+            return _Chunk({}, {}, {})
+        refs = {row.data["debtor"]["ref"] for row in rows}
+        digests = {row.digest for row in rows}
+        debtors = self.session.scalars(
+            select(Debtor)
+            .where(or_(Debtor.lender_ref.in_(refs), Debtor.national_id_digest.in_(digests)))
+            .options(selectinload(Debtor.contacts), selectinload(Debtor.addresses))).all()
+        cases = self.session.scalars(
+            select(Case).where(Case.contract_no.in_([row.contract_no for row in rows]))
+            .options(selectinload(Case.instalments), selectinload(Case.payments),
+                     selectinload(Case.collateral), selectinload(Case.assignments))).all()
+        return _Chunk({d.lender_ref: d for d in debtors},
+                      {d.national_id_digest: d for d in debtors},
+                      {c.contract_no: c for c in cases})
+
+    # -- records the database already holds as the file gives them, or nearly
+
+    def _judge(self, rows: list[CaseRow]) -> dict[int, dict[str, Any]]:
+        """For the rows that need no merge, judged on plain rows of the saved data: the case's
+        own columns to set (its figures move from day to day), or {} when nothing changes.
+
+        Mirrors `_check` and `_upsert` for a saved case whose saved debtor the row names: any
+        other difference, or anything the merge would report as an error, leaves the row to
+        the ORM merge, which decides (this only ever spares work). Rows of one debtor agree on
+        its data (`_check_consistent`), so one row's change cannot make another row of the same
+        chunk look unchanged against the snapshot taken before it."""
+        snapshot = Snapshot.load(self.session, rows)
+        if snapshot is None:
+            return {}
+        judged = {}
+        for row in rows:
+            values = snapshot.judge(row, self.as_of)
+            if values is not None:
+                judged[row.row] = values
+        return judged
+
+    def _update_cases(self, updates: dict[str, dict[str, Any]]) -> None:
+        """Set the columns of cases that change nothing else: only the case is loaded (and the
+        debtor it joins), not the dozens of rows hanging off it."""
+        if updates:
+            for case in self.session.scalars(
+                    select(Case).where(Case.contract_no.in_(list(updates)))):
+                set_changed(case, updates[case.contract_no])
+
+    def _check(self, row: CaseRow, chunk: _Chunk) -> LoanFigures | None:
+        """Checks that need the database; the row's figures if it may be applied."""
+        data, ref = row.data, row.data["debtor"]["ref"]
+        problems = []
+        holder = chunk.by_digest.get(row.digest)
+        if holder is not None and holder.lender_ref != ref:
+            problems.append(("debtor.national_id",
+                             f"already held by debtor ref {holder.lender_ref}"))
+        debtor = chunk.debtors.get(ref)
+        known = {c["ref"] for c in data["contacts"] or [] if c["ref"]}
+        known |= {c.lender_ref for c in debtor.contacts} if debtor is not None else set()
+        for index, address in enumerate(data["addresses"] or []):
+            if address["contact_ref"] and address["contact_ref"] not in known:
+                problems.append((f"addresses.{index}.contact_ref", "no contact with this ref"))
+        case = chunk.cases.get(row.contract_no)
+        schedule = data["schedule"]
+        schedule = [FileItem(**i) for i in schedule] if schedule is not None else (
+            case.instalments if case is not None else [])
+        payments = {p.lender_ref: p for p in case.payments} if case is not None else {}
+        payments |= {p["ref"]: FileItem(**p) for p in data["payments"] or []}
+        figures = None
+        try:
+            figures = loan_figures(schedule, payments.values(), self.as_of)
+        except InvalidInput as exc:
+            problems.extend(("schedule", str(m)) for m in exc.fields.values())
+        chunk.errors.extend((row, name, message) for name, message in problems)
+        return None if problems else figures
+
+    def _upsert(self, row: CaseRow, chunk: _Chunk, figures: LoanFigures) -> str:
+        data = row.data
+        debtor, changed = self._upsert_debtor(row, chunk)
+        values = {name: data[name] for name in CASE_FIELDS} | figure_columns(
+            figures, data["status"], self.as_of)
+        case = chunk.cases.get(row.contract_no)
+        created = case is None
+        if created:
+            case = Case(contract_no=row.contract_no, debtor=debtor, **values)
+            self.session.add(case)
+            chunk.cases[row.contract_no] = case
+            chunk.fresh.append((case, data))
+        else:
+            changed |= set_changed(case, values)
+            if case.debtor is not debtor:
+                case.debtor, changed = debtor, True
+            changed |= merge_schedule(case, data["schedule"])
+            if merge_payments(case, data["payments"]):
+                chunk.paid.append(case)
+                changed = True
+            changed |= merge_collateral(case, data["collateral"])
+        if row.holder is not None:
+            team_id, collector_id, collector_named = row.holder
+            keep = not collector_named and case.team_id == team_id
+            # Before the flush: a new case is inserted with its holder (no UPDATE after it).
+            if not keep and set_assignment(self.session, case, team_id=team_id,
+                                           collector_id=collector_id,
+                                           assigned_by_id=self.actor_id, reason=ASSIGN_REASON):
+                changed = True
+        return "created" if created else "updated" if changed else "unchanged"
+
+    def _insert_parts(self, fresh: list[tuple[Case, dict]]) -> None:
+        """Schedules, payments and vehicles of new cases, in bulk per table once the cases have
+        ids (no ORM objects: a case's collections load from the database later)."""
+        parts = {Instalment: [], Payment: [], Collateral: []}
+        for case, data in fresh:
+            parts[Instalment] += [{"case_id": case.id, "seq": i["seq"], "due_on": i["due_on"],
+                                   "amount_fen": i["amount_fen"],
+                                   "principal_fen": i["principal_fen"]}
+                                  for i in data["schedule"] or []]
+            parts[Payment] += [{"case_id": case.id, "lender_ref": p["ref"],
+                                "paid_on": p["paid_on"], "amount_fen": p["amount_fen"],
+                                "method": p["method"]} for p in data["payments"] or []]
+            parts[Collateral] += [{"case_id": case.id, "lender_ref": c["key"],
+                                   "repossession_status": RepossessionStatus.NONE,
+                                   "tracker_lat": None, "tracker_lon": None, "tracker_at": None,
+                                   **collateral_values(c)} for c in data["collateral"] or []]
+        for model, rows in parts.items():
+            if rows:
+                bulk_insert(self.session, model.__table__, rows)
+
+    def _upsert_debtor(self, row: CaseRow, chunk: _Chunk) -> tuple[Debtor, bool]:
+        data = row.data["debtor"]
+        values = {name: data[name] for name in DEBTOR_FIELDS}
+        debtor = chunk.debtors.get(data["ref"])
+        if debtor is None:
+            debtor = Debtor(lender_ref=data["ref"], **values)
+            self.session.add(debtor)
+            chunk.debtors[data["ref"]] = debtor
+            changed = True
+        else:
+            changed = set_changed(debtor, values)
+        if debtor.national_id_digest != row.digest:  # encrypt only a new or changed ID
+            national_id = data["national_id"]
+            debtor.national_id_cipher = self.cipher.encrypt(national_id)
+            debtor.national_id_digest = row.digest
+            debtor.national_id_last4 = national_id[-4:]
+            chunk.by_digest[row.digest] = debtor
+            changed = True
+        changed |= merge_contacts(debtor, row.data["contacts"])
+        changed |= merge_addresses(debtor, row.data["addresses"], chunk.links)
+        return debtor, changed
