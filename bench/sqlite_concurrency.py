@@ -38,7 +38,7 @@ from api.config import Config  # noqa: E402
 from api.extensions import db  # noqa: E402
 from api.models import Case, Role  # noqa: E402
 from api.services.identity import accounts  # noqa: E402
-from api.services.imports.demo_data import generate_cases_file  # noqa: E402
+from api.services.imports.demo.book import generate_cases_file  # noqa: E402
 from api.services.imports.runs import import_cases  # noqa: E402
 from bench.databases import migrate  # noqa: E402
 
