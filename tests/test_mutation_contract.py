@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -23,7 +24,7 @@ from api.models.vocabulary import FLAGS
 from mobile_sync.reference import reference_data, reference_version
 from mobile_sync.registry import MUTATIONS
 from schemas.sync import PushSchema
-from tests.conftest import DATA
+from tests.conftest import DATA, ROOT
 from tests.test_openapi import current_spec
 
 REF = "#/components/schemas/"
@@ -138,6 +139,13 @@ def test_every_mutation_type_has_its_component_in_the_push_body_one_of(spec):
         fields = kind.schema().load_fields
         assert set(payload["properties"]) == {f.data_key or n for n, f in fields.items()}
         assert set(payload.get("required", ())) == {n for n, f in fields.items() if f.required}
+
+
+def test_the_components_docs_sync_md_names_exist(spec):
+    section = (ROOT / "docs" / "sync.md").read_text().split("### The mutation contract")[1]
+    named = set(re.findall(r"`([A-Z][A-Za-z]+)`", section))
+    assert len(named) > len(MUTATIONS)
+    assert named - set(spec["components"]["schemas"]) == set()
 
 
 def test_the_request_schema_still_loads_any_type_and_payload():
@@ -429,6 +437,8 @@ def test_the_spec_accepts_what_push_applies_and_refuses_a_wrong_enum_push_reject
     answer = client.post("/sync/push", headers=headers, json=body)
     assert answer.status_code == 200, answer.get_json()
     assert [r["status"] for r in answer.get_json()["results"]] == ["applied"] * len(good)
+    validator(spec, "PushResult").validate(answer.get_json())  # flags too: they are an enum
+    assert {f for r in answer.get_json()["results"] for f in r["flags"]} >= {"too_few_collectors"}
 
     wrong, expected_fields = [], []
     for type_name, payload in good:
@@ -437,6 +447,10 @@ def test_the_spec_accepts_what_push_applies_and_refuses_a_wrong_enum_push_reject
             assert not push.is_valid(push_body(device, [(type_name, changed)])), path
             wrong.append((type_name, changed))
             expected_fields.append(".".join(["payload", *map(str, path)]))
+    timed = {**promise_sample(case.id), "signature_strokes": [[[0, 0, 0], [10, 5, 16]]]}
+    wrong.append(("repayment_promise", timed))  # a point is [x, y], not [x, y, t]
+    expected_fields.append("payload.signature")
+    assert not push.is_valid(push_body(device, wrong[-1:]))
     wrong.append(("teleportation", good[1][1]))
     assert not push.is_valid(push_body(device, wrong[-1:]))
     assert len(wrong) > 2 * len(MUTATIONS)
@@ -446,6 +460,7 @@ def test_the_spec_accepts_what_push_applies_and_refuses_a_wrong_enum_push_reject
     )
     assert answer.status_code == 200, answer.get_json()
     results = answer.get_json()["results"]
+    validator(spec, "PushResult").validate(answer.get_json())
     assert [r["status"] for r in results] == ["rejected"] * len(wrong)
     for result, field in zip(results, [*expected_fields, "type"], strict=True):
         assert field in result["fields"], (field, result)
