@@ -11,6 +11,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from schemas.errors import ErrorSchema
+from schemas.openapi import ATTRIBUTE_FUNCTIONS
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -88,3 +89,8 @@ class Api(flask_smorest.Api):
     """The project's Api; errors are rendered by `api.errors`, documented with ErrorSchema."""
 
     ERROR_SCHEMA = ErrorSchema
+
+    def _init_spec(self, **kwargs):
+        super()._init_spec(**kwargs)
+        for function in ATTRIBUTE_FUNCTIONS:  # the project's fields in the spec
+            self.ma_plugin.converter.add_attribute_function(function)

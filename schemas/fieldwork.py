@@ -27,6 +27,7 @@ from api.models.vocabulary import (
     SERVED_TO_ROLES,
     SERVICE_METHODS,
 )
+from api.services.fieldwork.promise_pdf import MAX_STROKE_POINTS
 from api.services.geo import DATUMS
 
 MAX_FILE = 200 * 1024 * 1024  # the largest file a record may declare
@@ -95,7 +96,10 @@ class FieldProposalSchema(RecordSchema):
     kind = ma.fields.Enum(ProposalKind, by_value=True, required=True)
     data = ma.fields.Dict(
         required=True,
-        metadata={"description": "the proposed phone, address or contact (by `kind`)"},
+        metadata={
+            "description": "the proposed phone, address or contact (by `kind`)",
+            "one_of": list(PROPOSAL_SCHEMAS.values()),
+        },
     )
     note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
 
@@ -204,8 +208,11 @@ class PlanItemSchema(Schema):
 
 
 STROKES = (
-    "The signature as drawn: a list of strokes, each a list of [x, y] points (or [x, y, t] "
-    "with t in ms since the first point) in a 0–1 box, y pointing down."
+    "The signature as drawn: a list of strokes (pen down to pen up), each a list of [x, y] "
+    "points: finite numbers in any unit (device pixels are fine), y pointing down; the server "
+    "scales the drawing into the signature box of the promise PDF, aspect kept. A stroke of one "
+    f"point is a dot; at most {MAX_STROKE_POINTS} points in all. Give strokes or a `signature` "
+    "image file. Points that break these rules are answered `rejected` (field `signature`)."
 )
 
 
@@ -218,9 +225,18 @@ class PromiseSchema(EvidenceRecordSchema, PlaceMixin):
     signer_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
     signer_national_id = ma.fields.String(load_default=None)
     signature_strokes = ma.fields.List(
-        ma.fields.List(ma.fields.List(ma.fields.Float())),
+        ma.fields.List(
+            ma.fields.List(
+                ma.fields.Float(),
+                metadata={"minItems": 2, "maxItems": 2, "description": "a point: [x, y]"},
+            ),
+            metadata={"description": "a stroke: its points in drawing order"},
+        ),
         load_default=None,
-        metadata={"description": STROKES},
+        metadata={
+            "description": STROKES,
+            "example": [[[12, 40], [30, 22], [51, 38]], [[60, 30]]],
+        },
     )
     witness_name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=120))
     place_text = ma.fields.String(load_default=None, validate=ma.validate.Length(max=400))

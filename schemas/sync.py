@@ -1,8 +1,23 @@
 """The offline-sync protocol's requests and answers (see docs/sync.md)."""
 
+import dataclasses
+
 import marshmallow as ma
 
+from api.config import Policy
 from api.extensions import Schema
+from api.models import (
+    AddressKind,
+    Channel,
+    ContactOutcome,
+    EvidenceKind,
+    NextStep,
+    ProposalKind,
+    Relation,
+    VisitOutcome,
+    vocabulary,
+)
+from schemas.mutations import MutationField
 
 MAX_BATCH = 200
 
@@ -23,10 +38,83 @@ class PullArgsSchema(Schema):
 
 
 class ChangeSchema(Schema):
-    op = ma.fields.String(metadata={"example": "put", "description": "put | remove"})
+    op = ma.fields.String(
+        validate=ma.validate.OneOf(["put", "remove"]),
+        metadata={"example": "put", "description": "`put` the whole document, or `remove` it"},
+    )
     entity = ma.fields.String(metadata={"example": "case"})
     id = ma.fields.Integer(metadata={"example": 4711})
     data = ma.fields.Dict(metadata={"description": "the whole case document (put only)"})
+
+
+def _codes(values, used_by: str) -> ma.fields.List:
+    return ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(list(values))),
+        required=True,
+        metadata={"description": f"the values of {used_by}"},
+    )
+
+
+def _labelled(table: dict[str, str], description: str) -> ma.fields.Dict:
+    """A code → label table: every code is a property, so the spec lists them."""
+    return ma.fields.Dict(
+        required=True,
+        metadata={
+            "description": description,
+            "properties": {
+                code: {"type": "string", "example": label} for code, label in table.items()
+            },
+            "required": list(table),
+            "additionalProperties": False,
+        },
+    )
+
+
+_PYTHON_TYPES = {
+    "str": ma.fields.String,
+    "int": ma.fields.Integer,
+    "float": ma.fields.Float,
+    "bool": ma.fields.Boolean,
+}
+
+SyncPolicySchema = Schema.from_dict(
+    {
+        f.name: _PYTHON_TYPES[str(getattr(f.type, "__name__", f.type))](
+            required=True, metadata={"example": f.default}
+        )
+        for f in dataclasses.fields(Policy)
+    },
+    name="SyncPolicySchema",
+)
+
+
+class ReferenceDataSchema(Schema):
+    """The closed vocabularies a phone files with, and the policy it is held to."""
+
+    version = ma.fields.String(
+        required=True, metadata={"description": "send it back as `ref_version`"}
+    )
+    channels = _codes((c.value for c in Channel), "`contact_attempt.channel`")
+    contact_outcomes = _codes((o.value for o in ContactOutcome), "`contact_attempt.outcome`")
+    delinquency_reasons = _labelled(
+        vocabulary.DELINQUENCY_REASONS, "`visit_report.reason`: code → label"
+    )
+    relations = _codes((r.value for r in Relation), "a proposed contact's `relation`")
+    address_kinds = _codes((k.value for k in AddressKind), "a proposed address's `kind`")
+    proposal_kinds = _codes((k.value for k in ProposalKind), "`field_proposal.kind`")
+    visit_outcomes = _codes((o.value for o in VisitOutcome), "`visit_report.outcome`")
+    met = _codes(vocabulary.MET, "`visit_report.met`")
+    next_steps = _codes((s.value for s in NextStep), "`visit_report.next_step`")
+    file_kinds = _codes((k.value for k in EvidenceKind), "a file declaration's `kind`")
+    file_mimes = _codes(vocabulary.FILE_MIMES, "a file declaration's `mime`")
+    notice_types = _codes(vocabulary.NOTICE_TYPES, "`notice_served.notice_type`")
+    served_to_roles = _codes(vocabulary.SERVED_TO_ROLES, "`notice_served.served_to_role`")
+    service_methods = _codes(vocabulary.SERVICE_METHODS, "`notice_served.method`")
+    promise_methods = _codes(vocabulary.PROMISE_METHODS, "`repayment_promise.method`")
+    receipt_methods = _codes(vocabulary.RECEIPT_METHODS, "`field_receipt.method`")
+    fix_providers = _codes(vocabulary.FIX_PROVIDERS, "a GPS fix's `provider`")
+    flags = _labelled(vocabulary.FLAGS, "the flags a record may carry: code → meaning")
+    policy = ma.fields.Nested(SyncPolicySchema, required=True)
 
 
 class PullPageSchema(Schema):
@@ -36,36 +124,22 @@ class PullPageSchema(Schema):
     last_mutation_id = ma.fields.Integer(
         metadata={"description": "every mutation of this device up to this id is committed"}
     )
-    reference = ma.fields.Dict(
-        metadata={"description": "present on bootstrap or when the phone's ref_version is stale"}
+    reference = ma.fields.Nested(
+        ReferenceDataSchema,
+        metadata={"description": "present on bootstrap or when the phone's ref_version is stale"},
     )
     changes = ma.fields.List(ma.fields.Nested(ChangeSchema))
 
 
-class MutationSchema(Schema):
-    mutation_id = ma.fields.Integer(
-        required=True,
-        validate=ma.validate.Range(min=1),
-        metadata={"description": "per device, 1, 2, 3… with no gaps, kept across restarts"},
-    )
-    type = ma.fields.String(
-        required=True,
-        validate=ma.validate.Length(min=1, max=40),
-        metadata={"example": "contact_attempt"},
-    )
-    client_time = ma.fields.AwareDateTime(
-        required=True,
-        metadata={"description": "the phone's clock when the record was made (with offset)"},
-    )
-    payload = ma.fields.Dict(required=True)
-
-
 class PushSchema(Schema):
     device_id = ma.fields.UUID(required=True)
-    device_time = ma.fields.AwareDateTime(metadata={
-        "description": "the phone's clock when sending; a large offset is flagged on records"})
+    device_time = ma.fields.AwareDateTime(
+        metadata={
+            "description": "the phone's clock when sending; a large offset is flagged on records"
+        }
+    )
     mutations = ma.fields.List(
-        ma.fields.Nested(MutationSchema),
+        MutationField(),
         required=True,
         validate=ma.validate.Length(min=1, max=MAX_BATCH),
     )
@@ -77,16 +151,39 @@ class PushSchema(Schema):
             raise ma.ValidationError({"mutations": ["mutation ids must increase strictly"]})
 
 
+PUSH_STATUSES = {
+    "applied": "stored now; `flags` name exceptions found (never a refusal)",
+    "duplicate": "stored earlier (our answer was lost); `original` repeats the first answer",
+    "rejected": "a business refusal or a payload not matching its type (`code`, `message`, "
+    "`fields`); the number is used up",
+    "gap": "`expected_mutation_id` must come first",
+    "not_applied": "after a gap or a transient failure; nothing happened, resend later",
+}
+
+
+def _described(table: dict[str, str]) -> str:
+    return "\n".join(f"- `{code}`: {meaning}" for code, meaning in table.items())
+
+
 class MutationResultSchema(Schema):
     mutation_id = ma.fields.Integer()
     status = ma.fields.String(
-        metadata={"description": "applied | duplicate | rejected | gap | not_applied"}
+        validate=ma.validate.OneOf(list(PUSH_STATUSES)),
+        metadata={"description": _described(PUSH_STATUSES)},
     )
     record_id = ma.fields.String()
-    flags = ma.fields.List(ma.fields.String())
+    flags = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(list(vocabulary.FLAGS))),
+        metadata={
+            "description": "exceptions found on the record, for review (a flag never "
+            "blocks a save):\n" + _described(vocabulary.FLAGS)
+        },
+    )
     code = ma.fields.String()
     message = ma.fields.String()
-    fields = ma.fields.Dict()
+    fields = ma.fields.Dict(
+        metadata={"description": "rejected: what is wrong, by field (`payload.…`)"}
+    )
     expected_mutation_id = ma.fields.Integer()
     original = ma.fields.Dict(metadata={"description": "duplicate: the first answer"})
 
