@@ -20,6 +20,7 @@ from api.models import (
     VisitOutcome,
 )
 from api.models import vocabulary as v
+from api.services.geo import DATUMS
 
 
 def reference_data(policy: Policy) -> dict:
@@ -41,6 +42,9 @@ def reference_data(policy: Policy) -> dict:
         "promise_methods": list(v.PROMISE_METHODS),
         "receipt_methods": list(v.RECEIPT_METHODS),
         "fix_providers": list(v.FIX_PROVIDERS),
+        "datums": list(DATUMS),
+        "phone_labels": list(v.PHONE_LABELS),
+        "phone_owners": list(v.PHONE_OWNERS),
         "flags": v.FLAGS,
         "policy": asdict(policy),
     }

@@ -22,6 +22,8 @@ from api.models.vocabulary import (
     FIX_PROVIDERS,
     MET,
     NOTICE_TYPES,
+    PHONE_LABELS,
+    PHONE_OWNERS,
     PROMISE_METHODS,
     RECEIPT_METHODS,
     SERVED_TO_ROLES,
@@ -65,9 +67,9 @@ class CaseNoteSchema(RecordSchema):
 
 class ProposedPhoneSchema(Schema):
     phone = ma.fields.String(required=True)
-    belongs_to = ma.fields.String(load_default="debtor", validate=one_of(["debtor", "contact"]))
+    belongs_to = ma.fields.String(load_default="debtor", validate=one_of(PHONE_OWNERS))
     contact_id = ma.fields.Integer(load_default=None)
-    label = ma.fields.String(load_default="mobile", validate=one_of(["mobile", "home", "work"]))
+    label = ma.fields.String(load_default="mobile", validate=one_of(PHONE_LABELS))
 
 
 class ProposedAddressSchema(Schema):
@@ -75,7 +77,7 @@ class ProposedAddressSchema(Schema):
     text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=400))
     lat = ma.fields.Float(load_default=None, validate=ma.validate.Range(-90, 90))
     lon = ma.fields.Float(load_default=None, validate=ma.validate.Range(-180, 180))
-    datum = ma.fields.String(load_default="WGS84", validate=one_of(sorted(DATUMS)))
+    datum = ma.fields.String(load_default="WGS84", validate=one_of(DATUMS))
 
 
 class ProposedContactSchema(Schema):

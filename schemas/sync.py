@@ -17,6 +17,7 @@ from api.models import (
     VisitOutcome,
     vocabulary,
 )
+from api.services.geo import DATUMS
 from schemas.mutations import MutationField
 
 MAX_BATCH = 200
@@ -113,6 +114,9 @@ class ReferenceDataSchema(Schema):
     promise_methods = _codes(vocabulary.PROMISE_METHODS, "`repayment_promise.method`")
     receipt_methods = _codes(vocabulary.RECEIPT_METHODS, "`field_receipt.method`")
     fix_providers = _codes(vocabulary.FIX_PROVIDERS, "a GPS fix's `provider`")
+    datums = _codes(DATUMS, "the datum of a GPS fix or a proposed address")
+    phone_labels = _codes(vocabulary.PHONE_LABELS, "a proposed phone's `label`")
+    phone_owners = _codes(vocabulary.PHONE_OWNERS, "a proposed phone's `belongs_to`")
     flags = _labelled(vocabulary.FLAGS, "the flags a record may carry: code → meaning")
     policy = ma.fields.Nested(SyncPolicySchema, required=True)
 

@@ -21,6 +21,8 @@ NOTICE_TYPES = ("overdue_notice", "demand_letter", "lawyer_letter")
 SERVED_TO_ROLES = ("debtor", "guarantor", "counter_guarantor", "family_member", "employer", "other")
 SERVICE_METHODS = ("in_person", "left_at_address", "registered_mail", "ems")
 FIX_PROVIDERS = ("gps", "network", "fused", "other")
+PHONE_LABELS = ("mobile", "home", "work")
+PHONE_OWNERS = ("debtor", "contact")  # whose phone a proposed number is
 FILE_MIMES = ("image/jpeg", "image/heic", "image/heif", "image/png", "application/pdf")
 
 # Reasons for delinquency and debtor attitudes, from the trade's training material (DOMAIN.md).
