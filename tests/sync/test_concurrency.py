@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from api.extensions import db
+from api.extensions import SESSION_CIPHER, db
 from api.models import Case
 from api.services.casefile.assignment import set_assignment
 from mobile_sync import changelog
@@ -21,6 +21,18 @@ from tests.sync.test_protocol import attempt, pull, pull_all, push
 def postgres_only(app):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises writers: commits cannot land out of order there")
+
+
+class WriterSession(Session):
+    """A session of a writer of its own (another worker), bound to the change log as the
+    application's session is."""
+
+
+changelog.install(WriterSession)
+
+
+def writer_session(app) -> WriterSession:
+    return WriterSession(db.engine, info={SESSION_CIPHER: app.extensions["fieldvisit.pii"]})
 
 
 def assign_in(session: Session, case_id: int, collector: tuple[int, int]) -> None:
@@ -45,7 +57,7 @@ def test_a_row_committed_late_is_not_skipped(app, client, world, postgres_only):
     _, cursor = pull_all(client, phone)
     cipher = app.extensions["fieldvisit.pii"]
 
-    slow, fast = Session(db.engine), Session(db.engine)
+    slow, fast = writer_session(app), writer_session(app)
     try:
         assign_in(slow, first.id, who)
         changelog.publish(slow, cipher)  # its change row is written, not yet committed
@@ -77,7 +89,7 @@ def test_many_concurrent_writers_and_a_puller_lose_nothing(app, client, world, p
     def writer(case_ids):
         with app.app_context():
             for case_id in case_ids:
-                session = Session(db.engine)
+                session = writer_session(app)
                 try:
                     assign_in(session, case_id, who)
                     changelog.publish(session, app.extensions["fieldvisit.pii"])
