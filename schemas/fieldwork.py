@@ -32,6 +32,7 @@ from api.services.geo import DATUMS
 MAX_FILE = 200 * 1024 * 1024  # the largest file a record may declare
 MAX_FILES = 50
 MAX_FIXES = 100
+MAX_STROKES, MAX_STROKE_POINTS = 100, 1000  # a drawn signature
 
 
 def one_of(values) -> ma.validate.OneOf:
@@ -218,8 +219,12 @@ class PromiseSchema(EvidenceRecordSchema, PlaceMixin):
     signer_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
     signer_national_id = ma.fields.String(load_default=None)
     signature_strokes = ma.fields.List(
-        ma.fields.List(ma.fields.List(ma.fields.Float())),
+        ma.fields.List(
+            ma.fields.List(ma.fields.Float(), validate=ma.validate.Length(2, 3)),
+            validate=ma.validate.Length(max=MAX_STROKE_POINTS),
+        ),
         load_default=None,
+        validate=ma.validate.Length(max=MAX_STROKES),
         metadata={"description": STROKES},
     )
     witness_name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=120))
@@ -272,5 +277,5 @@ class RepossessionSchema(EvidenceRecordSchema, PlaceMixin):
     recovered_at = ma.fields.AwareDateTime(required=True)
     place_text = ma.fields.String(load_default=None, validate=ma.validate.Length(max=400))
     towed_by = ma.fields.String(load_default=None, validate=ma.validate.Length(max=120))
-    odometer_km = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=0))
+    odometer_km = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, 10_000_000))
     condition = ma.fields.String(load_default=None, validate=ma.validate.Length(max=4000))
