@@ -54,11 +54,11 @@ def app_on(app_config):
         app.config["TESTING"] = True
         context = app.app_context()
         context.push()
-        made.append((app, context))
+        made.append(context)
         return app
 
     yield make
-    for app, context in made:
+    for context in made:
         db.session.remove()
         wipe()
         db.engine.dispose()
