@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -140,8 +140,9 @@ def register_error_handlers(app: Flask) -> None:
                 code="database_not_ready",
                 headers={"Retry-After": str(NOT_READY_RETRY_S)},
             )
-        if getattr(error.orig, "sqlite_errorcode", None) == SQLITE_BUSY_SNAPSHOT:
-            return concurrent_change()  # another writer committed since this request read
+        snapshot_stale = getattr(error.orig, "sqlite_errorcode", None) == SQLITE_BUSY_SNAPSHOT
+        if snapshot_stale and request.method != "GET":
+            return concurrent_change()  # what this edit read was changed and committed since
         if isinstance(error, ProgrammingError):
             return unexpected(error)
         log.warning("database unavailable: %s", type(error.orig).__name__)
