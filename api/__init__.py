@@ -8,6 +8,7 @@ from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from api import input_guards
 from api.config import Config, absolute_sqlite_url
 from api.errors import error_response, register_error_handlers
 from api.extensions import Api, AppSession, db
@@ -58,6 +59,7 @@ def create_app(config: Config | None = None) -> Flask:
     changelog.install(AppSession)
     api = Api(app)
     register_error_handlers(app)
+    input_guards.install(app)  # before the routes: `<int:...>` is bounded
     app.before_request(_check_content_type)
     app.teardown_request(_end_transaction)
 

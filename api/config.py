@@ -46,7 +46,7 @@ class Config:
     argon2_profile: str = "RFC_9106_LOW_MEMORY"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
-    max_content_length: int = 32 * 1024 * 1024
+    max_content_length: int = 1024 * 1024  # bodies of routes that declare no body_limit
     page_size_max: int = 200
     sync_lock_timeout_ms: int = 5000
     policy: Policy = field(default_factory=Policy)

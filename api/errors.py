@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
-from sqlalchemy.exc import IntegrityError, OperationalError
+from flask import Flask, jsonify, request
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from api.extensions import db
@@ -77,6 +78,26 @@ def http_exception_response(error: HTTPException):
     return error_response(status, message, fields=fields, headers=data.get("headers"))
 
 
+NOT_READY_RETRY_S = 30
+SQLITE_BUSY_SNAPSHOT = 517
+UNDEFINED_TABLE_OR_COLUMN = ("42P01", "42703")  # PostgreSQL SQLSTATEs
+
+
+def schema_missing(error: DBAPIError) -> bool:
+    """A table or column the code expects is not there: the database is not migrated."""
+    if getattr(error.orig, "sqlstate", None) in UNDEFINED_TABLE_OR_COLUMN:
+        return True
+    return str(error.orig).startswith(("no such table", "no such column"))
+
+
+def concurrent_change():
+    return error_response(
+        409,
+        "Someone else changed this record at the same moment; reload it and try again.",
+        code="conflict",
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
@@ -94,9 +115,36 @@ def register_error_handlers(app: Flask) -> None:
         log.info("integrity error: %s", type(error.orig).__name__)
         return error_response(409, "This clashes with an existing record.", code="conflict")
 
-    @app.errorhandler(OperationalError)
-    def operational_error(error: OperationalError):
+    @app.errorhandler(StaleDataError)
+    def stale_data(error: StaleDataError):
         db.session.rollback()
+        return concurrent_change()
+
+    @app.errorhandler(DataError)
+    def data_error(error: DataError):
+        db.session.rollback()
+        log.info("value refused by the database: %s", type(error.orig).__name__)
+        return error_response(
+            422, "A value is out of range or is not storable text.", code="invalid_value"
+        )
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(ProgrammingError)
+    def operational_error(error: DBAPIError):
+        db.session.rollback()
+        if schema_missing(error):
+            log.error("database not migrated: %s", type(error.orig).__name__)
+            return error_response(
+                503,
+                "The database is not set up yet (run `fieldvisit db upgrade`); retry later.",
+                code="database_not_ready",
+                headers={"Retry-After": str(NOT_READY_RETRY_S)},
+            )
+        snapshot_stale = getattr(error.orig, "sqlite_errorcode", None) == SQLITE_BUSY_SNAPSHOT
+        if snapshot_stale and request.method != "GET":
+            return concurrent_change()  # what this edit read was changed and committed since
+        if isinstance(error, ProgrammingError):
+            return unexpected(error)
         log.warning("database unavailable: %s", type(error.orig).__name__)
         return error_response(
             503, "The database is busy; retry shortly.", headers={"Retry-After": "2"}

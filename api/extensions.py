@@ -10,6 +10,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from api.input_guards import GuardedParser, describe_size, guard_field
 from schemas.errors import ErrorSchema
 from schemas.openapi import ATTRIBUTE_FUNCTIONS
 
@@ -74,15 +75,33 @@ db = SQLAlchemy(model_class=Base, session_options={"class_": AppSession})
 
 
 class Schema(ma.Schema):
-    """Every API schema: unknown fields are an error, never silently dropped."""
+    """Every API schema: unknown fields are an error, never silently dropped; text must be
+    storable (no NUL, no lone surrogate) and integers must fit 64 bits (`api.input_guards`)."""
 
     class Meta:
         unknown = ma.RAISE
         ordered = True
 
+    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field) -> None:
+        guard_field(field_obj)  # the instance's own copy of the field
+
 
 class Blueprint(flask_smorest.Blueprint):
     """The project's Blueprint (one home for shared decorators)."""
+
+    ARGUMENTS_PARSER = GuardedParser()
+
+    def body_limit(self, max_bytes: int):
+        """Declare the largest body a view method accepts (otherwise the app's
+        `max_content_length`); a larger one is 413 before it is read."""
+
+        def decorator(func):
+            func.max_body_bytes = max_bytes
+            return self.alt_response(
+                413, description=f"The body is larger than {describe_size(max_bytes)}"
+            )(func)
+
+        return decorator
 
 
 class Api(flask_smorest.Api):

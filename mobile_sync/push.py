@@ -15,13 +15,13 @@ from typing import Any
 
 import marshmallow as ma
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from api.config import Policy
 from api.models import Assignment, Case, Device, DeviceMutation
 from api.models.types import utcnow
-from api.services.exceptions import DomainError, InvalidInput, NotFound
+from api.services.exceptions import DomainError, InvalidInput, NotFound, TemporarilyUnavailable
 from api.services.fieldwork.context import FieldContext, ensure_new_record
 from mobile_sync.registry import MUTATIONS
 from schemas.common import flatten_messages
@@ -65,15 +65,16 @@ def push(
         try:
             result = _apply_one(session, user_id, device_id, mutation, env, offset)
             session.commit()
-        except (OperationalError, IntegrityError, DBAPIError) as exc:
+        except (OperationalError, IntegrityError, DBAPIError, TemporarilyUnavailable) as exc:
             session.rollback()
             if isinstance(exc, IntegrityError):  # a concurrent replay won the race
                 result = _duplicate(session, device_id, mutation["mutation_id"])
-            else:
+            else:  # the database or the file store: nothing of this mutation was kept
                 results += [
                     _not_applied(m, "temporarily unavailable; retry") for m in mutations[index:]
                 ]
-                return PushOutcome(results, _last(session, device_id), RETRY_AFTER_S)
+                retry_after = getattr(exc, "retry_after", RETRY_AFTER_S)
+                return PushOutcome(results, _last(session, device_id), retry_after)
         results.append(result)
         if result["status"] == "gap":
             results += [_not_applied(m, "follows a gap") for m in mutations[index + 1 :]]
@@ -110,9 +111,15 @@ def _apply_one(
     try:
         with session.begin_nested():
             info, case_id = _apply_payload(session, user_id, device_id, mutation, env, offset)
+    except TemporarilyUnavailable:
+        raise  # not a refusal: the phone sends this mutation again later
     except DomainError as exc:
         status = "rejected"
         info = {"code": exc.code, "message": exc.message, "fields": _in_payload(exc.fields)}
+    except DataError:  # a value the schemas let through but the column refuses: not transient
+        status = "rejected"
+        info = {"code": "invalid_value", "fields": {},
+                "message": "A value is out of range or is not storable text."}
     session.execute(
         update(Device).where(Device.id == device_id).values(last_mutation_id=mutation_id)
     )

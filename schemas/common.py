@@ -4,11 +4,13 @@ import marshmallow as ma
 
 from api.extensions import Schema
 
+MAX_PAGE = 10_000_000  # keeps the row offset within 64 bits at any page size
+
 
 class PageArgsSchema(Schema):
     page = ma.fields.Integer(
         load_default=1,
-        validate=ma.validate.Range(min=1),
+        validate=ma.validate.Range(min=1, max=MAX_PAGE),
         metadata={"description": "1-based page number"},
     )
     page_size = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))

@@ -35,6 +35,7 @@ from api.services.geo import DATUMS
 MAX_FILE = 200 * 1024 * 1024  # the largest file a record may declare
 MAX_FILES = 50
 MAX_FIXES = 100
+MAX_STROKES, MAX_STROKE_LENGTH = 100, 1000  # a drawn signature: strokes, points in one
 
 
 def one_of(values) -> ma.validate.OneOf:
@@ -230,11 +231,14 @@ class PromiseSchema(EvidenceRecordSchema, PlaceMixin):
         ma.fields.List(
             ma.fields.List(
                 ma.fields.Float(),
+                validate=ma.validate.Length(equal=2),
                 metadata={"minItems": 2, "maxItems": 2, "description": "a point: [x, y]"},
             ),
+            validate=ma.validate.Length(max=MAX_STROKE_LENGTH),
             metadata={"description": "a stroke: its points in drawing order"},
         ),
         load_default=None,
+        validate=ma.validate.Length(max=MAX_STROKES),
         metadata={
             "description": STROKES,
             "example": [[[12, 40], [30, 22], [51, 38]], [[60, 30]]],
@@ -290,5 +294,5 @@ class RepossessionSchema(EvidenceRecordSchema, PlaceMixin):
     recovered_at = ma.fields.AwareDateTime(required=True)
     place_text = ma.fields.String(load_default=None, validate=ma.validate.Length(max=400))
     towed_by = ma.fields.String(load_default=None, validate=ma.validate.Length(max=120))
-    odometer_km = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=0))
+    odometer_km = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, 10_000_000))
     condition = ma.fields.String(load_default=None, validate=ma.validate.Length(max=4000))

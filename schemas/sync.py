@@ -20,7 +20,8 @@ from api.models import (
 from api.services.geo import DATUMS
 from schemas.mutations import MutationField
 
-MAX_BATCH = 200
+MAX_BATCH = 200  # mutations per push (docs/sync.md)
+MAX_PUSH_BYTES = 8 * 1024 * 1024  # a push's body: 200 of the largest visit reports fit
 
 
 class PullArgsSchema(Schema):
@@ -147,6 +148,16 @@ class PushSchema(Schema):
         required=True,
         validate=ma.validate.Length(min=1, max=MAX_BATCH),
     )
+
+    @ma.pre_load
+    def at_most_a_batch(self, data, **kwargs):
+        """Counted before any mutation is loaded: a huge list costs nothing to refuse."""
+        mutations = data.get("mutations") if isinstance(data, dict) else None
+        if isinstance(mutations, list) and len(mutations) > MAX_BATCH:
+            raise ma.ValidationError(
+                {"mutations": [f"at most {MAX_BATCH} per push; send the rest in another"]}
+            )
+        return data
 
     @ma.validates_schema
     def increasing(self, data, **kwargs):

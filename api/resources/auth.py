@@ -4,6 +4,7 @@ from flask.views import MethodView
 
 from api.auth import auth_required, current_principal, token_service
 from api.extensions import Blueprint, db
+from api.input_guards import CREDENTIALS_BODY
 from api.models import Role, User
 from api.services.identity.accounts import COSIGN_VALID_S, RefreshTokenReused
 from schemas.auth import (
@@ -20,6 +21,7 @@ blp = Blueprint("auth", __name__, url_prefix="/auth", description="Sign in and t
 
 @blp.route("/login")
 class Login(MethodView):
+    @blp.body_limit(CREDENTIALS_BODY)
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, description="Wrong username or password, or account disabled")
@@ -41,6 +43,7 @@ class Login(MethodView):
 
 @blp.route("/refresh")
 class Refresh(MethodView):
+    @blp.body_limit(CREDENTIALS_BODY)
     @blp.arguments(RefreshSchema)
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, description="Unknown, expired, reused or revoked refresh token")
@@ -76,6 +79,7 @@ class Me(MethodView):
 @blp.route("/cosign")
 class Cosign(MethodView):
     @auth_required(Role.COLLECTOR, Role.SUPERVISOR)
+    @blp.body_limit(CREDENTIALS_BODY)
     @blp.arguments(CosignSchema)
     @blp.response(200, AttestationSchema)
     @blp.alt_response(401, description="Wrong username or password of the co-collector")

@@ -204,7 +204,7 @@ class LocalBlob(MethodView):
     @blp.response(200, BlobStoredSchema)
     @blp.alt_response(403, description="`bad_signature` or `url_expired`: ask for a new URL")
     @blp.alt_response(404, description="Not a local blob store, or no such file slot")
-    @blp.alt_response(413, description="Larger than 200 MB")
+    @blp.body_limit(MAX_UPLOAD_BYTES)
     @blp.alt_response(415, description="Not an image, a PDF or application/octet-stream")
     @blp.alt_response(
         422,
@@ -220,7 +220,6 @@ class LocalBlob(MethodView):
         local blob store only (404 when the store is S3)."""
         store = local_store()
         grant = store.verify_signature("PUT", key, request.args)
-        request.max_content_length = MAX_UPLOAD_BYTES
         try:
             stored = uploads.receive_local_upload(db.session, store, grant, _RequestBody())
         except DomainError:

@@ -14,7 +14,13 @@ from api.services.identity import audit
 from mobile_sync.pull import pull
 from mobile_sync.push import PushEnvironment, push
 from mobile_sync.reference import reference_data, reference_version
-from schemas.sync import PullArgsSchema, PullPageSchema, PushResultSchema, PushSchema
+from schemas.sync import (
+    MAX_PUSH_BYTES,
+    PullArgsSchema,
+    PullPageSchema,
+    PushResultSchema,
+    PushSchema,
+)
 
 blp = Blueprint("sync", __name__, url_prefix="/sync", description="Offline sync for phones")
 
@@ -58,6 +64,7 @@ class Push(MethodView):
     owns_transactions = True  # one transaction per mutation (mobile_sync.push)
 
     @auth_required(Role.COLLECTOR)
+    @blp.body_limit(MAX_PUSH_BYTES)
     @blp.arguments(PushSchema)
     @blp.response(200, PushResultSchema)
     @blp.alt_response(503, description="Transient failure: results so far, retry after a while")

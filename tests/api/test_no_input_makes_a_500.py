@@ -8,11 +8,16 @@ import pytest
 from tests.test_openapi import current_spec
 
 BODIES = [None, {}, [], "x", 0, {"unknown_field": 1}, {"id": "not-a-uuid", "case_id": "x"},
-          {"mutations": [{"mutation_id": -1}]}, {"device_id": str(uuid.uuid4()), "mutations": 5}]
-RAW = [b"{not json", b"\xff\xfe", b'{"a": ' * 50]
+          {"mutations": [{"mutation_id": -1}]}, {"device_id": str(uuid.uuid4()), "mutations": 5},
+          {"username": "a\x00", "code": "\ud83d", "name": "\x00", "collector_id": 2**70,
+           "team_id": 10**30, "decision": "accept\x00", "refresh_token": "\ud83d" * 20}]
+RAW = [b"{not json", b"\xff\xfe", b'{"a": ' * 50, b"[" * 5000, b'{"page": ' + b"9" * 5000 + b"}"]
 QUERIES = [{"page": "0"}, {"page_size": "-3"}, {"cursor": "%%%"}, {"limit": "x"},
            {"kind": "nope"}, {"near_lat": "x", "near_lon": "y", "radius_m": "z"},
-           {"variant": "../../etc/passwd"}, {"sort": "; drop table cases"}]
+           {"variant": "../../etc/passwd"}, {"sort": "; drop table cases"},
+           {"page": "9" * 40}, {"page_size": "9" * 5000}, {"case_id": "1" * 30},
+           {"team_id": str(2**64)}, {"user_id": "-" + "9" * 25}, {"action": "\x00"},
+           {"cursor": "\x00"}, {"status": "new\x00"}]
 
 
 def operations():
@@ -32,7 +37,7 @@ def test_malformed_input_never_breaks_the_server(client, world, role):
     headers = world.login(world.user(role))
     world.case()
     for method, path in operations():
-        for value in ("1", "999999", str(uuid.uuid4()), "%20", "..%2F.."):
+        for value in ("1", "999999", str(uuid.uuid4()), "%20", "..%2F..", "9" * 40, "%00"):
             url = fill(path, value)
             for body in BODIES:
                 response = client.open(url, method=method, json=body, headers=headers)

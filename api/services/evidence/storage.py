@@ -18,6 +18,8 @@ blob's size and mtime still match it and recomputes the hash otherwise.
 from __future__ import annotations
 
 import base64
+import errno
+import functools
 import hashlib
 import hmac
 import io
@@ -32,13 +34,16 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import quote, urlencode
 
-from api.services.exceptions import Forbidden, InvalidInput, NotFound
+from api.services.exceptions import Forbidden, InvalidInput, NotFound, TemporarilyUnavailable
 
 CHUNK = 1024 * 1024
 S3_PART_SIZE = 8 * 1024 * 1024
 _KEY_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _SIDECAR_DIR = ".sha256"
+S3_CONNECT_TIMEOUT_S, S3_READ_TIMEOUT_S, S3_MAX_ATTEMPTS = 5, 30, 3
+FULL_RETRY_AFTER_S, UNREACHABLE_RETRY_AFTER_S = 300, 30
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class ReadableStream(Protocol):
@@ -149,8 +154,57 @@ def _too_large(expected_size: int) -> InvalidInput:
     )
 
 
+def _store_unavailable(exc: BaseException) -> TemporarilyUnavailable | None:
+    """The transient failure behind `exc` (a full disk, an S3 endpoint unreachable, slow or
+    overloaded) as a 503 for the client to retry, or None for any other error."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+            return TemporarilyUnavailable(
+                "The file store is full; the upload was not kept. Retry later.",
+                retry_after=FULL_RETRY_AFTER_S, code="blob_store_full",
+            )
+        if isinstance(exc, ConnectionError | HTTPClientError) or (
+            isinstance(exc, ClientError)
+            and str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")) in
+            ("500", "502", "503", "504")
+        ):
+            return TemporarilyUnavailable(
+                "The file store cannot be reached just now. Retry later.",
+                retry_after=UNREACHABLE_RETRY_AFTER_S, code="blob_store_unavailable",
+            )
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _transient_as_503(method):
+    """Turn a store method's transient failures into `TemporarilyUnavailable`."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except TemporarilyUnavailable:
+            raise
+        except Exception as exc:
+            unavailable = _store_unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+
+    return wrapper
+
+
 class BlobStore(ABC):
-    """Where originals, thumbnails and generated documents are kept."""
+    """Where originals, thumbnails and generated documents are kept. A full disk or an
+    unreachable S3 is `TemporarilyUnavailable` (503 + Retry-After) from every method."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ("put_stream", "head", "open", "delete", "exists"):
+            if name in vars(cls):
+                setattr(cls, name, _transient_as_503(vars(cls)[name]))
 
     @abstractmethod
     def put_stream(
@@ -395,6 +449,9 @@ def s3_client(endpoint_url: str | None = None, **client_kwargs: Any) -> Any:
         response_checksum_validation="when_required",
         signature_version="s3v4",
         s3={"addressing_style": "path"},
+        connect_timeout=S3_CONNECT_TIMEOUT_S,
+        read_timeout=S3_READ_TIMEOUT_S,
+        retries={"max_attempts": S3_MAX_ATTEMPTS, "mode": "standard"},
     )
     return boto3.client("s3", endpoint_url=endpoint_url, config=config, **client_kwargs)
 

@@ -37,7 +37,13 @@ from api.services.evidence.storage import (
     evidence_key,
     verify_blob,
 )
-from api.services.exceptions import Conflict, DomainError, InvalidInput, NotFound
+from api.services.exceptions import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    TemporarilyUnavailable,
+)
 from api.services.identity import audit
 from api.services.identity.accounts import Principal
 
@@ -168,7 +174,7 @@ def complete_upload(
     zone = (case.debtor.timezone if case else None) or policy.default_timezone
     try:
         exif, flags, thumbnail_key = _check_original(slot, blobs, zone)
-    except (InvalidInput, Conflict) as error:
+    except (InvalidInput, Conflict, TemporarilyUnavailable) as error:
         _note_refusal(slot, error)
         raise
     slot.exif = None if exif is None else json.dumps(exif, sort_keys=True)
