@@ -215,7 +215,7 @@ STROKES = (
     "points: finite numbers in any unit (device pixels are fine), y pointing down; the server "
     "scales the drawing into the signature box of the promise PDF, aspect kept. A stroke of one "
     f"point is a dot; at most {MAX_STROKE_POINTS} points in all. Give strokes or a `signature` "
-    "image file. Points that break these rules are answered `rejected` (field `signature`)."
+    "image file. A point that is not [x, y] is answered `rejected` naming it."
 )
 
 

@@ -448,7 +448,7 @@ def test_the_spec_accepts_what_push_applies_and_refuses_a_wrong_enum_push_reject
             expected_fields.append(".".join(["payload", *map(str, path)]))
     timed = {**promise_sample(case.id), "signature_strokes": [[[0, 0, 0], [10, 5, 16]]]}
     wrong.append(("repayment_promise", timed))  # a point is [x, y], not [x, y, t]
-    expected_fields.append("payload.signature")
+    expected_fields.append("payload.signature_strokes.0.0")
     assert not push.is_valid(push_body(device, wrong[-1:]))
     wrong.append(("teleportation", good[1][1]))
     assert not push.is_valid(push_body(device, wrong[-1:]))
