@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session, aliased
 
 from api.models import Case, CaseNote, ContactAttempt, Debtor, FieldProposal
 from api.models.cases import CLOSED_STATUSES
 from api.services.casefile.cases import address_view, collateral_view, contact_view, debtor_view
 from api.services.identity.pii import PiiCipher
+from mobile_sync.field_history import field_history
 
-RECENT = 20  # recent contact attempts and notes carried on the phone
+RECENT = 20  # recent contact attempts, notes and proposals carried on the phone
 
 
 def _json_default(value):
@@ -79,6 +80,7 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
     attempts = _recent(session, ContactAttempt, ContactAttempt.occurred_at, ids)
     notes = _recent(session, CaseNote, CaseNote.client_time, ids)
     proposals = _recent(session, FieldProposal, FieldProposal.client_time, ids)
+    history = field_history(session, ids)
     out = {}
     for graph in graphs.values():
         case, debtor = graph.case, graph.debtor
@@ -130,6 +132,7 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
                 {"id": p.id, "kind": p.kind, "status": p.status}
                 for p in proposals.get(case.id, [])
             ],
+            **history[case.id],
         }
         out[case.id] = (holder_of(case), dumps(doc))
     return out
@@ -268,12 +271,16 @@ _DEBTOR_KEYS = _COLUMNS[Debtor] | {rel.key for rel in _DEBTOR_LISTS}
 
 
 def _recent(session: Session, model, time_column, case_ids: list[int]) -> dict[int, list]:
+    """The newest RECENT records of each case, ranked in the database (not all of them read)."""
+    rank = func.row_number().over(
+        partition_by=model.case_id, order_by=(time_column.desc(), model.id.desc())
+    ).label("rank_")
+    ranked = select(model, rank).where(model.case_id.in_(case_ids)).subquery()
+    entity = aliased(model, ranked)
     rows = session.scalars(
-        select(model).where(model.case_id.in_(case_ids)).order_by(time_column.desc())
-    ).all()
+        select(entity).where(ranked.c.rank_ <= RECENT).order_by(ranked.c.case_id, ranked.c.rank_)
+    )
     grouped: dict[int, list] = {}
     for row in rows:
-        bucket = grouped.setdefault(row.case_id, [])
-        if len(bucket) < RECENT:
-            bucket.append(row)
+        grouped.setdefault(row.case_id, []).append(row)
     return grouped
