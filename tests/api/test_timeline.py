@@ -275,8 +275,9 @@ def test_queries_do_not_grow_with_the_history(client, branch):
     few = selects()
     home = next(a for a in branch["case"].debtor.addresses if a.lender_ref == "A1")
     for day in range(21, 29):
-        result = branch["phone"].send(
-            "visit_report", report(branch["case"].id, home.id, start=f"2026-11-{day}T10:00:00+08:00"))
+        start = f"2026-11-{day}T10:00:00+08:00"
+        result = branch["phone"].send("visit_report", report(branch["case"].id, home.id,
+                                                             start=start))
         assert result["status"] == "applied"
     assert selects() == few
     assert few <= 11 + 8  # the kinds, plus authentication, the case, counts, names, audit

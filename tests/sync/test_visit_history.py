@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import event, select
 
+from api.commands.sync import command as sync_command
 from api.extensions import db
 from api.models import Address, Case
+from api.models.sync import CaseDocument
 from clients.device_client import DeviceClient, FlaskTransport
 from mobile_sync import field_history
 from mobile_sync.compaction import compact
@@ -211,3 +213,23 @@ def test_the_history_is_built_for_every_case_asked(app, beat):
     doc = json.loads(body)
     assert {k: doc[k] for k in ("visits", "open_promises", "receipts", "notices")} == {
         "visits": [], "open_promises": [], "receipts": [], "notices": []}
+
+
+def test_documents_stored_before_the_upgrade_are_republished(app, beat):
+    """A document sealed before documents carried history (simulated) reaches the phone with
+    its history after `fieldvisit sync republish`, as an ordinary change."""
+    device = beat["phone"]("phone")
+    (visit_id,) = file(device, ("visit_report", visit(beat, "2026-11-20T10:00:00+08:00")))
+    cipher = app.extensions["fieldvisit.pii"]
+    stored = db.session.get(CaseDocument, beat["case"].id)
+    old = json.loads(cipher.unseal(stored.sealed))
+    for key in ("visits", "open_promises", "receipts", "notices"):
+        del old[key]
+    stored.sealed = cipher.seal(json.dumps(old).encode())
+    db.session.commit()
+    spare = beat["phone"]("spare phone")
+    assert spare.sync().ok and "visits" not in spare.case(beat["case"].id)
+    result = app.test_cli_runner().invoke(sync_command, ["republish", "--batch", "1"])
+    assert result.exit_code == 0 and "republished 1 case documents" in result.output
+    assert spare.pull().changes == 1
+    assert [v["id"] for v in spare.case(beat["case"].id)["visits"]] == [visit_id]
