@@ -42,22 +42,25 @@ class SummaryField(ma.fields.Dict):
         return None if value is None else _plain(value)
 
 
-SUMMARY_KEYS = """What the entry says, by kind (amounts in integer fen, times ISO 8601):
-`contact_attempt`: channel, outcome, contact_id, duration_s, note;
-`case_note`: text (first 200 characters);
-`visit_report`: address_id, met, outcome, reason, next_step, follow_up_on, geofence,
-distance_m, promised_fen, collected_fen, supersedes_id, notes (first 200 characters),
-ended_at, collector_ids;
-`repayment_promise`: status, plan [{due_on, amount_fen}], total_fen, paid_toward_fen,
-remaining_fen, first_due_on, last_due_on, method, visit_report_id, signer_name;
-`field_receipt`: receipt_no, amount_fen, method, payer_name, visit_report_id;
-`notice_served`: notice_type, served_to_name, served_to_role, method, visit_report_id;
-`vehicle_sighting`: collateral_id, vin_match, engine_no_match, plate_match, place_text;
-`repossession`: collateral_id, sighting_id, place_text, towed_by, odometer_km;
-`field_proposal`: proposal_kind, status, reviewed_by_id, reviewed_at (the proposed detail
-itself is under /proposals);
-`payment`: ref, paid_on, amount_fen, method;
-`assignment`: team_id, collector_id, collector_name, reason, ended_at."""
+SUMMARY_KEYS = {  # what `summary` holds, by kind
+    "contact_attempt": "channel, outcome, contact_id, duration_s, note",
+    "case_note": "text (first 200 characters)",
+    "visit_report": "address_id, met, outcome, reason, next_step, follow_up_on, geofence, "
+    "distance_m, promised_fen, collected_fen, supersedes_id, notes (first 200 characters), "
+    "ended_at, collector_ids",
+    "repayment_promise": "status, plan [{due_on, amount_fen}], total_fen, paid_toward_fen, "
+    "remaining_fen, first_due_on, last_due_on, method, visit_report_id, signer_name",
+    "field_receipt": "receipt_no, amount_fen, method, payer_name, visit_report_id",
+    "notice_served": "notice_type, served_to_name, served_to_role, method, visit_report_id",
+    "vehicle_sighting": "collateral_id, vin_match, engine_no_match, plate_match, place_text",
+    "repossession": "collateral_id, sighting_id, place_text, towed_by, odometer_km",
+    "field_proposal": "proposal_kind, status, reviewed_by_id, reviewed_at (the proposed "
+    "detail itself is under /proposals)",
+    "payment": "ref, paid_on, amount_fen, method",
+    "assignment": "team_id, collector_id, collector_name, reason, ended_at",
+}
+SUMMARY_DESCRIPTION = "What the entry says, by kind (amounts in integer fen, times ISO 8601):\n" + \
+    "\n".join(f"- `{kind}`: {keys}" for kind, keys in SUMMARY_KEYS.items())
 
 
 class TimelineEntrySchema(Schema):
@@ -83,7 +86,7 @@ class TimelineEntrySchema(Schema):
     )
     summary = SummaryField(
         metadata={
-            "description": SUMMARY_KEYS,
+            "description": SUMMARY_DESCRIPTION,
             "example": {"outcome": "promise_to_pay", "next_step": "revisit",
                         "follow_up_on": "2026-11-27", "geofence": "inside",
                         "distance_m": 12.4, "promised_fen": 500000, "collected_fen": None},

@@ -4,6 +4,7 @@ supervisor and legal staff read back what happened, in order, and nobody else ca
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from sqlalchemy import event, select
 
 from api.extensions import db
 from api.models import AuditEvent, Collateral
+from schemas.timeline import SUMMARY_KEYS
 from tests.field.test_field_work import HOME, photo, promise, report
 
 NATIONAL_ID = "440308199901101512"  # the promise signer's, pushed with the promise
@@ -128,6 +130,9 @@ def test_the_supervisor_reads_every_kind_newest_first(client, branch):
         "contact_attempt",
     ]
     by_kind = {e["kind"]: e for e in items}
+    for kind, entry in by_kind.items():  # the keys the API documents, no more, no less
+        documented = re.sub(r" ?[\[(][^\])]*[\])]", "", SUMMARY_KEYS[kind]).split(", ")
+        assert sorted(entry["summary"]) == sorted(documented), kind
     for kind, record_id in ids.items():
         assert by_kind[kind]["record_id"] == record_id
         assert by_kind[kind]["author_id"] == branch["people"]["alice"].id
