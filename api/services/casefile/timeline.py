@@ -218,23 +218,23 @@ def case_timeline(
     case = get_visible_case(session, principal, case_id)
     kinds = [k for k in TimelineKind if not q.kinds or k in q.kinds]
     counts = _counts(session, case_id, kinds)
-    wanted = q.page * q.page_size
+    total, wanted, skipped = sum(counts.values()), q.page * q.page_size, (q.page - 1) * q.page_size
     streams = [
         _entries(session, kind, case_id, wanted, q.newest_first, ZoneInfo(case.debtor.timezone))
         for kind in kinds
-        if counts[kind]
+        if counts[kind] and skipped < total  # past the end: nothing to read
     ]
     # Ties in time go by kind, then by id: one total order, read either way.
     merged = heapq.merge(*streams, key=lambda e: (e["at"], _RANK[e["kind"]]),
                          reverse=q.newest_first)
-    page = list(islice(merged, (q.page - 1) * q.page_size, wanted))
+    page = list(islice(merged, skipped, wanted))
     _name_people(session, page)
     audit.record(
         session, principal, "case.timeline", case_id=case.id,
         detail={"kinds": [k.value for k in q.kinds or ()], "page": q.page,
                 "entries": len(page)},
     )
-    return page, sum(counts.values())
+    return page, total
 
 
 def _counts(session: Session, case_id: int, kinds: list[TimelineKind]) -> dict:
