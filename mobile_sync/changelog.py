@@ -62,6 +62,20 @@ def touch_cases(session: Session, case_ids) -> None:
     )
 
 
+def republish_all(session: Session, batch: int = CHUNK) -> int:
+    """Rebuild every case's device document and put it to its holder, `batch` cases per
+    transaction (so pulls are held back for one batch at most). For when what a document
+    carries changed: phones receive the new documents as ordinary changes, no reset."""
+    done, after = 0, 0
+    while ids := session.scalars(
+        select(Case.id).where(Case.id > after).order_by(Case.id).limit(batch)
+    ).all():
+        touch_cases(session, ids)
+        session.commit()
+        done, after = done + len(ids), ids[-1]
+    return done
+
+
 class _Id:
     __slots__ = ("case_id",)
 

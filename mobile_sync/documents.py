@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, inspect, select
+from sqlalchemy.orm import Session, aliased
 
 from api.models import Case, CaseNote, ContactAttempt, Debtor, FieldProposal
 from api.models.cases import CLOSED_STATUSES
 from api.services.casefile.cases import address_view, collateral_view, contact_view, debtor_view
 from api.services.identity.pii import PiiCipher
+from mobile_sync.field_history import field_history
 
-RECENT = 20  # recent contact attempts and notes carried on the phone
+RECENT = 20  # recent contact attempts, notes and proposals carried on the phone
 
 
 def _json_default(value):
@@ -76,9 +77,10 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
             graphs[case_id] = graph
     if missing:
         graphs.update(_graphs_from_rows(session, missing))
-    attempts = _recent(session, ContactAttempt, ContactAttempt.occurred_at, ids)
-    notes = _recent(session, CaseNote, CaseNote.client_time, ids)
-    proposals = _recent(session, FieldProposal, FieldProposal.client_time, ids)
+    attempts = _recent(session, ContactAttempt, ids)
+    notes = _recent(session, CaseNote, ids)
+    proposals = _recent(session, FieldProposal, ids)
+    history = field_history(session, ids)
     out = {}
     for graph in graphs.values():
         case, debtor = graph.case, graph.debtor
@@ -130,6 +132,7 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
                 {"id": p.id, "kind": p.kind, "status": p.status}
                 for p in proposals.get(case.id, [])
             ],
+            **history[case.id],
         }
         out[case.id] = (holder_of(case), dumps(doc))
     return out
@@ -267,13 +270,31 @@ _CASE_KEYS = _COLUMNS[Case] | {"debtor", *(rel.key for rel in _CASE_LISTS)}
 _DEBTOR_KEYS = _COLUMNS[Debtor] | {rel.key for rel in _DEBTOR_LISTS}
 
 
-def _recent(session: Session, model, time_column, case_ids: list[int]) -> dict[int, list]:
-    rows = session.scalars(
-        select(model).where(model.case_id.in_(case_ids)).order_by(time_column.desc())
-    ).all()
+def _recent_statement(model, time_column):
+    """The newest RECENT records of each case bound as `case_ids`, ranked in the database (not
+    all of them read); built once per model."""
+    rank = func.row_number().over(
+        partition_by=model.case_id, order_by=(time_column.desc(), model.id.desc())
+    ).label("rank_")
+    ranked = (
+        select(model, rank)
+        .where(model.case_id.in_(bindparam("case_ids", expanding=True)))
+        .subquery()
+    )
+    return select(aliased(model, ranked)).where(ranked.c.rank_ <= RECENT).order_by(
+        ranked.c.case_id, ranked.c.rank_
+    )
+
+
+_RECENT = {
+    ContactAttempt: _recent_statement(ContactAttempt, ContactAttempt.occurred_at),
+    CaseNote: _recent_statement(CaseNote, CaseNote.client_time),
+    FieldProposal: _recent_statement(FieldProposal, FieldProposal.client_time),
+}
+
+
+def _recent(session: Session, model, case_ids: list[int]) -> dict[int, list]:
     grouped: dict[int, list] = {}
-    for row in rows:
-        bucket = grouped.setdefault(row.case_id, [])
-        if len(bucket) < RECENT:
-            bucket.append(row)
+    for row in session.scalars(_RECENT[model], {"case_ids": case_ids}):
+        grouped.setdefault(row.case_id, []).append(row)
     return grouped
