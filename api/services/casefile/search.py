@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Select, literal_column, select, union, union_all
 from sqlalchemy.orm import Session
@@ -50,6 +50,7 @@ class CaseSearch:
 
     terms: dict[SearchKind, str]
     digest: str  # keyed digest of the query as typed (trimmed), for the audit row
+    built: dict = field(default_factory=dict, compare=False, repr=False)  # see _branches
 
     def audit_detail(self) -> dict:
         return {"kinds": sorted(self.terms), "q_digest": self.digest}
@@ -95,8 +96,15 @@ def _name_prefix(prefix: str, dialect: str):
     return (Debtor.name >= prefix) & (Debtor.name < upper) if upper else Debtor.name == prefix
 
 
-def _branches(search: CaseSearch, dialect: str) -> list[tuple[SearchKind, Select]]:
-    """One select of case ids per kind, each a lookup on an index."""
+def _branches(search: CaseSearch, dialect: str) -> tuple[tuple[SearchKind, Select], ...]:
+    """One select of case ids per kind, each a lookup on an index; built once per search
+    (the count, the page and `matched_kinds` share them)."""
+    if dialect not in search.built:
+        search.built[dialect] = _build(search, dialect)
+    return search.built[dialect]
+
+
+def _build(search: CaseSearch, dialect: str) -> tuple[tuple[SearchKind, Select], ...]:
 
     def by_debtor(*debtor_ids: Select) -> Select:
         return select(Case.id).where(Case.debtor_id.in_(union(*debtor_ids)))
@@ -122,7 +130,7 @@ def _branches(search: CaseSearch, dialect: str) -> list[tuple[SearchKind, Select
                       SearchKind.VIN_SERIAL: vin_serial(Collateral.vin)}[kind]
             branch = select(Collateral.case_id).where(column == value)
         out.append((kind, branch))
-    return out
+    return tuple(out)
 
 
 def matching_case_ids(search: CaseSearch, dialect: str) -> Select:
