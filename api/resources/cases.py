@@ -111,8 +111,12 @@ class CaseReveal(MethodView):
     @blp.alt_response(404, description="No such case")
     @blp.alt_response(422, description="Purpose missing, unknown, or not 10-400 characters")
     def post(self, args, case_id):
-        """Reveal the debtor's full national ID and phones, and the contacts' phones, for a
-        stated purpose (legal staff and administrators; audited as `case.reveal`)"""
+        """Reveal the debtor's full national ID and phones, for a stated purpose
+
+        For legal staff and administrators: the debtor's national ID, mobile, home and work
+        phones and the contacts' phones, in full. Audited as `case.reveal` with the purpose
+        code and text; the answer must not be cached (`Cache-Control: no-store`). Other
+        roles get 403, whichever case they name."""
         revealed = reveal_personal_data(
             db.session,
             current_principal(),

@@ -43,13 +43,16 @@ class SearchKind(enum.StrEnum):
     VIN_SERIAL = "vin_serial"  # the last six characters of the VIN
 
 
+_CANONICAL = (SearchKind.NATIONAL_ID, SearchKind.PHONE, SearchKind.VIN, SearchKind.PLATE)
+
+
 @dataclass(frozen=True)
 class CaseSearch:
     """A classified query: each kind it may be, with the value to look up (for the national
     ID, its keyed digest)."""
 
     terms: dict[SearchKind, str]
-    digest: str  # keyed digest of the query as typed (trimmed), for the audit row
+    digest: str  # keyed digest of the query's canonical form, for the audit row
     built: dict = field(default_factory=dict, compare=False, repr=False)  # see _branches
 
     def audit_detail(self) -> dict:
@@ -81,9 +84,13 @@ def parse_query(q: str, cipher: PiiCipher) -> CaseSearch:
         SearchKind.VIN_SERIAL: compact if _VIN_SERIAL.fullmatch(compact) else None,
     }
     terms |= {kind: value for kind, value in found.items() if value is not None}
+    # The audit digest is of the canonical form, so it does not depend on how the query was
+    # typed; for a national ID it equals the debtor's `national_id_digest`.
+    canonical = next((terms[k] for k in _CANONICAL if k in terms), q)
+    digest = cipher.digest(canonical)
     if SearchKind.NATIONAL_ID in terms:
-        terms[SearchKind.NATIONAL_ID] = cipher.digest(terms[SearchKind.NATIONAL_ID])
-    return CaseSearch(terms, cipher.digest(q))
+        terms[SearchKind.NATIONAL_ID] = digest
+    return CaseSearch(terms, digest)
 
 
 def _name_prefix(prefix: str, dialect: str):
