@@ -3,11 +3,32 @@
 import marshmallow as ma
 
 from api.extensions import Schema
-from api.models import Bucket, CaseStatus
+from api.models import Bucket, CaseStatus, Relation
+from api.services.casefile.reveal import PURPOSE_MAX, PURPOSE_MIN, RevealPurpose
+from api.services.casefile.search import MAX_LENGTH, MIN_LENGTH
 from schemas.common import PageArgsSchema, page_of
 
 
+def _search_length(value: str) -> None:
+    if not MIN_LENGTH <= len(value.strip()) <= MAX_LENGTH:
+        raise ma.ValidationError(f"must be {MIN_LENGTH} to {MAX_LENGTH} characters")
+
+
 class CaseQuerySchema(PageArgsSchema):
+    q = ma.fields.String(
+        validate=_search_length,
+        metadata={
+            "description": (
+                f"search, {MIN_LENGTH}-{MAX_LENGTH} characters once trimmed: contract number, "
+                "lender reference of the debtor, start of the debtor's name (case-sensitive), "
+                "phone of the debtor or a contact (any common form: +86, spaces, hyphens), "
+                "national ID (exact), plate (spaces and middle dot ignored), VIN or its last 6 "
+                "characters. A query that could be several of these finds any of them; "
+                "`matched_on` says which found each case"
+            ),
+            "example": "京A·D9203 5",
+        },
+    )
     team_id = ma.fields.Integer()
     collector_id = ma.fields.Integer()
     bucket = ma.fields.List(
@@ -71,6 +92,17 @@ class CaseSummarySchema(Schema):
     team_id = ma.fields.Integer(allow_none=True)
     collector_id = ma.fields.Integer(allow_none=True)
     distance_m = ma.fields.Float(allow_none=True)
+
+
+class CaseListItemSchema(CaseSummarySchema):
+    matched_on = ma.fields.List(
+        ma.fields.String(),
+        metadata={
+            "description": "with `q`: what the query matched (contract_no, lender_ref, name, "
+            "phone, national_id, plate, vin, vin_serial)",
+            "example": ["plate"],
+        },
+    )
 
 
 class DebtorViewSchema(Schema):
@@ -193,4 +225,47 @@ class AssignSchema(Schema):
     reason = ma.fields.String(validate=ma.validate.Length(max=200))
 
 
-CasePageSchema = page_of(CaseSummarySchema, "CasePage")
+class RevealSchema(Schema):
+    purpose_code = ma.fields.Enum(
+        RevealPurpose,
+        by_value=True,
+        required=True,
+        metadata={"description": "why the full data is needed"},
+    )
+    purpose = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=PURPOSE_MIN, max=PURPOSE_MAX),
+        metadata={
+            "description": "the purpose in words (kept in the audit log)",
+            "example": "Statement of claim to the Futian District People's Court",
+        },
+    )
+
+
+class RevealedDebtorSchema(Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    national_id = ma.fields.String(metadata={"example": "440308199901101512"})
+    mobile_phone = ma.fields.String(allow_none=True)
+    home_phone = ma.fields.String(allow_none=True)
+    work_phone = ma.fields.String(allow_none=True)
+
+
+class RevealedContactSchema(Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    relation = ma.fields.Enum(Relation, by_value=True)
+    phone = ma.fields.String(allow_none=True)
+    knows_of_loan = ma.fields.Boolean(
+        metadata={"description": "false: say nothing about the debt to this person"}
+    )
+
+
+class RevealedSchema(Schema):
+    case_id = ma.fields.Integer()
+    purpose_code = ma.fields.String()
+    debtor = ma.fields.Nested(RevealedDebtorSchema)
+    contacts = ma.fields.List(ma.fields.Nested(RevealedContactSchema))
+
+
+CasePageSchema = page_of(CaseListItemSchema, "CasePage")

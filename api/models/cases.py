@@ -6,7 +6,17 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Float, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.extensions import db
@@ -91,6 +101,11 @@ class Debtor(db.Model):
     """A borrower. The national ID is stored encrypted and found by a keyed hash."""
 
     __tablename__ = "debtors"
+    # Name search is a prefix match: text_pattern_ops lets PostgreSQL use the index for
+    # `LIKE 'x%'` whatever the database collation; SQLite uses it for a range on the name.
+    __table_args__ = (
+        Index("ix_debtors_name", "name", postgresql_ops={"name": "text_pattern_ops"}),
+    )
 
     id: Mapped[IdPk]
     lender_ref: Mapped[str] = mapped_column(String(64), unique=True)
@@ -98,9 +113,9 @@ class Debtor(db.Model):
     national_id_cipher: Mapped[bytes] = mapped_column(LargeBinary)
     national_id_digest: Mapped[str] = mapped_column(String(64), unique=True)
     national_id_last4: Mapped[str] = mapped_column(String(4))
-    mobile_phone: Mapped[str | None] = mapped_column(String(32))
-    home_phone: Mapped[str | None] = mapped_column(String(32))
-    work_phone: Mapped[str | None] = mapped_column(String(32))
+    mobile_phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    home_phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    work_phone: Mapped[str | None] = mapped_column(String(32), index=True)
     employer: Mapped[str | None] = mapped_column(String(200))
     risk_notes: Mapped[str | None] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
@@ -129,7 +144,7 @@ class Contact(db.Model):
     role: Mapped[ContactRole] = mapped_column(
         enum_column(ContactRole, "role"), default=ContactRole.REFERENCE
     )
-    phone: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
     knows_of_loan: Mapped[bool] = mapped_column(default=False)
 
     debtor: Mapped[Debtor] = relationship(back_populates="contacts")
@@ -276,6 +291,17 @@ class Collateral(db.Model):
     )
 
     case: Mapped[Case] = relationship(back_populates="collateral")
+
+
+# "Last six of the VIN" (the serial number) is how field staff read a VIN aloud. An index on the
+# expression serves it with nothing for any writer to keep up to date; the search must use the
+# very same expression, with literal positions (see `vin_serial`).
+def vin_serial(vin):
+    """SQL for the last six characters of a 17-character VIN, as the index stores them."""
+    return func.substr(vin, literal_column("12"), literal_column("6"))
+
+
+Index("ix_collateral_vin_serial", vin_serial(Collateral.vin))
 
 
 class Assignment(db.Model):

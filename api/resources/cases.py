@@ -8,7 +8,15 @@ from api.extensions import Blueprint, db
 from api.models import Role
 from api.services.casefile import cases as case_file
 from api.services.casefile.assignment import assign_case
-from schemas.cases import AssignSchema, CaseDetailSchema, CasePageSchema, CaseQuerySchema
+from api.services.casefile.reveal import REVEALERS, reveal_personal_data
+from schemas.cases import (
+    AssignSchema,
+    CaseDetailSchema,
+    CasePageSchema,
+    CaseQuerySchema,
+    RevealedSchema,
+    RevealSchema,
+)
 from schemas.common import page_meta
 
 blp = Blueprint("cases", __name__, url_prefix="/cases", description="The case file")
@@ -23,8 +31,14 @@ class Cases(MethodView):
     @auth_required()
     @blp.arguments(CaseQuerySchema, location="query")
     @blp.response(200, CasePageSchema)
+    @blp.alt_response(422, description="A filter is invalid, or `q` is too short or too long")
     def get(self, args):
-        """List the cases you may see, filtered and sorted (the read is audited)"""
+        """List the cases you may see, filtered, searched and sorted (the read is audited)
+
+        `q` finds a case by contract number, the debtor's lender reference, the start of the
+        debtor's name, a phone of the debtor or of a contact, the national ID, a plate, a VIN
+        or the VIN's last six characters; it combines with every other filter. The audit row
+        records that a search happened (the kinds tried and a keyed digest), never `q`."""
         near = None
         if "near_lat" in args:
             near = (args["near_lat"], args["near_lon"], args["radius_m"])
@@ -37,11 +51,14 @@ class Cases(MethodView):
             dpd_max=args.get("dpd_max"),
             unassigned=args.get("unassigned"),
             near=near,
+            q=args.get("q"),
             sort=args["sort"],
             page=args["page"],
             page_size=args["page_size"],
         )
-        items, total = case_file.list_cases(db.session, current_principal(), filters)
+        items, total = case_file.list_cases(
+            db.session, current_principal(), filters, pii_cipher()
+        )
         db.session.commit()
         return {"items": items, "page": page_meta(args["page"], args["page_size"], total)}
 
@@ -80,3 +97,33 @@ class CaseAssignment(MethodView):
         detail = case_file.case_detail(db.session, principal, case_id, pii_cipher())
         db.session.commit()
         return detail
+
+
+@blp.route("/<int:case_id>/reveal")
+class CaseReveal(MethodView):
+    @auth_required(*REVEALERS)
+    @blp.arguments(RevealSchema)
+    @blp.response(
+        200,
+        RevealedSchema,
+        headers={"Cache-Control": {"description": "no-store", "schema": {"type": "string"}}},
+    )
+    @blp.alt_response(404, description="No such case")
+    @blp.alt_response(422, description="Purpose missing, unknown, or not 10-400 characters")
+    def post(self, args, case_id):
+        """Reveal the debtor's full national ID and phones, for a stated purpose
+
+        For legal staff and administrators: the debtor's national ID, mobile, home and work
+        phones and the contacts' phones, in full. Audited as `case.reveal` with the purpose
+        code and text; the answer must not be cached (`Cache-Control: no-store`). Other
+        roles get 403, whichever case they name."""
+        revealed = reveal_personal_data(
+            db.session,
+            current_principal(),
+            case_id,
+            pii_cipher(),
+            purpose_code=args["purpose_code"],
+            purpose=args["purpose"],
+        )
+        db.session.commit()
+        return revealed, 200, {"Cache-Control": "no-store"}

@@ -8,6 +8,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from api.models import Address, Assignment, Case, Debtor, User
+from api.services.casefile import search as case_search
 from api.services.casefile.identifiers import mask_national_id, mask_phone
 from api.services.exceptions import InvalidInput
 from api.services.geo import bounding_box, geodesic_m, haversine_m, within_m
@@ -36,14 +37,25 @@ class CaseFilters:
     dpd_max: int | None = None
     unassigned: bool | None = None
     near: tuple[float, float, float] | None = None  # lat, lon (WGS84), radius in metres
+    q: str | None = None  # see api.services.casefile.search
     sort: str = "-days_past_due"
     page: int = 1
     page_size: int = 50
 
 
-def list_cases(session: Session, principal: Principal, f: CaseFilters) -> tuple[list[dict], int]:
-    """One page of case summaries the principal may see, and the total matching."""
+def list_cases(
+    session: Session, principal: Principal, f: CaseFilters, cipher: PiiCipher | None = None
+) -> tuple[list[dict], int]:
+    """One page of case summaries the principal may see, and the total matching. A search
+    (`f.q`, which needs the cipher) is audited even when it finds nothing."""
     stmt = visible_cases(principal, select(Case.id))
+    search = None
+    if f.q is not None:
+        if cipher is None:
+            raise ValueError("a search needs the PII cipher (national IDs are found by digest)")
+        search = case_search.parse_query(f.q, cipher)
+        dialect = session.get_bind().dialect.name
+        stmt = stmt.where(Case.id.in_(case_search.matching_case_ids(search, dialect)))
     if f.team_id is not None:
         stmt = stmt.where(Case.team_id == f.team_id)
     if f.collector_id is not None:
@@ -77,7 +89,13 @@ def list_cases(session: Session, principal: Principal, f: CaseFilters) -> tuple[
         ids, total, distances = _page_near(session, stmt, f, key, descending)
     cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(ids)))}
     items = [_summary(cases[i], distances.get(i)) for i in ids]
-    if items:
+    if search is not None:
+        matched = case_search.matched_kinds(session, search, list(ids))
+        for item in items:
+            item["matched_on"] = matched.get(item["id"], [])
+        audit.record(session, principal, "case.list",
+                     detail={"case_ids": list(ids), "search": search.audit_detail()})
+    elif items:
         audit.record(session, principal, "case.list", detail={"case_ids": list(ids)})
     return items, total
 
