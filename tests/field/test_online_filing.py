@@ -1,0 +1,305 @@
+"""Filing online: a collector with signal, or a supervisor on a visit, files the same records a
+phone pushes, and the server stores the same rows, flags, change-log entries and case document
+either way. Supervisors may push too, for the cases of their team."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, inspect, select
+
+from api.extensions import db
+from api.models import (
+    CaseNote,
+    Collateral,
+    ContactAttempt,
+    Device,
+    DeviceMutation,
+    EvidenceFile,
+    FieldProposal,
+    FieldReceipt,
+    NoticeServed,
+    RepaymentPromise,
+    Repossession,
+    SyncChange,
+    UploadStatus,
+    VehicleSighting,
+    VisitReport,
+)
+from api.models.sync import CaseDocument
+from api.services.fieldwork.promises import derived_id
+from tests.conftest import DATA
+from tests.field.conftest import upload_and_complete
+from tests.field.test_field_work import (
+    HOME,
+    Phone,
+    cosign,
+    photo,
+    promise,
+    report,
+    zone_where_it_is_13h,
+)
+
+FAR = (HOME[0] + 0.01, HOME[1])  # about 1.1 km north of the home address
+CLIENT_TIME = "2026-11-20T10:00:00+08:00"  # what Phone.send stamps on every mutation
+SAME_EVERYWHERE = {"id", "device_id", "mutation_id", "received_at"}
+
+
+@pytest.fixture
+def desk(world, client):
+    """Alice holds a case in team 1; Bob (same team) holds another; a supervisor of each team,
+    legal staff and an administrator are signed in on their own devices."""
+    team, other_team = world.team(), world.team()
+    alice, bob = world.user("collector", team), world.user("collector", team)
+    case, bobs = world.case(collector=alice, lat=HOME[0], lon=HOME[1]), world.case(collector=bob)
+    other_case = world.case(collector=world.user("collector", other_team))
+    alice_phone = world.login(alice)
+    return {
+        "world": world,
+        "alice": alice,
+        "bob": bob,
+        "case": case,
+        "bobs": bobs,
+        "other_case": other_case,
+        "home": case.debtor.addresses[0],
+        "vehicle": db.session.scalar(select(Collateral).where(Collateral.case_id == case.id)),
+        "alice_phone": alice_phone,
+        "phone": Phone(client, alice_phone),
+        "supervisor": world.login(world.user("supervisor", team)),
+        "other_supervisor": world.login(world.user("supervisor", other_team)),
+        "legal": world.login(world.user("legal")),
+        "admin": world.login(world.user("admin")),
+    }
+
+
+# --------------------------------------------------------------------------- the records
+
+
+def visit(d):
+    return report(
+        d["case"].id, d["home"].id, start="2026-11-20T21:50:00+08:00", fix=FAR, mock=True,
+        files=[photo("site")],
+    )
+
+
+def receipt(d):
+    return {
+        "id": str(uuid.uuid4()), "case_id": d["case"].id, "receipt_no": "R-000123",
+        "amount_fen": 100_000, "method": "cash", "payer_name": "张伟",
+        "received_at": "2026-11-20T10:40:00+08:00", "files": [photo("receipt")],
+    }
+
+
+def notice(d):
+    return {
+        "id": str(uuid.uuid4()), "case_id": d["case"].id, "notice_type": "overdue_notice",
+        "served_to_name": "张伟", "served_to_role": "debtor", "method": "in_person",
+        "served_at": "2026-11-20T10:45:00+08:00", "files": [photo("notice")],
+    }
+
+
+def sighting(d):
+    return {
+        "id": str(uuid.uuid4()), "case_id": d["case"].id, "collateral_id": d["vehicle"].id,
+        "vin_read": "LSJA24U62JG269225", "engine_no_read": "G4FC1234567",
+        "plate_read": "京AD92035", "seen_at": "2026-11-20T11:00:00+08:00",
+        "lat": HOME[0], "lon": HOME[1], "files": [photo("vehicle_vin_plate")],
+    }
+
+
+def contact_attempt(d):
+    return {
+        "id": str(uuid.uuid4()), "case_id": d["case"].id, "channel": "call",
+        "outcome": "connected", "occurred_at": "2026-11-20T09:12:00+08:00", "duration_s": 95,
+        "contact_id": d["case"].debtor.contacts[0].id, "note": "Spouse answered.",
+    }
+
+
+def note(d):
+    return {"id": str(uuid.uuid4()), "case_id": d["case"].id, "text": "Works nights."}
+
+
+def proposal(d):
+    return {
+        "id": str(uuid.uuid4()), "case_id": d["case"].id, "kind": "phone",
+        "data": {"phone": "+86 139 1234 5678", "label": "work"}, "note": "From the neighbour",
+    }
+
+
+# type as pushed, online path, model, payload builder, columns that differ by necessity
+KINDS = {
+    "visit_report": ("visits", VisitReport, visit, ()),
+    "repayment_promise": (
+        "promises", RepaymentPromise, lambda d: promise(d["case"].id),
+        # the PDF prints the record id; the national ID is sealed with a fresh nonce
+        ("pdf_file_id", "pdf_sha256", "signer_id_cipher"),
+    ),
+    "field_receipt": ("receipts", FieldReceipt, receipt, ("receipt_no",)),  # unique per book
+    "notice_served": ("notices", NoticeServed, notice, ()),
+    "vehicle_sighting": ("sightings", VehicleSighting, sighting, ()),
+    "contact_attempt": ("contact-attempts", ContactAttempt, contact_attempt, ()),
+    "case_note": ("notes", CaseNote, note, ()),
+    "field_proposal": ("proposals", FieldProposal, proposal, ()),
+}
+
+
+def as_online(payload: dict, *, keep_case_id: bool) -> dict:
+    """The same record as a second one: a new id (and file ids, receipt number)."""
+    body = copy.deepcopy(payload)
+    body["id"] = str(uuid.uuid4())
+    for declared in body.get("files", []):
+        declared["id"] = str(uuid.uuid4())
+    if "receipt_no" in body:
+        body["receipt_no"] = "R-000124"
+    if not keep_case_id:
+        del body["case_id"]
+    return body
+
+
+def file_online(client, headers, case_id, path, body):
+    return client.post(f"/cases/{case_id}/{path}", headers=headers, json=body)
+
+
+# --------------------------------------------------------------------------- what is stored
+
+
+def columns(row, *skip) -> dict:
+    left_out = SAME_EVERYWHERE | set(skip)
+    return {a.key: getattr(row, a.key) for a in inspect(type(row)).column_attrs
+            if a.key not in left_out}
+
+
+def declared_files(record_id: str) -> list[dict]:
+    files = db.session.scalars(
+        select(EvidenceFile)
+        .where(EvidenceFile.record_id == record_id, EvidenceFile.kind != "promise_pdf")
+        .order_by(EvidenceFile.kind)
+    )
+    return [columns(f, "record_id", "storage_key", "declared_at") for f in files]
+
+
+def last_seq() -> int:
+    return db.session.scalar(select(func.max(SyncChange.seq))) or 0
+
+
+def changes_since(seq: int) -> list[tuple]:
+    rows = db.session.scalars(select(SyncChange).where(SyncChange.seq > seq))
+    return [(c.bucket, c.entity, c.entity_id, c.op) for c in rows]
+
+
+def case_document(app, case_id: int) -> dict:
+    """The collector's document of the case, times as UTC instants (a row the filing
+    transaction holds is serialised with the offset it was given, a row read back in UTC)."""
+    db.session.expire_all()
+    sealed = db.session.get(CaseDocument, case_id).sealed
+    return json.loads(app.extensions["fieldvisit.pii"].unseal(sealed), object_hook=_in_utc)
+
+
+def _in_utc(obj: dict) -> dict:
+    for key, value in obj.items():
+        if isinstance(value, str) and "T" in value and value[-6] in "+-":
+            try:
+                obj[key] = datetime.fromisoformat(value).astimezone(UTC)
+            except ValueError:
+                pass
+    return obj
+
+
+def without(doc: dict, record_id: str) -> dict:
+    """The document without the entries a record put in its recent lists."""
+    lists = ("recent_contacts", "notes", "proposals")
+    return {k: [e for e in v if e["id"] != record_id] if k in lists else v
+            for k, v in doc.items()}
+
+
+def entries(doc: dict, record_id: str) -> list[dict]:
+    lists = ("recent_contacts", "notes", "proposals")
+    return [{**e, "id": "?"} for k in lists for e in doc[k] if e["id"] == record_id]
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+# --------------------------------------------------------------------------- same either way
+
+
+def push_then_file_online(app, client, d, kind, *, online_headers, push_phone, device_time):
+    """File a record by push and the same record online; compare all that was stored."""
+    path, model, build, differ = KINDS[kind]
+    payload = build(d)
+    mark = last_seq()
+    pushed = push_phone.send(kind, payload, device_time=device_time)
+    assert pushed["status"] == "applied", pushed
+    pushed_changes, after_push = changes_since(mark), case_document(app, d["case"].id)
+    body = as_online(payload, keep_case_id=kind != "case_note")
+    body.update(client_time=CLIENT_TIME, device_time=device_time)
+    mark = last_seq()
+    response = file_online(client, online_headers, d["case"].id, path, body)
+    assert response.status_code == 201, response.get_json()
+    filed = response.get_json()
+    assert filed == {"type": kind, "record_id": body["id"], "flags": pushed["flags"]}
+    assert response.headers["Location"] == f"/{path}/{body['id']}"
+    one, two = db.session.get(model, pushed["record_id"]), db.session.get(model, body["id"])
+    offset = "device_clock_offset_s"
+    if hasattr(one, offset):  # measured against the server's clock a moment apart
+        assert getattr(two, offset) == pytest.approx(getattr(one, offset), abs=60)
+    assert columns(one, offset, *differ) == columns(two, offset, *differ)
+    assert (two.mutation_id, one.mutation_id) == (0, push_phone.next_id - 1)
+    assert declared_files(one.id) == declared_files(two.id)
+    holder_bucket = f"u{d['case'].collector_id}"
+    assert pushed_changes == changes_since(mark) == [(holder_bucket, "case", d["case"].id, "put")]
+    after_online = case_document(app, d["case"].id)
+    assert without(after_online, two.id) == after_push
+    assert entries(after_online, two.id) == entries(after_push, one.id)
+    return one, two, filed
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_record_filed_online_is_stored_as_if_pushed(app, client, desk, kind):
+    device_time = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()
+    one, two, filed = push_then_file_online(
+        app, client, desk, kind, online_headers=desk["alice_phone"], push_phone=desk["phone"],
+        device_time=device_time,
+    )
+    assert two.author_id == desk["alice"].id and two.device_id == one.device_id
+    if kind == "visit_report":
+        assert set(filed["flags"]) == {
+            "outside_visit_hours", "too_few_collectors", "far_from_address", "mock_location",
+            "device_clock_offset",
+        }
+        assert two.distance_m == pytest.approx(1106, abs=5)
+    if kind == "repayment_promise":
+        cipher = app.extensions["fieldvisit.pii"]
+        assert cipher.decrypt(two.signer_id_cipher) == cipher.decrypt(one.signer_id_cipher)
+        pdf = db.session.get(EvidenceFile, derived_id(two.id, "promise_pdf"))
+        assert two.pdf_file_id == pdf.id and pdf.status is UploadStatus.COMPLETE
+
+
+def test_a_supervisor_on_a_visit_files_as_a_supervisor_pushing(app, client, desk):
+    """The record goes to the collector's bucket either way; the supervisor's device keeps its
+    own outbox numbering, which an online filing does not touch."""
+    phone = Phone(client, desk["supervisor"])
+    one, two, _ = push_then_file_online(
+        app, client, desk, "visit_report", online_headers=desk["supervisor"], push_phone=phone,
+        device_time=None,
+    )
+    supervisor_device = desk["supervisor"]["X-Device-Id"]
+    assert one.author_id == two.author_id != desk["alice"].id
+    assert one.device_id == two.device_id == supervisor_device
+    assert db.session.get(Device, supervisor_device).last_mutation_id == 1
+    assert db.session.scalar(select(func.count()).select_from(DeviceMutation)) == 1
+    # What the supervisor declared, the supervisor uploads.
+    upload_and_complete(client, desk["supervisor"], _file_id(two.id), photo_bytes())
+
+
+def _file_id(record_id: str) -> str:
+    return db.session.scalar(select(EvidenceFile.id).where(EvidenceFile.record_id == record_id))
+
+
+def photo_bytes(name: str = "DSCN0010.jpg") -> bytes:
+    return (DATA / "photos" / name).read_bytes()
