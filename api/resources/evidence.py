@@ -64,8 +64,9 @@ class UploadUrl(MethodView):
         """Get a fresh signed URL to upload a declared file to
 
         The file was declared (id, SHA-256, size, type) inside a record pushed through
-        `/sync/push` or filed online (`POST /cases/{case_id}/visits`, ...). PUT its bytes to `url` with `headers`, then call `complete`. Ask again
-        for a new URL whenever one expires or an upload fails."""
+        `/sync/push` or filed online (`POST /cases/{case_id}/visits`, ...), by you. PUT its
+        bytes to `url` with `headers`, then call `complete`. Ask again for a new URL whenever
+        one expires or an upload fails."""
         return evidence.upload_target(db.session, current_principal(), str(file_id), blob_store())
 
 
