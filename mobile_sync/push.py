@@ -16,7 +16,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from api.models import Case, Device, DeviceMutation, Role
+from api.models import Case, Device, DeviceMutation
 from api.models.types import utcnow
 from api.services.exceptions import DomainError, InvalidInput
 from api.services.fieldwork.context import ensure_new_record
@@ -177,7 +177,7 @@ def _case_for(session: Session, filer: Principal, case_id: int) -> tuple[Case, b
     kept and flagged). A collector: one they hold or held (the outbox of a phone that was
     offline when it was reassigned); a supervisor: a case of their team. Any other case is
     answered like a missing one (`payload.case_id`)."""
-    return case_for_filer(session, filer, case_id, once_held=filer.role is Role.COLLECTOR)
+    return case_for_filer(session, filer, case_id, once_held=True)
 
 
 def _duplicate(session: Session, device_id: str, mutation_id: int) -> dict:

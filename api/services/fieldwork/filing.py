@@ -22,7 +22,6 @@ from api.services.fieldwork.context import FieldContext, ensure_new_record
 from api.services.identity.accounts import Principal
 
 ONLINE_MUTATION_ID = 0  # an online filing has no place in a phone's outbox
-FILERS = (Role.COLLECTOR, Role.SUPERVISOR)
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,9 @@ def field_context(
     )
 
 
-def apply_record(ctx: FieldContext, apply: Callable[[FieldContext, dict], object], data: dict):
+def apply_record(
+    ctx: FieldContext, apply: Callable[[FieldContext, dict], object], data: dict
+) -> list[str]:
     """Run the record's service; the flags it raised, and `case_reassigned` when it applies."""
     apply(ctx, data)
     ctx.session.flush()
