@@ -8,21 +8,26 @@ answer) is recognised, a gap is refused, and a business refusal still advances."
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import marshmallow as ma
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from api.config import Policy
-from api.models import Assignment, Case, Device, DeviceMutation
+from api.models import Case, Device, DeviceMutation
 from api.models.types import utcnow
-from api.services.exceptions import DomainError, InvalidInput, NotFound, TemporarilyUnavailable
-from api.services.fieldwork.context import FieldContext, ensure_new_record
+from api.services.exceptions import DomainError, InvalidInput, TemporarilyUnavailable
+from api.services.fieldwork.context import ensure_new_record
+from api.services.fieldwork.filing import (
+    FilingEnvironment,
+    apply_record,
+    case_for_filer,
+    clock_offset,
+    field_context,
+)
+from api.services.identity.accounts import Principal
 from mobile_sync.registry import MUTATIONS
 from schemas.common import flatten_messages
 
@@ -30,13 +35,9 @@ RETRY_AFTER_S = 2
 
 
 @dataclass(frozen=True)
-class PushEnvironment:
+class PushEnvironment(FilingEnvironment):
     """What mutations may use besides the session, supplied by the caller."""
 
-    policy: Policy
-    cipher: Any = None
-    blobs: Any = None
-    verify_cosign: Callable[[str, datetime, datetime], int | None] | None = None
     lock_timeout_ms: int = 5000
 
 
@@ -50,20 +51,20 @@ class PushOutcome:
 def push(
     session: Session,
     *,
-    user_id: int,
-    device_id: str,
+    filer: Principal,
     mutations: list[dict],
     env: PushEnvironment,
     device_time: datetime | None = None,
 ) -> PushOutcome:
-    """Apply `mutations` (already shape-checked) in order; one result per mutation.
-    `device_time` is the phone's clock when it sent the batch: its offset is flagged."""
-    offset = (device_time - utcnow()).total_seconds() if device_time else None
+    """Apply `mutations` (already shape-checked) from `filer`'s device in order; one result per
+    mutation. `device_time` is the phone's clock when it sent the batch: its offset is flagged."""
+    offset = clock_offset(device_time)
+    device_id = filer.device_id
     session.commit()  # end the read transaction authentication opened: each mutation is its own
     results: list[dict] = []
     for index, mutation in enumerate(mutations):
         try:
-            result = _apply_one(session, user_id, device_id, mutation, env, offset)
+            result = _apply_one(session, filer, mutation, env, offset)
             session.commit()
         except (OperationalError, IntegrityError, DBAPIError, TemporarilyUnavailable) as exc:
             session.rollback()
@@ -84,12 +85,12 @@ def push(
 
 def _apply_one(
     session: Session,
-    user_id: int,
-    device_id: str,
+    filer: Principal,
     mutation: dict,
     env: PushEnvironment,
     offset: float | None,
 ) -> dict:
+    device_id = filer.device_id
     _set_lock_timeout(session, env.lock_timeout_ms)
     last = session.execute(
         update(Device)
@@ -110,7 +111,7 @@ def _apply_one(
     status, info, case_id = "applied", {}, None
     try:
         with session.begin_nested():
-            info, case_id = _apply_payload(session, user_id, device_id, mutation, env, offset)
+            info, case_id = _apply_payload(session, filer, mutation, env, offset)
     except TemporarilyUnavailable:
         raise  # not a refusal: the phone sends this mutation again later
     except DomainError as exc:
@@ -137,7 +138,11 @@ def _apply_one(
 
 
 def _apply_payload(
-    session, user_id, device_id, mutation, env: PushEnvironment, offset: float | None
+    session: Session,
+    filer: Principal,
+    mutation: dict,
+    env: PushEnvironment,
+    offset: float | None,
 ) -> tuple[dict, int | None]:
     kind = MUTATIONS.get(mutation["type"])
     if kind is None:
@@ -152,25 +157,19 @@ def _apply_payload(
             "The mutation's payload is not valid.",
             fields={f"payload.{k}": v for k, v in flatten_messages(exc.messages).items()},
         ) from exc
-    case, reassigned = _case_for(session, user_id, data["case_id"])
+    case, reassigned = _case_for(session, filer, data["case_id"])
     ensure_new_record(session, kind.model, str(data["id"]))
-    ctx = FieldContext(
-        session=session,
-        user_id=user_id,
-        device_id=device_id,
+    ctx = field_context(
+        session,
+        filer,
+        case,
+        reassigned=reassigned,
+        env=env,
         mutation_id=mutation["mutation_id"],
         client_time=mutation["client_time"],
-        case=case,
-        case_reassigned=reassigned,
-        policy=env.policy,
-        cipher=env.cipher,
-        blobs=env.blobs,
-        verify_cosign=env.verify_cosign,
         clock_offset_s=offset,
     )
-    kind.apply(ctx, data)
-    session.flush()
-    flags = ctx.flags + (["case_reassigned"] if reassigned else [])
+    flags = apply_record(ctx, kind.apply, data)
     return {"record_id": str(data["id"]), "flags": flags}, case.id
 
 
@@ -180,19 +179,12 @@ def _in_payload(fields: dict) -> dict:
     return {k if k.split(".")[0] in top else f"payload.{k}": v for k, v in fields.items()}
 
 
-def _case_for(session: Session, user_id: int, case_id: int) -> tuple[Case, bool]:
-    """The case, and whether it has left this collector since (then the record is kept and
-    flagged). A case they never held is answered like a missing one."""
-    case = session.get(Case, case_id)
-    if case is not None and case.collector_id == user_id:
-        return case, False
-    if case is not None and session.scalar(
-        select(Assignment.id)
-        .where(Assignment.case_id == case_id, Assignment.collector_id == user_id)
-        .limit(1)
-    ):
-        return case, True
-    raise NotFound("No such case.", fields={"payload.case_id": ["no such case"]})
+def _case_for(session: Session, filer: Principal, case_id: int) -> tuple[Case, bool]:
+    """The case a pusher may file for, and whether it has left them since (then the record is
+    kept and flagged). A collector: one they hold or held (the outbox of a phone that was
+    offline when it was reassigned); a supervisor: a case of their team. Any other case is
+    answered like a missing one (`payload.case_id`)."""
+    return case_for_filer(session, filer, case_id, once_held=True)
 
 
 def _duplicate(session: Session, device_id: str, mutation_id: int) -> dict:

@@ -10,11 +10,14 @@ def register_blueprints(api: Api) -> None:
         auth,
         cases,
         evidence,
+        filing,
         imports,
         proposals,
         sync,
         timeline,
     )
 
-    for module in (auth, admin, cases, imports, audit, sync, proposals, evidence, timeline):
+    for module in (
+        auth, admin, cases, timeline, imports, audit, sync, filing, proposals, evidence,
+    ):
         api.register_blueprint(module.blp)

@@ -56,7 +56,7 @@ def local_store() -> LocalBlobStore:
 
 @blp.route("/evidence/<uuid:file_id>/upload-url")
 class UploadUrl(MethodView):
-    @auth_required(Role.COLLECTOR)
+    @auth_required(Role.COLLECTOR, Role.SUPERVISOR)
     @blp.response(200, UploadTargetSchema)
     @blp.alt_response(404, description="No such file, or not one you declared")
     @blp.alt_response(409, description="`already_complete`: the file was already received")
@@ -64,14 +64,15 @@ class UploadUrl(MethodView):
         """Get a fresh signed URL to upload a declared file to
 
         The file was declared (id, SHA-256, size, type) inside a record pushed through
-        `/sync/push`. PUT its bytes to `url` with `headers`, then call `complete`. Ask again
-        for a new URL whenever one expires or an upload fails."""
+        `/sync/push` or filed online (`POST /cases/{case_id}/visits`, ...), by you. PUT its
+        bytes to `url` with `headers`, then call `complete`. Ask again for a new URL whenever
+        one expires or an upload fails."""
         return uploads.upload_target(db.session, current_principal(), str(file_id), blob_store())
 
 
 @blp.route("/evidence/<uuid:file_id>/complete")
 class CompleteUpload(MethodView):
-    @auth_required(Role.COLLECTOR)
+    @auth_required(Role.COLLECTOR, Role.SUPERVISOR)
     @blp.response(200, EvidenceFileSchema)
     @blp.alt_response(404, description="No such file, or not one you declared")
     @blp.alt_response(409, description="`not_uploaded`: PUT the file first")

@@ -63,13 +63,17 @@ class Pull(MethodView):
 class Push(MethodView):
     owns_transactions = True  # one transaction per mutation (mobile_sync.push)
 
-    @auth_required(Role.COLLECTOR)
+    @auth_required(Role.COLLECTOR, Role.SUPERVISOR)
     @blp.body_limit(MAX_PUSH_BYTES)
     @blp.arguments(PushSchema)
     @blp.response(200, PushResultSchema)
     @blp.alt_response(503, description="Transient failure: results so far, retry after a while")
     def post(self, args):
-        """Push mutations from the outbox: one result per mutation, each applied exactly once"""
+        """Push mutations from the outbox: one result per mutation, each applied exactly once
+
+        A collector files for the cases they hold (or held: kept and flagged
+        `case_reassigned`), a supervisor for the cases of their team; any other case is
+        `rejected` with `not_found`."""
         principal = current_principal()
         if str(args["device_id"]) != principal.device_id:
             raise Forbidden(
@@ -86,8 +90,7 @@ class Push(MethodView):
         )
         outcome = push(
             db.session,
-            user_id=principal.user_id,
-            device_id=principal.device_id,
+            filer=principal,
             mutations=args["mutations"],
             env=env,
             device_time=args.get("device_time"),

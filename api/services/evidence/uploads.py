@@ -61,16 +61,21 @@ _SPOOL_BYTES = 8 * 1024 * 1024  # S3 bodies are copied to a spooled file for Pil
 def _uploader_slot(
     session: Session, principal: Principal, file_id: str, *, lock: bool = False
 ) -> EvidenceFile:
-    """The slot, if the caller declared it on a case they hold or once held; else NotFound
-    (whether it exists is not the caller's business)."""
+    """The slot, if the caller declared it on a case they hold or once held (a supervisor: on
+    a case of their team); else NotFound (whether it exists is not the caller's business)."""
     stmt = select(EvidenceFile).where(EvidenceFile.id == str(file_id))
     slot = session.scalar(stmt.with_for_update() if lock else stmt)
     if (
         slot is None
-        or principal.role is not Role.COLLECTOR
+        or principal.role not in (Role.COLLECTOR, Role.SUPERVISOR)
         or slot.uploader_id != principal.user_id
     ):
         raise no_such_file()
+    if principal.role is Role.SUPERVISOR:
+        case = session.get(Case, slot.case_id)
+        if case is None or principal.team_id is None or case.team_id != principal.team_id:
+            raise no_such_file()
+        return slot
     held = session.scalar(
         select(
             exists().where(
