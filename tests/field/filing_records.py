@@ -163,16 +163,22 @@ def _in_utc(obj: dict) -> dict:
     return obj
 
 
+# The document's lists of recent records (mobile_sync.documents and field_history).
+RECENT_LISTS = (
+    "recent_contacts", "notes", "proposals", "visits", "open_promises", "receipts", "notices",
+)
+
+
 def without(doc: dict, record_id: str) -> dict:
     """The document without the entries a record put in its recent lists."""
-    lists = ("recent_contacts", "notes", "proposals")
-    return {k: [e for e in v if e["id"] != record_id] if k in lists else v
+    return {k: [e for e in v if e["id"] != record_id] if k in RECENT_LISTS else v
             for k, v in doc.items()}
 
 
 def entries(doc: dict, record_id: str) -> list[dict]:
-    lists = ("recent_contacts", "notes", "proposals")
-    return [{**e, "id": "?"} for k in lists for e in doc[k] if e["id"] == record_id]
+    """A record's entries in the recent lists, less what must differ (id, receipt number)."""
+    return [{**e, "id": "?", "receipt_no": "?"} if "receipt_no" in e else {**e, "id": "?"}
+            for k in RECENT_LISTS for e in doc[k] if e["id"] == record_id]
 
 
 def count(model) -> int:

@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
-from clients.device_client import DeviceClient, FlaskTransport
+from clients.device import DeviceClient, FlaskTransport
 from sqlalchemy import event, select
 
 from api.commands.sync import command as sync_command
