@@ -11,6 +11,13 @@ def command(bind: str, workers: int):
     from gunicorn.app.base import BaseApplication
 
     from api import create_app
+    from api.config import Config
+    from api.keys import InsecureConfiguration, check_keys
+
+    try:  # refuse here, once, rather than in every worker
+        check_keys(Config.from_env())
+    except InsecureConfiguration as exc:
+        raise click.ClickException(str(exc)) from exc
 
     class Server(BaseApplication):
         def load_config(self):
