@@ -11,6 +11,8 @@ import pytest
 import redis
 from sqlalchemy import select
 
+from api import create_app
+from api.config import Config
 from api.extensions import db
 from api.models import AuditEvent
 from api.services.identity.throttle import PasswordGuard, TooManyAttempts
@@ -114,9 +116,9 @@ def test_right_passwords_are_never_counted(client, world):
         assert attempt(client, user.username, PASSWORD).status_code == 200
 
 
-def test_the_lockout_is_shared_through_redis_by_every_worker():
-    """Two guards on one Redis are two gunicorn workers: a lockout earned on one holds on
-    the other, and lifting it on one lifts it everywhere."""
+def test_the_lockout_is_shared_through_redis_by_every_worker(tmp_path):
+    """A guard and an app configured with the same Redis are two gunicorn workers: a lockout
+    earned on one holds on the other, and lifting it on one lifts it everywhere."""
     url = "redis://127.0.0.1:6379/0"
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
@@ -124,7 +126,10 @@ def test_the_lockout_is_shared_through_redis_by_every_worker():
         pytest.skip("Redis is not running on 127.0.0.1:6379")
     username, address = f"redis-test-{uuid.uuid4().hex}", f"test-{uuid.uuid4().hex}"
     first = PasswordGuard(url, "3 per 15 minutes", "100 per 15 minutes")
-    second = PasswordGuard(url, "3 per 15 minutes", "100 per 15 minutes")
+    app = create_app(Config(database_url="sqlite://", blob_store=f"local:{tmp_path}",
+                            testing=True, ratelimit_storage_uri=url,
+                            login_failures_per_username="3 per 15 minutes"))
+    second = app.extensions["fieldvisit.password_guard"]
     try:
         assert [first.failed(username, address) for _ in range(3)] == [False, False, True]
         with pytest.raises(TooManyAttempts) as refused:
@@ -134,3 +139,6 @@ def test_the_lockout_is_shared_through_redis_by_every_worker():
         first.check(username, address)  # no longer locked
     finally:
         first.unlock(username)
+        store = redis.Redis.from_url(url)
+        for key in store.scan_iter(f"*{address}*"):
+            store.delete(key)
