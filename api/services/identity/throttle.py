@@ -57,7 +57,7 @@ class PasswordGuard:
         """Count a wrong password; True if the username is locked out by this one."""
         for item, key, _ in self._counters(username, address):
             self._call(self.window.hit, item, *key)
-        return not self._call(self.window.test, self.per_username, *self._user_key(username))
+        return self.locked_out(username)
 
     def locked_out(self, username: str) -> bool:
         return not self._call(self.window.test, self.per_username, *self._user_key(username))
