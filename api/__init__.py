@@ -7,14 +7,15 @@ import logging
 from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import input_guards
 from api.config import Config, absolute_sqlite_url
 from api.errors import error_response, register_error_handlers
 from api.extensions import Api, AppSession, db
-from api.services.evidence.storage import blob_store_from_config
-from api.services.identity.accounts import configure_password_hashing
-from api.services.identity.pii import PiiCipher
+from api.keys import blob_store, check_keys, pii_cipher
+from api.services.identity.passwords import configure_password_hashing
+from api.services.identity.throttle import PasswordGuard
 from mobile_sync import changelog
 
 API_TITLE = "fieldvisit"
@@ -26,9 +27,11 @@ JSON_ONLY = ("application/json",)
 
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
+    check_keys(config)
     app = Flask(__name__)
     app.config.update(
         FIELDVISIT=config,
+        TESTING=config.testing,
         SECRET_KEY=config.secret_key,
         SQLALCHEMY_DATABASE_URI=absolute_sqlite_url(config.database_url),
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(config.database_url),
@@ -52,10 +55,15 @@ def create_app(config: Config | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO)
     db.init_app(app)
     configure_password_hashing(config.argon2_profile)
-    app.extensions["fieldvisit.pii"] = PiiCipher(config.pii_key or config.secret_key)
-    app.extensions["fieldvisit.blobs"] = blob_store_from_config(
-        config.blob_store, config.s3_endpoint_url, config.secret_key, base_url="/blobs"
+    app.extensions["fieldvisit.pii"] = pii_cipher(config)
+    app.extensions["fieldvisit.blobs"] = blob_store(config, base_url="/blobs")
+    app.extensions["fieldvisit.password_guard"] = PasswordGuard(
+        config.ratelimit_storage_uri,
+        config.login_failures_per_username,
+        config.login_failures_per_address,
     )
+    if config.forwarded_hops:  # the client address (throttling) is the proxies' X-Forwarded-For
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.forwarded_hops)
     changelog.install(AppSession)
     api = Api(app)
     register_error_handlers(app)

@@ -7,9 +7,12 @@ from functools import wraps
 from flask import current_app, g, request
 
 from api.extensions import Blueprint, db
+from api.keys import secret_keys
 from api.models import Role
 from api.services.exceptions import Forbidden, Unauthorized
-from api.services.identity.accounts import Principal, TokenService
+from api.services.identity.accounts import Principal
+from api.services.identity.throttle import PasswordGuard
+from api.services.identity.tokens import TokenService
 
 ALL_ROLES = tuple(Role)
 STAFF = (Role.SUPERVISOR, Role.LEGAL, Role.ADMIN)
@@ -17,7 +20,21 @@ STAFF = (Role.SUPERVISOR, Role.LEGAL, Role.ADMIN)
 
 def token_service() -> TokenService:
     cfg = current_app.config["FIELDVISIT"]
-    return TokenService(db.session, cfg.secret_key, cfg.access_token_ttl_s, cfg.refresh_token_ttl_s)
+    return TokenService(
+        db.session,
+        secret_keys(cfg),
+        cfg.access_token_ttl_s,
+        cfg.refresh_token_ttl_s,
+        guard=password_guard(),
+    )
+
+
+def password_guard() -> PasswordGuard:
+    return current_app.extensions["fieldvisit.password_guard"]
+
+
+def client_address() -> str:
+    return request.remote_addr or ""
 
 
 def current_principal() -> Principal:

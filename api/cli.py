@@ -8,17 +8,34 @@ import click
 from flask.cli import FlaskGroup
 
 # Each module in api/commands/ defines `command`, a click command or group.
-COMMANDS = ("db", "serve", "demo", "imports", "audit", "evidence", "sync")
+COMMANDS = ("db", "serve", "demo", "imports", "audit", "evidence", "sync", "keys")
+# These touch neither tokens nor personal data, so they run without the server's own keys.
+KEYLESS_COMMANDS = ("openapi", "db")
 
 
 def _create_app():
     from api import create_app
+    from api.config import Config
+    from api.keys import InsecureConfiguration
 
-    return create_app()
+    config = Config.from_env()
+    context = click.get_current_context(silent=True)
+    if context is not None and context.meta.get("fieldvisit.command") in KEYLESS_COMMANDS:
+        config.debug = True
+    try:
+        return create_app(config)
+    except InsecureConfiguration as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+class _Group(FlaskGroup):
+    def get_command(self, ctx: click.Context, cmd_name: str):
+        ctx.meta["fieldvisit.command"] = cmd_name  # _create_app reads it
+        return super().get_command(ctx, cmd_name)
 
 
 @click.group(
-    cls=FlaskGroup,
+    cls=_Group,
     create_app=_create_app,
     add_default_commands=False,
     add_version_option=False,

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_VAR = Path(os.environ.get("FIELDVISIT_VAR_DIR", "var")).resolve()
+# Accepted only with FIELDVISIT_DEBUG or in tests: anyone can forge tokens signed with it.
+DEV_SECRET_KEY = "dev-only-change-me"
 
 
 def absolute_sqlite_url(url: str) -> str:
@@ -41,8 +43,17 @@ class Config:
     database_url: str = f"sqlite:///{DEFAULT_VAR / 'fieldvisit.db'}"
     blob_store: str = f"local:{DEFAULT_VAR / 'blobs'}"
     s3_endpoint_url: str | None = None
-    secret_key: str = "dev-only-change-me"
-    pii_key: str | None = None
+    # Outside debug and tests the server refuses to start without its own keys (api/keys.py).
+    debug: bool = False
+    testing: bool = False
+    secret_key: str = DEV_SECRET_KEY  # signs access tokens, attestations and download URLs
+    previous_secret_keys: str = ""  # comma-separated, still accepted (key rotation)
+    pii_key: str | None = None  # "ID:KEY,ID:KEY": the first seals (api/services/identity/pii.py)
+    pii_lookup_key: str | None = None  # keys national-ID lookup digests; default: PII key 1
+    ratelimit_storage_uri: str = "memory://"  # `redis://host:6379` to share across workers
+    login_failures_per_username: str = "10 per 15 minutes"
+    login_failures_per_address: str = "100 per 15 minutes"
+    forwarded_hops: int = 0  # proxies in front that set X-Forwarded-For (client address)
     argon2_profile: str = "RFC_9106_LOW_MEMORY"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
@@ -59,7 +70,12 @@ class Config:
             raw = env.get(f"FIELDVISIT_{f.name.upper()}")
             if raw is None or f.name == "policy":
                 continue
-            values[f.name] = int(raw) if f.type in ("int", int) else raw
+            if f.type in ("int", int):
+                values[f.name] = int(raw)
+            elif f.type in ("bool", bool):
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            else:
+                values[f.name] = raw
         policy = Policy()
         for f in fields(Policy):
             raw = env.get(f"FIELDVISIT_POLICY_{f.name.upper()}")

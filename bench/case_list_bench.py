@@ -34,7 +34,8 @@ from api.extensions import db  # noqa: E402
 from api.models import Address, Case, Debtor, Role, Team, User  # noqa: E402
 from api.services.casefile.cases import CaseFilters, list_cases  # noqa: E402
 from api.services.casefile.loan_figures import bucket_for  # noqa: E402
-from api.services.identity.accounts import Principal, hash_password  # noqa: E402
+from api.services.identity.accounts import Principal  # noqa: E402
+from api.services.identity.passwords import hash_password  # noqa: E402
 from api.services.imports.demo.loans import random_days_past_due  # noqa: E402
 from api.services.imports.demo.people import (  # noqa: E402
     random_mobile,
@@ -152,7 +153,7 @@ def timed(fn: Callable[[], object], runs: int) -> tuple[float, float, object]:
 def bench(engine: str, book: Book, runs: int) -> None:
     with database(engine) as url, tempfile.TemporaryDirectory() as blobs:
         app = create_app(Config(database_url=url, blob_store=f"local:{blobs}",
-                                secret_key="bench-secret"))
+                                secret_key="bench-secret", debug=True))
         with app.app_context():
             load_s = book.load()
             print(f"\n{engine}: loaded {len(book.cases):,} cases, {len(book.addresses):,} "
@@ -198,7 +199,7 @@ def main() -> None:
     started = time.perf_counter()
     from api.services.identity.pii import PiiCipher
 
-    book = Book(args.cases, PiiCipher("bench-secret"))
+    book = Book(args.cases, PiiCipher.for_development("bench-secret"))
     print(f"generated {args.cases:,} cases in {time.perf_counter() - started:.1f} s; "
           f"{args.runs} timed runs per query (after 3 warm-up runs), page size 50")
     for engine in args.engines.split(","):

@@ -337,6 +337,7 @@ def bench(engine: str, args, big_photo: bytes, pack_photo: bytes) -> None:
             database_url=url,
             blob_store=f"local:{tmp / 'blobs'}",
             secret_key="bench-secret",
+            debug=True,
             argon2_profile="CHEAPEST",
         )
         app = create_app(config)

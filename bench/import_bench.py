@@ -99,7 +99,7 @@ def bench(engine: str, doc: dict, collectors: dict[str, list[str]], sha: str,
           profile: str | None = None, later: int | None = None) -> None:
     with database(engine) as url, tempfile.TemporaryDirectory() as blobs:
         app = create_app(Config(database_url=url, blob_store=f"local:{blobs}",
-                                secret_key="bench-secret"))
+                                secret_key="bench-secret", debug=True))
         with app.app_context():
             admin = accounts.create_user(db.session, username="bench-admin", full_name="Bench",
                                          role=Role.ADMIN, password="bench-password")

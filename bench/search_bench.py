@@ -24,7 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api.services.imports.demo_data import load_places, random_mobile  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 
 from api import create_app  # noqa: E402
@@ -37,6 +36,8 @@ from api.services.casefile.identifiers import vin_check_digit  # noqa: E402
 from api.services.identity.access import visible_cases  # noqa: E402
 from api.services.identity.accounts import Principal  # noqa: E402
 from api.services.identity.pii import PiiCipher  # noqa: E402
+from api.services.imports.demo.people import random_mobile  # noqa: E402
+from api.services.imports.demo.places import load_places  # noqa: E402
 from bench.case_list_bench import CHUNK, Book, timed  # noqa: E402
 from bench.databases import database  # noqa: E402
 

@@ -158,7 +158,7 @@ def change_ten(app, user_id: int) -> None:
 def bench(engine: str, big: int) -> None:
     with database(engine) as url, tempfile.TemporaryDirectory() as tmp:
         app = create_app(Config(database_url=url, blob_store=f"local:{tmp}/blobs",
-                                secret_key="bench-secret", argon2_profile="CHEAPEST"))
+                                secret_key="bench-secret", debug=True, argon2_profile="CHEAPEST"))
         started = time.perf_counter()
         users = seed(app)
         print(f"{engine}: {sum(SLICES.values())} cases imported in "

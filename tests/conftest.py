@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from flask import current_app
 from sqlalchemy import create_engine, text
 
 from api import create_app
@@ -61,6 +62,7 @@ def app_config(database_url, tmp_path_factory) -> Config:
         database_url=database_url,
         blob_store=f"local:{tmp_path_factory.mktemp('blobs')}",
         secret_key="test-secret-key",
+        testing=True,
         argon2_profile="CHEAPEST",  # production strength is tested in tests/unit/test_passwords.py
     )
 
@@ -84,6 +86,8 @@ def app(_app):
 
 
 def wipe() -> None:
+    """Remove every row, and forget failed sign-ins (so no test inherits another's lockout)."""
+    current_app.extensions["fieldvisit.password_guard"].reset()
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def current_spec() -> dict:
-    app = create_app(Config(database_url="sqlite://"))
+    app = create_app(Config(database_url="sqlite://", testing=True))
     return app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()
 
 

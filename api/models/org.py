@@ -65,7 +65,11 @@ class Device(db.Model):
 
 
 class RefreshToken(db.Model):
-    """A refresh token, stored only as its SHA-256, bound to a device; rotated on every use."""
+    """A refresh token, stored only as its SHA-256, bound to a device; rotated on every use.
+
+    The tokens rotated from one sign-in form a family: a used token that comes back revokes
+    the whole family. `generation` is the user's token generation at issue: a password
+    change, deactivation or revocation bumps the user's, which ends the token for good."""
 
     __tablename__ = "refresh_tokens"
 
@@ -73,6 +77,8 @@ class RefreshToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
+    family_id: Mapped[str] = mapped_column(String(32), index=True)
+    generation: Mapped[int]
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -3,7 +3,7 @@
 from flask.views import MethodView
 from sqlalchemy import select
 
-from api.auth import auth_required, token_service
+from api.auth import auth_required, current_principal, token_service
 from api.extensions import Blueprint, db
 from api.models import Device, Role, Team, User
 from api.pagination import paginate
@@ -105,6 +105,18 @@ class RevokeUser(MethodView):
     def post(self, user_id):
         """Revoke every token the user holds, at once"""
         token_service().revoke_user(user_id)
+        db.session.commit()
+
+
+@blp.route("/users/<int:user_id>/lockout")
+class UserLockout(MethodView):
+    @auth_required(ADMIN)
+    @blp.response(204)
+    @blp.alt_response(404, description="No such user")
+    def delete(self, user_id):
+        """Lift the user's sign-in lockout after too many wrong passwords (their failed
+        attempts are forgotten; the lockout of an address expires by itself)"""
+        token_service().lift_lockout(user_id, current_principal())
         db.session.commit()
 
 

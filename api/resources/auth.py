@@ -2,11 +2,11 @@
 
 from flask.views import MethodView
 
-from api.auth import auth_required, current_principal, token_service
+from api.auth import auth_required, client_address, current_principal, token_service
 from api.extensions import Blueprint, db
 from api.input_guards import CREDENTIALS_BODY
 from api.models import Role, User
-from api.services.identity.accounts import COSIGN_VALID_S, RefreshTokenReused
+from api.services.identity.tokens import COSIGN_VALID_S, BadCredentials, RefreshTokenReused
 from schemas.auth import (
     AttestationSchema,
     CosignSchema,
@@ -27,16 +27,26 @@ class Login(MethodView):
     @blp.alt_response(401, description="Wrong username or password, or account disabled")
     @blp.alt_response(403, description="The device was revoked")
     @blp.alt_response(409, description="The device belongs to another user")
+    @blp.alt_response(
+        429,
+        description="Too many wrong passwords for this username or from this address; "
+        "`Retry-After` says when to try again (an administrator can lift a user's lockout)",
+    )
     def post(self, args):
         """Sign in from a device; returns a short-lived access token and a refresh token"""
         device = args["device"]
-        pair = token_service().login(
-            args["username"],
-            args["password"],
-            str(device["id"]),
-            device["label"],
-            device["platform"],
-        )
+        try:
+            pair = token_service().login(
+                args["username"],
+                args["password"],
+                str(device["id"]),
+                device["label"],
+                device["platform"],
+                address=client_address(),
+            )
+        except BadCredentials:
+            db.session.commit()  # keep a lockout's audit row
+            raise
         db.session.commit()
         return pair
 
@@ -48,11 +58,12 @@ class Refresh(MethodView):
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, description="Unknown, expired, reused or revoked refresh token")
     def post(self, args):
-        """Trade a refresh token for a new pair (the old refresh token stops working)"""
+        """Trade a refresh token for a new pair (the old refresh token stops working; sending
+        a used one again ends every token of that sign-in)"""
         try:
             pair = token_service().refresh(args["refresh_token"])
         except RefreshTokenReused:
-            db.session.commit()  # keep the revocation of the device's other tokens
+            db.session.commit()  # keep the revocation of the token's family
             raise
         db.session.commit()
         return pair
@@ -83,10 +94,18 @@ class Cosign(MethodView):
     @blp.arguments(CosignSchema)
     @blp.response(200, AttestationSchema)
     @blp.alt_response(401, description="Wrong username or password of the co-collector")
+    @blp.alt_response(429, description="Too many wrong passwords (as for sign-in)")
     def post(self, args):
         """A second collector, present at the visit, vouches with their own password on this
         phone; the attestation goes into the visit report (valid for one working day)"""
-        attestation = token_service().cosign(
-            args["username"], args["password"], current_principal().device_id
-        )
+        try:
+            attestation = token_service().cosign(
+                args["username"],
+                args["password"],
+                current_principal().device_id,
+                address=client_address(),
+            )
+        except BadCredentials:
+            db.session.commit()  # keep a lockout's audit row
+            raise
         return {"attestation": attestation, "expires_in": COSIGN_VALID_S}

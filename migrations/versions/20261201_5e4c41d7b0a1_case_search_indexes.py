@@ -1,7 +1,7 @@
 """case search indexes: debtor name (prefix), phones, contact phones, VIN serial (last 6)
 
 Revision ID: 5e4c41d7b0a1
-Revises: 2d2f5e69ab66
+Revises: 7c1f0a9d4e21
 Create Date: 2026-12-01 21:49:31.958382
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5e4c41d7b0a1"
-down_revision: str | None = "2d2f5e69ab66"
+down_revision: str | None = "7c1f0a9d4e21"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from api.commands.demo import command as demo_command
 from api.extensions import db
 from api.models import Assignment, Case, ImportRun, Role, User
-from api.services.identity.accounts import verify_password
+from api.services.identity.passwords import verify_password
 from api.services.imports.demo.book import generate_cases_file, generate_payments_file
 from api.services.imports.demo.seed import seed_demo
 from api.services.imports.runs import import_payments

@@ -8,13 +8,13 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
-from clients.device import DeviceClient, FlaskTransport
 from sqlalchemy import event, select
 
 from api.commands.sync import command as sync_command
 from api.extensions import db
 from api.models import Address, Case
 from api.models.sync import CaseDocument
+from clients.device import DeviceClient, FlaskTransport
 from mobile_sync import field_history
 from mobile_sync.compaction import compact
 from mobile_sync.documents import build_documents
