@@ -150,7 +150,7 @@ def empty_database(request, tmp_path):
 
 def test_an_unmigrated_database_is_a_503_database_not_ready(empty_database, tmp_path):
     app = create_app(Config(database_url=empty_database, blob_store=f"local:{tmp_path}",
-                            secret_key="test-secret-key", argon2_profile="CHEAPEST"))
+                            secret_key="test-secret-key", argon2_profile="CHEAPEST", testing=True))
     app.config["TESTING"] = True
     body = {"username": "collector1", "password": "correct horse battery",
             "device": {"id": str(uuid.uuid4())}}
