@@ -4,7 +4,17 @@ from api.extensions import Api
 
 
 def register_blueprints(api: Api) -> None:
-    from api.resources import admin, audit, auth, cases, evidence, imports, proposals, sync
+    from api.resources import (
+        admin,
+        audit,
+        auth,
+        cases,
+        evidence,
+        field_records,
+        imports,
+        proposals,
+        sync,
+    )
 
-    for module in (auth, admin, cases, imports, audit, sync, proposals, evidence):
+    for module in (auth, admin, cases, imports, audit, sync, proposals, evidence, field_records):
         api.register_blueprint(module.blp)
