@@ -6,9 +6,8 @@ Revises: 2d2f5e69ab66
 Create Date: 2026-12-01 21:49:04.552554
 """
 
-from collections.abc import Sequence
-
 import json
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
