@@ -3,6 +3,8 @@ the evidence declared, and the corrections either way."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -17,7 +19,14 @@ from api.services.fieldwork.records.common import (
 
 
 def _filter(stmt: Select, extra: dict) -> Select:
-    stmt = day_range(stmt, VisitReport.local_day, extra.get("date_from"), extra.get("date_to"))
+    start, end = extra.get("date_from"), extra.get("date_to")
+    stmt = day_range(stmt, VisitReport.local_day, start, end)
+    # The same days as a UTC window wide enough for every zone (UTC-12 .. UTC+14): redundant,
+    # but it lets a planner walking `started_at` stop at the range instead of scanning past it.
+    if start is not None:
+        stmt = stmt.where(VisitReport.started_at >= _midnight_utc(start) - timedelta(hours=14))
+    if end is not None:
+        stmt = stmt.where(VisitReport.started_at < _midnight_utc(end) + timedelta(hours=36))
     if extra.get("outcome") is not None:
         stmt = stmt.where(VisitReport.outcome == extra["outcome"])
     if extra.get("geofence") is not None:
@@ -28,6 +37,10 @@ def _filter(stmt: Select, extra: dict) -> Select:
     elif flag is not None:  # a JSON list of names from api.models.vocabulary.FLAGS
         stmt = stmt.where(VisitReport.flags.like(f'%"{flag}"%'))
     return stmt
+
+
+def _midnight_utc(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
 
 
 def _people(report: VisitReport) -> set[int]:
