@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Float, ForeignKey, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.extensions import db
@@ -54,14 +54,21 @@ class PromiseStatus(enum.StrEnum):
 
 class VisitReport(FieldRecordMixin, db.Model):
     __tablename__ = "visit_reports"
+    __table_args__ = (Index("ix_visit_reports_local_day_started", "local_day", "started_at"),)
 
     supersedes_id: Mapped[str | None] = mapped_column(ForeignKey("visit_reports.id"), index=True)
     address_id: Mapped[int | None] = mapped_column(
         ForeignKey("addresses.id", ondelete="SET NULL"), index=True
     )
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The debtor-local calendar day of `started_at`, fixed at receipt: day filters are a range
+    # on an index, whatever the debtors' time zones. Set on every report (backfilled).
+    local_day: Mapped[date | None]
     collector_ids: Mapped[str] = mapped_column(String(200))  # JSON list, author first
+    # Every co-collector the report named: JSON [{"user_id", "verified"}]; only the verified
+    # ones are in `collector_ids`.
+    co_collectors: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     fixes: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of GPS fixes
     lat: Mapped[float | None] = mapped_column(Float)  # the best (most accurate) fix, WGS84
     lon: Mapped[float | None] = mapped_column(Float)
@@ -92,7 +99,7 @@ class RepaymentPromise(FieldRecordMixin, db.Model):
     visit_report_id: Mapped[str | None] = mapped_column(ForeignKey("visit_reports.id"))
     plan: Mapped[str] = mapped_column(Text)  # JSON [{"due_on", "amount_fen"}], ordered
     total_fen: Mapped[int] = mapped_column(BigInteger)
-    first_due_on: Mapped[date]
+    first_due_on: Mapped[date] = mapped_column(index=True)
     last_due_on: Mapped[date]
     method: Mapped[str] = mapped_column(String(30))
     signer_name: Mapped[str] = mapped_column(String(120))
@@ -104,7 +111,7 @@ class RepaymentPromise(FieldRecordMixin, db.Model):
     place_text: Mapped[str | None] = mapped_column(String(400))
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
-    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     pdf_file_id: Mapped[str | None] = mapped_column(String(36))
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[PromiseStatus] = mapped_column(
@@ -123,7 +130,7 @@ class FieldReceipt(FieldRecordMixin, db.Model):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     method: Mapped[str] = mapped_column(String(20))
     payer_name: Mapped[str] = mapped_column(String(120))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class NoticeServed(FieldRecordMixin, db.Model):
@@ -136,7 +143,7 @@ class NoticeServed(FieldRecordMixin, db.Model):
     served_to_name: Mapped[str] = mapped_column(String(120))
     served_to_role: Mapped[str] = mapped_column(String(30))
     method: Mapped[str] = mapped_column(String(30))
-    served_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    served_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
 
@@ -153,7 +160,7 @@ class VehicleSighting(FieldRecordMixin, db.Model):
     vin_match: Mapped[bool | None]
     engine_no_match: Mapped[bool | None]
     plate_match: Mapped[bool | None]
-    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     place_text: Mapped[str | None] = mapped_column(String(400))
@@ -168,7 +175,7 @@ class Repossession(FieldRecordMixin, db.Model):
 
     collateral_id: Mapped[int] = mapped_column(ForeignKey("collateral.id"), index=True)
     sighting_id: Mapped[str | None] = mapped_column(ForeignKey("vehicle_sightings.id"))
-    recovered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recovered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     place_text: Mapped[str | None] = mapped_column(String(400))

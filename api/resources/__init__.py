@@ -10,6 +10,7 @@ def register_blueprints(api: Api) -> None:
         auth,
         cases,
         evidence,
+        field_records,
         filing,
         imports,
         proposals,
@@ -18,6 +19,7 @@ def register_blueprints(api: Api) -> None:
     )
 
     for module in (
-        auth, admin, cases, timeline, imports, audit, sync, filing, proposals, evidence,
+        auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
+        evidence,
     ):
         api.register_blueprint(module.blp)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from api.models import Address, Contact, Geofence, VisitReport
 from api.models.cases import CoordSource
@@ -30,14 +31,16 @@ def file_visit(ctx: FieldContext, data: dict) -> VisitReport:
                 "The report to correct is not one of this case's.",
                 fields={"supersedes_id": ["no such report on this case"]},
             )
-    collectors = [ctx.user_id]
+    collectors, claimed = [ctx.user_id], []
     for co in data["co_collectors"]:
         user_id = (
             ctx.verify_cosign(co["attestation"], data["started_at"], data["ended_at"])
             if ctx.verify_cosign
             else None
         )
-        if user_id is None or user_id != co["user_id"]:
+        verified = user_id is not None and user_id == co["user_id"]
+        claimed.append({"user_id": co["user_id"], "verified": verified})
+        if not verified:
             ctx.flags.append("unverified_co_collector")
         elif user_id not in collectors:
             collectors.append(user_id)
@@ -63,7 +66,9 @@ def file_visit(ctx: FieldContext, data: dict) -> VisitReport:
         address_id=address.id if address else None,
         started_at=data["started_at"],
         ended_at=data["ended_at"],
+        local_day=data["started_at"].astimezone(ZoneInfo(ctx.timezone)).date(),
         collector_ids=json.dumps(collectors),
+        co_collectors=json.dumps(claimed),
         fixes=json.dumps([_fix_json(f) for f in fixes]),
         lat=fix[0] if fix else None,
         lon=fix[1] if fix else None,
