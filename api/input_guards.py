@@ -106,7 +106,12 @@ def parse_json_body(data: bytes) -> Any:
 
 class GuardedParser(FlaskParser):
     """webargs' Flask parser, reading JSON bodies through `parse_json_body` (webargs handles
-    only JSONDecodeError; a RecursionError or an int-string limit would be a 500)."""
+    only JSONDecodeError; a RecursionError or an int-string limit would be a 500). Unknown
+    query parameters are refused like unknown body fields (webargs would drop them silently,
+    so a misspelt filter would list everything)."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
 
     def _raw_load_json(self, req):
         if not is_json_request(req):

@@ -1,7 +1,6 @@
 """What the field recorded, read back: lists and details of visit reports, promises, receipts,
 notices served, vehicle sightings and repossessions, for everyone who may see the case."""
 
-import marshmallow as ma
 from flask.views import MethodView
 
 from api.auth import auth_required, current_principal
@@ -35,7 +34,7 @@ def _routes(path, query, page, detail, list_doc: str, detail_doc: str) -> None:
 
     class Listing(MethodView):
         @auth_required()
-        @blp.arguments(query, location="query", unknown=ma.RAISE)  # webargs drops them
+        @blp.arguments(query, location="query")
         @blp.response(200, page)
         def get(self, args):
             items, total = records.list_records(
