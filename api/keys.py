@@ -7,13 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from api.config import DEV_SECRET_KEY, Config
-from api.services.evidence.storage import (
-    BlobStore,
-    LocalBlobStore,
-    blob_store_from_config,
-    check_key,
-    verify_local_signature,
-)
+from api.services.evidence.local_store import LocalBlobStore, verify_local_signature
+from api.services.evidence.storage import BlobStore, blob_store_from_config, check_key
 from api.services.exceptions import Forbidden
 from api.services.identity.pii import PiiCipher
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from api.services.evidence.storage import s3_client
+from api.services.evidence.s3_store import s3_client
 
 CREDENTIALS = {
     "region_name": "us-east-1",

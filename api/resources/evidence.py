@@ -12,8 +12,8 @@ from api.auth import auth_required, current_principal
 from api.extensions import Blueprint, db
 from api.models import Role
 from api.services.evidence import custody, packs, uploads
+from api.services.evidence.local_store import LocalBlobStore
 from api.services.evidence.pack_format import iter_pack
-from api.services.evidence.storage import LocalBlobStore
 from api.services.exceptions import DomainError, InvalidInput, NotFound
 from schemas.evidence import (
     BlobStoredSchema,

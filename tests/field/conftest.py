@@ -15,7 +15,7 @@ import pytest
 
 from api import create_app
 from api.extensions import db
-from api.services.evidence.storage import S3BlobStore
+from api.services.evidence.s3_store import S3BlobStore
 from tests.conftest import DATA, wipe
 from tests.s3_server import CREDENTIALS
 

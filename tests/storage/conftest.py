@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from api.services.evidence.storage import BlobStore, LocalBlobStore, S3BlobStore, s3_client
+from api.services.evidence.local_store import LocalBlobStore
+from api.services.evidence.s3_store import S3BlobStore, s3_client
+from api.services.evidence.storage import BlobStore
 from tests.s3_server import CREDENTIALS
 
 SECRET = "test-blob-secret"

@@ -14,13 +14,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
+from api.services.evidence.local_store import LocalBlobStore
+from api.services.evidence.s3_store import S3BlobStore, s3_client
 from api.services.evidence.storage import (
     BlobStore,
-    LocalBlobStore,
-    S3BlobStore,
     blob_store_from_config,
     evidence_key,
-    s3_client,
     verify_blob,
 )
 from api.services.exceptions import Forbidden, InvalidInput, NotFound

@@ -17,7 +17,8 @@ from itsdangerous import URLSafeTimedSerializer
 from api import create_app
 from api.config import DEV_SECRET_KEY, Config
 from api.keys import InsecureConfiguration, blob_store
-from api.services.evidence.storage import LocalGrant, sign_local
+from api.services.evidence.local_store import sign_local
+from api.services.evidence.storage import LocalGrant
 from api.services.exceptions import Forbidden
 from api.services.identity.pii import PiiCipher
 from api.services.identity.tokens import TokenService
