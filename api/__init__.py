@@ -9,7 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import input_guards
+from api import http_headers, input_guards
 from api.config import Config, absolute_sqlite_url
 from api.errors import error_response, register_error_handlers
 from api.extensions import Api, AppSession, db
@@ -41,8 +41,7 @@ def create_app(config: Config | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_REDOC_PATH="/docs",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        **http_headers.docs_settings(),
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Case file, offline sync and field evidence for "
@@ -68,6 +67,7 @@ def create_app(config: Config | None = None) -> Flask:
     api = Api(app)
     register_error_handlers(app)
     input_guards.install(app)  # before the routes: `<int:...>` is bounded
+    http_headers.install(app)
     app.before_request(_check_content_type)
     app.teardown_request(_end_transaction)
 

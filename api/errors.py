@@ -75,7 +75,10 @@ def http_exception_response(error: HTTPException):
     message = data.get("message") or error.description or HTTP_CODES.get(status, "error")
     if status == 422 and fields:
         message = "Some fields are not valid: " + ", ".join(sorted(fields))
-    return error_response(status, message, fields=fields, headers=data.get("headers"))
+    # The exception's own headers (Allow on 405, WWW-Authenticate, Retry-After...), not its HTML.
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
+    return error_response(status, message, fields=fields, headers=headers)
 
 
 NOT_READY_RETRY_S = 30

@@ -86,10 +86,51 @@ class Schema(ma.Schema):
         guard_field(field_obj)  # the instance's own copy of the field
 
 
+ETAG_HEADER = {
+    "description": "The version of what was read or written; send it back as `If-Match`",
+    "schema": {"type": "string"},
+}
+IF_MATCH_HEADER = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": "The ETag you last read: the update is refused (412) if it changed since. "
+    "Optional (without it the update applies to whatever is current); compared weakly.",
+    "schema": {"type": "string"},
+}
+
+
 class Blueprint(flask_smorest.Blueprint):
     """The project's Blueprint (one home for shared decorators)."""
 
     ARGUMENTS_PARSER = GuardedParser()
+
+    def alt_response(self, status_code, response=None, *, schema=None, success=False, **kwargs):
+        """An alternative response; an error one (4xx/5xx) has the one error body unless it
+        names another, so a generated client parses every error alike."""
+        if response is None and schema is None and not success and int(status_code) >= 400:
+            schema = ErrorSchema
+        return super().alt_response(
+            status_code, response, schema=schema, success=success, **kwargs
+        )
+
+    def response(self, status_code, schema=None, *, etag: bool = False, headers=None, **kw):
+        """A success response; `etag=True` documents the ETag it carries (`api.etags`)."""
+        if etag:
+            headers = {**(headers or {}), "ETag": ETAG_HEADER}
+        return super().response(status_code, schema, headers=headers, **kw)
+
+    def if_match(self):
+        """Document an update's optional `If-Match` and its 412 (`api.etags`)."""
+
+        def decorator(func):
+            func = self.doc(parameters=[IF_MATCH_HEADER])(func)
+            return self.alt_response(
+                412, description="`If-Match` names a version that is no longer current: "
+                "someone else changed it; read it again (nothing was changed)"
+            )(func)
+
+        return decorator
 
     def body_limit(self, max_bytes: int):
         """Declare the largest body a view method accepts (otherwise the app's

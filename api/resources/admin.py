@@ -4,6 +4,7 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from api.auth import auth_required, current_principal, token_service
+from api.etags import check_if_match, user_etag, with_etag
 from api.extensions import Blueprint, db
 from api.models import Device, Role, Team, User
 from api.pagination import paginate
@@ -76,25 +77,35 @@ class Users(MethodView):
 @blp.route("/users/<int:user_id>")
 class UserById(MethodView):
     @auth_required(ADMIN)
-    @blp.response(200, UserSchema)
+    @blp.response(200, UserSchema, etag=True)
     @blp.alt_response(404, description="No such user")
     def get(self, user_id):
-        """Get a user"""
+        """Get a user (its `ETag` is for `If-Match` on a change)"""
         user = db.session.get(User, user_id)
         if user is None:
             raise NotFound("No such user.")
-        return user
+        return with_etag(user, user_etag(user))
 
     @auth_required(ADMIN)
     @blp.arguments(UserUpdateSchema)
-    @blp.response(200, UserSchema)
+    @blp.response(200, UserSchema, etag=True)
+    @blp.if_match()
     @blp.alt_response(404, description="No such user")
     def patch(self, args, user_id):
         """Change a user's name, role, team, password or active flag (deactivating or a new
-        password revokes their tokens)"""
+        password revokes their tokens)
+
+        With `If-Match` (the user's `ETag`), the change is refused with 412 if another
+        administrator changed the user since you read it."""
+        # Locked until commit, so two administrators' checks and changes cannot interleave.
+        user = db.session.get(User, user_id, with_for_update={"of": User})
+        if user is None:
+            raise NotFound("No such user.")
+        check_if_match(user_etag(user))
         user = accounts.update_user(db.session, user_id, args)
+        etag = user_etag(user)
         db.session.commit()
-        return user
+        return with_etag(user, etag)
 
 
 @blp.route("/users/<int:user_id>/revoke")

@@ -4,11 +4,13 @@ from flask import current_app
 from flask.views import MethodView
 
 from api.auth import auth_required, current_principal
+from api.etags import case_etag, check_if_match, with_etag
 from api.extensions import Blueprint, db
-from api.models import Role
+from api.models import Case, Role
 from api.services.casefile import cases as case_file
 from api.services.casefile.assignment import assign_case
 from api.services.casefile.reveal import REVEALERS, reveal_personal_data
+from api.services.identity.access import get_visible_case
 from schemas.cases import (
     AssignSchema,
     CaseDetailSchema,
@@ -66,26 +68,35 @@ class Cases(MethodView):
 @blp.route("/<int:case_id>")
 class CaseById(MethodView):
     @auth_required()
-    @blp.response(200, CaseDetailSchema)
+    @blp.response(200, CaseDetailSchema, etag=True)
     @blp.alt_response(404, description="No such case, or not yours to see")
     def get(self, case_id):
         """The case file: debtor, contacts, addresses, figures, schedule, collateral and
-        assignment history, masked for your role (the read is audited)"""
+        assignment history, masked for your role (the read is audited)
+
+        The `ETag` is the case's version: send it as `If-Match` when you reassign the case."""
         detail = case_file.case_detail(db.session, current_principal(), case_id, pii_cipher())
+        etag = case_etag(db.session.get(Case, case_id))
         db.session.commit()
-        return detail
+        return with_etag(detail, etag)
 
 
 @blp.route("/<int:case_id>/assignment")
 class CaseAssignment(MethodView):
     @auth_required(Role.SUPERVISOR, Role.ADMIN)
     @blp.arguments(AssignSchema)
-    @blp.response(200, CaseDetailSchema)
+    @blp.response(200, CaseDetailSchema, etag=True)
     @blp.alt_response(404, description="No such case, or not in your team")
     @blp.alt_response(422, description="Not an active collector of that team, or case closed")
+    @blp.alt_response(409, description="Someone else changed the case at the same moment")
+    @blp.if_match()
     def put(self, args, case_id):
-        """Assign the case to a collector (or back to the team)"""
+        """Assign the case to a collector (or back to the team)
+
+        With `If-Match` (the case's `ETag`), the assignment is refused with 412 if the case
+        changed since you read it, e.g. another supervisor reassigned it."""
         principal = current_principal()
+        check_if_match(case_etag(get_visible_case(db.session, principal, case_id)))
         assign_case(
             db.session,
             principal,
@@ -95,8 +106,9 @@ class CaseAssignment(MethodView):
             reason=args.get("reason"),
         )
         detail = case_file.case_detail(db.session, principal, case_id, pii_cipher())
+        etag = case_etag(db.session.get(Case, case_id))
         db.session.commit()
-        return detail
+        return with_etag(detail, etag)
 
 
 @blp.route("/<int:case_id>/reveal")

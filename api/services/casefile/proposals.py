@@ -36,14 +36,25 @@ def proposals_query(principal: Principal, status: ProposalStatus | None) -> Sele
     return stmt if status is None else stmt.where(FieldProposal.status == status)
 
 
+def visible_proposal(
+    session: Session, principal: Principal, proposal_id: str, *, for_update: bool = False
+) -> FieldProposal:
+    """A proposal on a case the principal may see (404 otherwise, as for a missing one);
+    `for_update` locks it until the transaction ends (two reviewers never interleave)."""
+    lock = {"of": FieldProposal} if for_update else None
+    proposal = session.get(FieldProposal, proposal_id, with_for_update=lock)
+    if proposal is None:
+        raise NotFound("No such proposal.")
+    get_visible_case(session, principal, proposal.case_id)
+    return proposal
+
+
 def review(
     session: Session, principal: Principal, proposal_id: str, *, accept: bool, note: str | None
 ) -> FieldProposal:
     if principal.role not in (Role.SUPERVISOR, Role.ADMIN):
         raise Forbidden("Only supervisors and administrators review field proposals.")
-    proposal = session.get(FieldProposal, proposal_id)
-    if proposal is None:
-        raise NotFound("No such proposal.")
+    proposal = visible_proposal(session, principal, proposal_id, for_update=True)
     case = get_visible_case(session, principal, proposal.case_id)
     if proposal.status is not ProposalStatus.PENDING:
         raise Conflict(f"This proposal was already {proposal.status.value}.")
