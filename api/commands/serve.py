@@ -11,13 +11,13 @@ def command(bind: str, workers: int):
     from gunicorn.app.base import BaseApplication
 
     from api import create_app
-    from api.config import Config
+    from api.config import Config, ConfigError
     from api.keys import InsecureConfiguration, check_keys
 
-    config = Config.from_env()
     try:  # refuse here, once, rather than in every worker
+        config = Config.from_env()
         check_keys(config)
-    except InsecureConfiguration as exc:
+    except (ConfigError, InsecureConfiguration) as exc:
         raise click.ClickException(str(exc)) from exc
     if workers > 1 and config.ratelimit_storage_uri.startswith("memory://"):
         click.echo(f"note: each of the {workers} workers counts wrong passwords on its own; "
