@@ -77,6 +77,7 @@ def gunicorn_logconfig(level: str = "INFO") -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": json_formatter}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+        "root": {"level": level, "handlers": []},  # the app adds its own (configure_logging)
         "loggers": {"gunicorn.error": {"handlers": ["stderr"], "level": level,
                                        "propagate": False}},
     }
