@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import http_headers, input_guards
+from api import http_headers, input_guards, observability
 from api.config import Config, absolute_sqlite_url
 from api.errors import error_response, register_error_handlers
 from api.extensions import Api, AppSession, db
@@ -51,7 +49,7 @@ def create_app(config: Config | None = None) -> Flask:
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    logging.basicConfig(level=logging.INFO)
+    observability.install(app)  # JSON logs, request ids, /metrics; before the other hooks
     db.init_app(app)
     configure_password_hashing(config.argon2_profile)
     app.extensions["fieldvisit.pii"] = pii_cipher(config)
@@ -106,8 +104,9 @@ def _view_function():
 
 def _engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+        return {"connect_args": {"timeout": 30, "check_same_thread": False},
+                "hide_parameters": True}  # tracebacks are logged: no values in them
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "hide_parameters": True}
 
 
 @event.listens_for(Engine, "connect")

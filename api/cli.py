@@ -15,10 +15,13 @@ KEYLESS_COMMANDS = ("openapi", "db")
 
 def _create_app():
     from api import create_app
-    from api.config import Config
+    from api.config import Config, ConfigError
     from api.keys import InsecureConfiguration
 
-    config = Config.from_env()
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     context = click.get_current_context(silent=True)
     if context is not None and context.meta.get("fieldvisit.command") in KEYLESS_COMMANDS:
         config.debug = True

@@ -158,7 +158,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         db.session.rollback()
-        # Only the exception type: messages may carry personal data.
-        # Only the type in production: messages may carry personal data. Tests see it all.
-        log.error("unhandled %s", type(error).__name__, exc_info=app.testing)
+        # The full traceback (SQL parameters are hidden: engine `hide_parameters`).
+        log.error("unhandled %s", type(error).__name__, exc_info=error)
         return error_response(500, "Internal error.", code="internal_error")

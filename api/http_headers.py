@@ -49,8 +49,7 @@ def docs_policy(page: bytes) -> str:
 
 def hsts_wanted() -> bool:
     """Over HTTPS, or when the settings force it (TLS ended by a proxy in front)."""
-    config = current_app.config.get("FIELDVISIT")
-    return request.is_secure or bool(getattr(config, "force_hsts", False))
+    return request.is_secure or current_app.config["FIELDVISIT"].force_hsts
 
 
 def secure_response(response: Response) -> Response:

@@ -81,7 +81,7 @@ _PYTHON_TYPES = {
 
 SyncPolicySchema = Schema.from_dict(
     {
-        f.name: _PYTHON_TYPES[str(getattr(f.type, "__name__", f.type))](
+        f.name: _PYTHON_TYPES[type(f.default).__name__](
             required=True, metadata={"example": f.default}
         )
         for f in dataclasses.fields(Policy)

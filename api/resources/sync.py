@@ -6,6 +6,7 @@ from functools import partial
 from flask import current_app, jsonify, make_response, request
 from flask.views import MethodView
 
+from api import metrics
 from api.auth import auth_required, current_principal, token_service
 from api.extensions import Blueprint, db
 from api.models import Role
@@ -14,6 +15,7 @@ from api.services.identity import audit
 from mobile_sync.pull import pull
 from mobile_sync.push import PushEnvironment, push
 from mobile_sync.reference import reference_data, reference_version
+from mobile_sync.registry import MUTATIONS
 from schemas.sync import (
     MAX_PUSH_BYTES,
     PullArgsSchema,
@@ -47,6 +49,7 @@ class Pull(MethodView):
             limit=args["limit"],
             reference={"version": version, **reference} if send_reference else None,
         )
+        metrics.record_pull(body, bootstrap="cursor" not in args)
         if b'"op":"put"' in body:
             audit.record(db.session, principal, "sync.pull", detail={"bytes": len(body)})
         db.session.commit()
@@ -95,6 +98,7 @@ class Push(MethodView):
             env=env,
             device_time=args.get("device_time"),
         )
+        metrics.record_push(args["mutations"], outcome.results, args.get("device_time"), MUTATIONS)
         body = {"results": outcome.results, "last_mutation_id": outcome.last_mutation_id}
         if outcome.retry_after is None:
             return body
