@@ -112,3 +112,14 @@ def test_every_error_response_has_the_one_error_body(spec):
         assert schema.get("$ref") == "#/components/schemas/Error", where
         checked += 1
     assert checked > 200  # every operation has several (401, 403, 404, 422, default...)
+
+
+def test_behind_a_tls_proxy_a_setting_forces_the_hsts_header(app, client, world):
+    headers = world.login(world.user("supervisor", world.team()))
+    config = app.config["FIELDVISIT"]
+    saved, config.force_hsts = config.force_hsts, True
+    try:
+        answer = client.get("/cases", headers=headers)  # plain HTTP from the proxy
+    finally:
+        config.force_hsts = saved
+    assert answer.headers["Strict-Transport-Security"].startswith("max-age=31536000")
