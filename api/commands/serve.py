@@ -1,14 +1,54 @@
-"""`fieldvisit serve`: gunicorn in front of the app (one command for the embedded default)."""
+"""`fieldvisit serve`: gunicorn in front of the app (one command for the embedded default).
+
+Two instances share a host when each has its own bind, pid file and control socket (gunicorn
+25.1+ opens a control socket for `gunicornc`, by default one path per user: a second instance
+would take it over). Unless told otherwise, the control socket is named after the first bind,
+so instances on distinct binds never share one."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import click
 
+PROBE_PATHS = ("/healthz", "/readyz")
+
+
+def default_control_socket(bind: str) -> Path:
+    from api.config import DEFAULT_VAR
+
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", bind.removeprefix("unix:")).strip("_")
+    return DEFAULT_VAR / "run" / f"gunicorn-{slug}.ctl"
+
 
 @click.command("serve")
-@click.option("--bind", default="127.0.0.1:8000", show_default=True)
-@click.option("--workers", default=2, show_default=True, type=int)
-def command(bind: str, workers: int):
+@click.option("--bind", "-b", "binds", multiple=True, default=["127.0.0.1:8000"],
+              show_default=True,
+              help="HOST:PORT or unix:PATH to listen on; repeat to listen on several.")
+@click.option("--workers", "-w", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="Threads per worker.")
+@click.option("--timeout", default=60, show_default=True, type=click.IntRange(1, 3600),
+              help="Seconds a worker may be silent (a long request) before it is restarted.")
+@click.option("--pid", "pidfile", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the server's process id to this file (stop: kill -TERM $(cat FILE)).")
+@click.option("--control-socket", type=click.Path(dir_okay=False, path_type=Path),
+              help="gunicorn's control socket for `gunicornc -s PATH` "
+                   "[default: var/run/gunicorn-<first bind>.ctl].")
+@click.option("--no-control-socket", is_flag=True, help="Open no control socket.")
+@click.option("--worker-tmp-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Where workers keep their heartbeat files; a memory filesystem such as "
+                   "/dev/shm in containers (gunicorn's default: the system temp directory).")
+@click.option("--name", default="fieldvisit", show_default=True,
+              help="Process name, as `ps` shows it (tell instances apart).")
+def command(binds: tuple[str, ...], workers: int, threads: int, timeout: int,
+            pidfile: Path | None, control_socket: Path | None, no_control_socket: bool,
+            worker_tmp_dir: Path | None, name: str):
     """Serve the API with gunicorn."""
     from gunicorn.app.base import BaseApplication
+    from gunicorn.glogging import Logger
 
     from api import create_app
     from api.config import Config
@@ -22,18 +62,43 @@ def command(bind: str, workers: int):
     if workers > 1 and config.ratelimit_storage_uri.startswith("memory://"):
         click.echo(f"note: each of the {workers} workers counts wrong passwords on its own; "
                    "set FIELDVISIT_RATELIMIT_STORAGE_URI=redis://... to share the counts")
+    control = None if no_control_socket else (control_socket or default_control_socket(binds[0]))
+    if control is not None:
+        control.parent.mkdir(parents=True, exist_ok=True)
+
+    class AccessLog(Logger):
+        """gunicorn's logger, without a line for every load-balancer probe."""
+
+        def access(self, resp, req, environ, request_time):
+            if environ.get("PATH_INFO") not in PROBE_PATHS:
+                super().access(resp, req, environ, request_time)
 
     class Server(BaseApplication):
         def load_config(self):
-            self.cfg.set("bind", bind)
-            self.cfg.set("workers", workers)
-            self.cfg.set("threads", 4)
-            self.cfg.set("accesslog", "-")
-            # Only method, path and status: query strings may carry identifiers.
-            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss')
+            settings = {
+                "bind": list(binds),
+                "workers": workers,
+                "threads": threads,
+                "timeout": timeout,
+                "proc_name": name,
+                "pidfile": str(pidfile.resolve()) if pidfile else None,
+                "worker_tmp_dir": str(worker_tmp_dir) if worker_tmp_dir else None,
+                "control_socket_disable": control is None,
+                "accesslog": "-",
+                # Only method, path and status: query strings may carry identifiers.
+                "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',
+                "logger_class": AccessLog,
+            }
+            if control is not None:
+                settings["control_socket"] = str(control.resolve())
+            for key, value in settings.items():
+                if value is not None:
+                    self.cfg.set(key, value)
 
         def load(self):
             return create_app()
 
-    click.echo(f"fieldvisit listening on http://{bind} (API docs at /docs)")
+    shown = ", ".join(b if b.startswith("unix:") else f"http://{b}" for b in binds)
+    click.echo(f"{name} listening on {shown} (API docs at /docs"
+               + (f"; control socket {control}" if control else "") + ")")
     Server().run()

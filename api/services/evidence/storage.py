@@ -247,6 +247,11 @@ class BlobStore(ABC):
     def exists(self, key: str) -> bool:
         return self.head(key) is not None
 
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise if the store cannot take files now (a readiness probe: cheap, no object
+        read or written)."""
+
 
 def verify_blob(store: BlobStore, key: str, *, sha256_hex: str, size: int) -> StoredBlob:
     """Check a stored object against its declaration: `NotFound`, or `InvalidInput` naming
@@ -400,6 +405,11 @@ class LocalBlobStore(BlobStore):
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def ping(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise PermissionError(f"cannot write to {self.root}")
 
     def _signed_url(self, grant: LocalGrant) -> str:
         query = urlencode(sign_local(self._secret, grant))
@@ -574,6 +584,9 @@ class S3BlobStore(BlobStore):
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
+
+    def ping(self) -> None:
+        self.client.head_bucket(Bucket=self.bucket)
 
 
 def _error_code(exc: Any) -> str:
