@@ -17,8 +17,10 @@ NO_STORE = {"Cache-Control": "no-store"}
 class Liveness(MethodView):
     @blp.response(200, LivenessSchema)
     def get(self):
-        """Liveness: the process answers (touches neither the database nor the file store;
-        restart the instance only when this fails)"""
+        """Liveness: the process answers
+
+        Touches neither the database nor the file store: restart the instance only when
+        this fails."""
         return {"status": "ok"}, 200, NO_STORE
 
 
@@ -32,8 +34,10 @@ class ReadinessProbe(MethodView):
         "when to ask again. Send no traffic to this instance meanwhile.",
     )
     def get(self):
-        """Readiness: the database answers and is at the newest migration, and the file store
-        answers (results are reused for up to 3 seconds)"""
+        """Readiness: the database and the file store can serve
+
+        The database answers and is at the newest migration of this code, and the file store
+        answers. Results are reused for up to 3 seconds."""
         readiness = current_app.extensions.get("fieldvisit.readiness")
         if readiness is None:
             readiness = Readiness(current_app.extensions["fieldvisit.blobs"])
