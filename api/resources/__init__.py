@@ -12,6 +12,7 @@ def register_blueprints(api: Api) -> None:
         evidence,
         field_records,
         filing,
+        health,
         imports,
         proposals,
         sync,
@@ -20,6 +21,6 @@ def register_blueprints(api: Api) -> None:
 
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
-        evidence,
+        evidence, health,
     ):
         api.register_blueprint(module.blp)

@@ -171,6 +171,11 @@ class LocalBlobStore(BlobStore):
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def ping(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise PermissionError(f"cannot write to {self.root}")
+
     def _signed_url(self, grant: LocalGrant) -> str:
         query = urlencode(sign_local(self._secret, grant))
         return f"{self.base_url}/{quote(grant.key)}?{query}"

@@ -165,6 +165,9 @@ class S3BlobStore(BlobStore):
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
 
+    def ping(self) -> None:
+        self.client.head_bucket(Bucket=self.bucket)
+
 
 def _error_code(exc: Any) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))

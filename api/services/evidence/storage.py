@@ -243,6 +243,11 @@ class BlobStore(ABC):
     def exists(self, key: str) -> bool:
         return self.head(key) is not None
 
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise if the store cannot take files now (a readiness probe: cheap, no object
+        read or written)."""
+
 
 def verify_blob(store: BlobStore, key: str, *, sha256_hex: str, size: int) -> StoredBlob:
     """Check a stored object against its declaration: `NotFound`, or `InvalidInput` naming
