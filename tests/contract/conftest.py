@@ -41,6 +41,7 @@ class Seeded:
     collector_cases: list[Case]
     their_cases: list[Case]
     their_users: dict[str, User] = field(default_factory=dict)
+    their_devices: list[str] = field(default_factory=list)
 
     def bearer(self, role: str | None) -> dict[str, str]:
         """Request headers for a role (None: no token at all)."""
@@ -66,9 +67,18 @@ def seed(world) -> Seeded:
     our_cases = [*collector_cases, world.case(team=ours)]
     their_cases = [world.case(collector=their_users["collector"]) for _ in range(2)]
     headers = {role: world.login(user) for role, user in users.items()}
+    their_devices = [world.login(user)["X-Device-Id"] for user in their_users.values()]
     db.session.expire_all()
     return Seeded(
-        ours, theirs, users, headers, our_cases, collector_cases, their_cases, their_users
+        ours,
+        theirs,
+        users,
+        headers,
+        our_cases,
+        collector_cases,
+        their_cases,
+        their_users,
+        their_devices,
     )
 
 
