@@ -7,8 +7,9 @@ from api.models import Role
 from schemas.common import PageArgsSchema, page_of
 
 
-class TeamSchema(Schema):
-    id = ma.fields.Integer(dump_only=True)
+class TeamCreateSchema(Schema):
+    """A new team, as an administrator sends it."""
+
     code = ma.fields.String(
         required=True,
         validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"),
@@ -24,18 +25,38 @@ class TeamSchema(Schema):
     )
 
 
-class UserSchema(Schema):
-    id = ma.fields.Integer(dump_only=True)
+class TeamSchema(Schema):
+    """A team as the API answers it."""
+
+    id = ma.fields.Integer(required=True)
+    code = ma.fields.String(required=True, metadata={"example": "SZ-01"})
+    name = ma.fields.String(required=True, metadata={"example": "Shenzhen Futian branch"})
+    timezone = ma.fields.String(required=True, metadata={"example": "Asia/Shanghai"})
+
+
+class UserCreateSchema(Schema):
+    """A new account, as an administrator sends it (the password is never answered back)."""
+
     username = ma.fields.String(
         required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$")
     )
     full_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
     role = ma.fields.Enum(Role, by_value=True, required=True)
     team_id = ma.fields.Integer(allow_none=True, load_default=None)
-    is_active = ma.fields.Boolean(dump_only=True)
     password = ma.fields.String(
         required=True, load_only=True, validate=ma.validate.Length(min=8, max=256)
     )
+
+
+class UserSchema(Schema):
+    """An account as the API answers it."""
+
+    id = ma.fields.Integer(required=True)
+    username = ma.fields.String(required=True)
+    full_name = ma.fields.String(required=True)
+    role = ma.fields.Enum(Role, by_value=True, required=True)
+    team_id = ma.fields.Integer(required=True, allow_none=True)
+    is_active = ma.fields.Boolean(required=True)
 
 
 class UserUpdateSchema(Schema):

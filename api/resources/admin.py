@@ -15,8 +15,10 @@ from schemas.org import (
     DevicePageSchema,
     DeviceQuerySchema,
     DeviceSchema,
+    TeamCreateSchema,
     TeamPageSchema,
     TeamSchema,
+    UserCreateSchema,
     UserPageSchema,
     UserQuerySchema,
     UserSchema,
@@ -39,7 +41,7 @@ class Teams(MethodView):
         return paginate(db.session, select(Team), args, Team.code)
 
     @auth_required(ADMIN)
-    @blp.arguments(TeamSchema)
+    @blp.arguments(TeamCreateSchema)
     @blp.response(201, TeamSchema)
     @blp.alt_response(409, description="Team code taken")
     def post(self, args):
@@ -64,7 +66,7 @@ class Users(MethodView):
         return paginate(db.session, stmt, args, User.username)
 
     @auth_required(ADMIN)
-    @blp.arguments(UserSchema)
+    @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
     @blp.alt_response(409, description="Username taken")
     def post(self, args):
