@@ -24,6 +24,7 @@ from pythonjsonlogger.json import JsonFormatter
 from api import metrics
 
 log = logging.getLogger("fieldvisit.request")
+PROBE_ROUTES = ("/healthz", "/readyz")
 
 REQUEST_ID_HEADER = "X-Request-Id"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -107,6 +108,8 @@ def _finish(response: Response) -> Response:
     if route == metrics.METRICS_PATH:
         return response
     metrics.observe_request(request.method, route, response.status_code, duration)
+    if route in PROBE_ROUTES and response.status_code < 400:
+        return response  # a load balancer asks every few seconds: only failures are news
     args = {k: v for k, v in (request.view_args or {}).items() if SAFE_ARG.fullmatch(str(v))}
     log.info(
         "%s %s %s", request.method, route, response.status_code,

@@ -21,7 +21,7 @@ from api.extensions import db
 from api.models import Role, User
 from api.services.exceptions import DomainError
 from api.services.identity import accounts, audit
-from schemas.org import UserSchema
+from schemas.org import UserCreateSchema
 
 
 @click.group("users")
@@ -48,7 +48,7 @@ def create_admin(username: str, full_name: str, password_file: Path | None) -> N
             f"(a new password: fieldvisit users reset-password {username}).")
     password = read_password(password_file)
     try:
-        args = UserSchema().load({"username": username, "full_name": full_name,
+        args = UserCreateSchema().load({"username": username, "full_name": full_name,
                                   "role": Role.ADMIN.value, "password": password})
         user = accounts.create_user(db.session, **args)
         audit.record(db.session, None, "user.created", detail=_operator_detail(
@@ -72,7 +72,7 @@ def reset_password(username: str, password_file: Path | None) -> None:
         raise click.ClickException(f"No user {username!r}.")
     password = read_password(password_file)
     try:
-        UserSchema(only=("password",)).load({"password": password})
+        UserCreateSchema(only=("password",)).load({"password": password})
         accounts.update_user(db.session, user.id, {"password": password})
         audit.record(db.session, None, "user.password_reset", detail=_operator_detail(
             "users reset-password", user))

@@ -35,6 +35,8 @@ PUBLIC = {
     "POST /auth/refresh": "the refresh token is the credential",
     "GET /blobs/{key}": "a signed URL is the credential (tests/storage)",
     "PUT /blobs/{key}": "a signed URL is the credential (tests/storage)",
+    "GET /healthz": "a load balancer's liveness probe (tests/ops)",
+    "GET /readyz": "a load balancer's readiness probe, naming only checks (tests/ops)",
 }
 TEAM_SCOPED = {"collector", "supervisor"}
 # path parameter -> which of the other team's things it is

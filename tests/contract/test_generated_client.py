@@ -104,13 +104,13 @@ def test_a_generated_client_logs_in_lists_reads_and_parses_errors(
     # the generator parses it, and `None` should be dropped from these two checks.)
     hidden = read_case.sync_detailed(client=client, case_id=seeded.their_cases[0].id)
     assert hidden.status_code == 404
-    assert hidden.parsed is None or isinstance(hidden.parsed, models.Error)
+    assert isinstance(hidden.parsed, models.Error)
     assert models.Error.from_dict(_json(hidden)).error.code == "not_found"
 
     # A search too short to run is a 422 the client parses into the error model naming `q`.
     bad = list_cases.sync_detailed(client=client, q="x")
     assert bad.status_code == 422
-    assert bad.parsed is None or isinstance(bad.parsed, models.Error)
+    assert isinstance(bad.parsed, models.Error)
     assert "q" in models.Error.from_dict(_json(bad)).error.fields.additional_properties
 
 
