@@ -67,8 +67,8 @@ _PROMISES = newest_per_case(
     OPEN_PROMISES)
 _RECEIPTS = newest_per_case(
     select(FieldReceipt.id, FieldReceipt.receipt_no, FieldReceipt.amount_fen,
-           FieldReceipt.method, FieldReceipt.received_at, FieldReceipt.visit_report_id),
-    FieldReceipt, (FieldReceipt.received_at.desc(), FieldReceipt.id.desc()), RECEIPTS)
+           FieldReceipt.method, FieldReceipt.paid_at, FieldReceipt.visit_report_id),
+    FieldReceipt, (FieldReceipt.paid_at.desc(), FieldReceipt.id.desc()), RECEIPTS)
 _NOTICES = newest_per_case(
     select(NoticeServed.id, NoticeServed.notice_type, NoticeServed.served_at,
            NoticeServed.served_to_role, NoticeServed.method, NoticeServed.visit_report_id),
@@ -85,7 +85,7 @@ def field_history(session: Session, case_ids: list[int]) -> dict[int, dict]:
         case_id: {
             "visits": [_visit(v) for v in visits.get(case_id, [])],
             "open_promises": [_promise(p) for p in promises.get(case_id, [])],
-            "receipts": [_plain(r, "receipt_no", "amount_fen", "method", "received_at",
+            "receipts": [_plain(r, "receipt_no", "amount_fen", "method", "paid_at",
                                 "visit_report_id") for r in receipts.get(case_id, [])],
             "notices": [_plain(n, "notice_type", "served_at", "served_to_role", "method",
                                "visit_report_id") for n in notices.get(case_id, [])],

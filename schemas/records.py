@@ -74,7 +74,7 @@ class PromiseQuerySchema(RecordQuerySchema):
 
 
 class ReceiptQuerySchema(RecordQuerySchema):
-    sort = sort_field(["received_at"], "-received_at")
+    sort = sort_field(["paid_at", "received_at"], "-paid_at")
 
 
 class NoticeQuerySchema(RecordQuerySchema):
@@ -224,7 +224,7 @@ class PromiseDetailSchema(PromiseSummarySchema, RecordDetailMixin):
 
 
 class ReceiptSummarySchema(RecordSummarySchema):
-    received_at = ma.fields.AwareDateTime(metadata={"description": "when the money was taken"})
+    paid_at = ma.fields.AwareDateTime(metadata={"description": "when the money was taken"})
     visit_report_id = ma.fields.String(allow_none=True)
     receipt_no = ma.fields.String()
     amount_fen = ma.fields.Integer()

@@ -130,7 +130,9 @@ class FieldReceipt(FieldRecordMixin, db.Model):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     method: Mapped[str] = mapped_column(String(20))
     payer_name: Mapped[str] = mapped_column(String(120))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # When the money was taken (the phone sends it as `received_at`); the mixin's `received_at`
+    # is when the server received the record, as for every field record.
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class NoticeServed(FieldRecordMixin, db.Model):

@@ -293,6 +293,9 @@ def test_receipts_notices_sightings_and_repossessions_read_back(desk):
     assert seen["flags"] == ["vehicle_mismatch"]
     paid = desk.get(desk.sup_a, f"/receipts/{receipt['id']}").get_json()
     assert paid["amount_fen"] == 100_000 and paid["files"][0]["kind"] == "receipt"
+    # When the money was taken, and (as for every record) when the server received it.
+    assert paid["paid_at"].startswith("2026-11-20T02:40:00")
+    assert paid["received_at"] > "2026-11-30"
     towed = desk.get(desk.legal, f"/repossessions/{repossession['id']}").get_json()
     assert towed["sighting_id"] == good["id"] and towed["towed_by"] == "平安拖车"
     assert desk.ids(desk.legal, "/repossessions", collateral_id=vehicle + 1000) == set()

@@ -152,7 +152,7 @@ _SOURCES: dict[TimelineKind, _Source] = {
         RepaymentPromise.visit_report_id, RepaymentPromise.signer_name,
         summary=lambda r: promise_summary(r) | {"signer_name": r.signer_name}),
     TimelineKind.FIELD_RECEIPT: _field(
-        FieldReceipt, FieldReceipt.received_at, FieldReceipt.receipt_no, FieldReceipt.amount_fen,
+        FieldReceipt, FieldReceipt.paid_at, FieldReceipt.receipt_no, FieldReceipt.amount_fen,
         FieldReceipt.method, FieldReceipt.payer_name, FieldReceipt.visit_report_id,
         summary=lambda r: {"receipt_no": r.receipt_no, "amount_fen": r.amount_fen,
                            "method": r.method, "payer_name": r.payer_name,

@@ -30,7 +30,7 @@ def record_receipt(ctx: FieldContext, data: dict) -> FieldReceipt:
         amount_fen=data["amount_fen"],
         method=data["method"],
         payer_name=data["payer_name"],
-        received_at=data["received_at"],
+        paid_at=data["received_at"],
     )
     ctx.session.add(receipt)
     declare_files(ctx, "field_receipt", record_id, data["files"], require=EvidenceKind.RECEIPT)

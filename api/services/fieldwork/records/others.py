@@ -66,6 +66,7 @@ def receipt_view(r: FieldReceipt, lookups: Lookups) -> dict:
         **common_view(r, lookups),
         "visit_report_id": r.visit_report_id,
         "receipt_no": r.receipt_no,
+        "paid_at": r.paid_at,
         "amount_fen": r.amount_fen,
         "method": r.method,
         "payer_name": r.payer_name,
@@ -154,13 +155,12 @@ PROMISES = RecordKind(
     filter=_promise_filter,
     detail=promise_detail,
 )
-# A receipt's `received_at` is when the money was taken (it shadows the server's receive time).
 RECEIPTS = RecordKind(
     name="field_receipt",
     label="receipt",
     model=FieldReceipt,
-    sorts={"received_at": FieldReceipt.received_at},
-    default_sort="-received_at",
+    sorts={"paid_at": FieldReceipt.paid_at, "received_at": FieldReceipt.received_at},
+    default_sort="-paid_at",
     view=receipt_view,
 )
 NOTICES = RecordKind(
