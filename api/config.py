@@ -219,10 +219,16 @@ class Config:
         return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
 
+# Set by code, never by the environment: `testing` lets a test app run without its own keys.
+CODE_ONLY = frozenset({"testing"})
+
+
 def variable_names() -> dict[str, str]:
     """Every setting's variable name and its dotted path (`policy.geofence_radius_m`)."""
     names = {}
     for f in fields(Config):
+        if f.name in CODE_ONLY:
+            continue
         if f.name == "policy":
             for p in fields(Policy):
                 names[f"{PREFIX}POLICY_{p.name.upper()}"] = f"policy.{p.name}"

@@ -77,8 +77,13 @@ def install(app: Flask) -> None:
     app.add_url_rule(METRICS_PATH, "metrics", _metrics_view, methods=["GET"])
 
 
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    REQUEST_SECONDS.labels(method, route, str(status)).observe(seconds)
+    """One sample; a method outside HTTP's own is `OTHER` (a client cannot add series)."""
+    label = method if method in HTTP_METHODS else "OTHER"
+    REQUEST_SECONDS.labels(label, route, str(status)).observe(seconds)
 
 
 def record_push(

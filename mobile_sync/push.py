@@ -68,9 +68,12 @@ def push(
             session.commit()
         except (OperationalError, IntegrityError, DBAPIError, TemporarilyUnavailable) as exc:
             session.rollback()
-            if isinstance(exc, IntegrityError):  # a concurrent replay won the race
+            if isinstance(exc, IntegrityError) and (
+                mutation["mutation_id"] <= _last(session, device_id)
+            ):  # a concurrent replay of this very mutation won the race
                 result = _duplicate(session, device_id, mutation["mutation_id"])
-            else:  # the database or the file store: nothing of this mutation was kept
+            else:  # the database or the file store (or a uniqueness race with another filer,
+                # refused cleanly on retry): nothing of this mutation was kept
                 results += [
                     _not_applied(m, "temporarily unavailable; retry") for m in mutations[index:]
                 ]

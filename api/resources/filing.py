@@ -28,7 +28,8 @@ blp = Blueprint(
 
 LOCATION = {
     "Location": {
-        "description": "where the record is read, e.g. `/visits/{id}`",
+        "description": "where the record is read, e.g. `/visits/{id}`; for contact attempts, "
+        "notes and proposals, which have no reading of their own: the case's timeline",
         "schema": {"type": "string"},
     }
 }
@@ -56,9 +57,9 @@ ROUTES = (
     ("repossessions", "repossession", bodies.OnlineRepossessionSchema, "repossessions",
      "File a repossession of the case's vehicle or machine"),
     ("contact-attempts", "contact_attempt", bodies.OnlineContactAttemptSchema,
-     "contact-attempts", "File a call, SMS or visit attempt (the daily call limit is flagged)"),
-    ("notes", "case_note", bodies.OnlineCaseNoteSchema, "notes", "File a case note"),
-    ("proposals", "field_proposal", bodies.OnlineFieldProposalSchema, "proposals",
+     None, "File a call, SMS or visit attempt (the daily call limit is flagged)"),
+    ("notes", "case_note", bodies.OnlineCaseNoteSchema, None, "File a case note"),
+    ("proposals", "field_proposal", bodies.OnlineFieldProposalSchema, None,
      "Propose a phone, address or contact learnt in the field (reviewed, never an overwrite)"),
 )
 
@@ -73,8 +74,11 @@ def filing_environment() -> FilingEnvironment:
     )
 
 
-def _filing_view(record_type: str, schema, read_path: str, summary: str) -> type[MethodView]:
+def _filing_view(record_type: str, schema, read_path: str | None, summary: str) -> type[MethodView]:
     kind = MUTATIONS[record_type]
+
+    def location(case_id: int, record_id: str) -> str:
+        return f"/{read_path}/{record_id}" if read_path else f"/cases/{case_id}/timeline"
 
     def post(self, args, case_id):
         try:
@@ -95,11 +99,11 @@ def _filing_view(record_type: str, schema, read_path: str, summary: str) -> type
                 exc.message,
                 code=exc.code,
                 fields=exc.fields,
-                headers={"Location": f"/{read_path}/{exc.record_id}"},
+                headers={"Location": location(case_id, exc.record_id)},
             )
         db.session.commit()
         body = {"type": filed.type, "record_id": filed.record_id, "flags": filed.flags}
-        return body, 201, {"Location": f"/{read_path}/{filed.record_id}"}
+        return body, 201, {"Location": location(case_id, filed.record_id)}
 
     post.__doc__ = f"{summary}\n\n{COMMON.format(type=record_type)}"
     decorators = (

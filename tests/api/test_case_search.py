@@ -309,3 +309,9 @@ def test_reveal_of_a_missing_case_is_404(client, town):
     response = client.post("/cases/999999/reveal", json=PURPOSE, headers=town["headers"]["legal"])
     assert response.status_code == 404
     assert db.session.scalars(select(AuditEvent)).all() == []
+
+
+def test_a_name_prefix_at_the_edge_of_the_surrogate_block_is_searched_not_a_500(client, world):
+    headers = world.login(world.user("admin"))
+    answer = client.get("/cases", query_string={"q": "ab\ud7ff"}, headers=headers)
+    assert answer.status_code == 200, answer.get_json()

@@ -95,7 +95,9 @@ def push_then_file_online(app, client, d, kind, *, online_headers, push_phone, d
     assert response.status_code == 201, response.get_json()
     filed = response.get_json()
     assert filed == {"type": kind, "record_id": body["id"], "flags": pushed["flags"]}
-    assert response.headers["Location"] == f"/{path}/{body['id']}"
+    timeline_only = path in ("contact-attempts", "notes", "proposals")
+    read_at = f"/cases/{d['case'].id}/timeline" if timeline_only else f"/{path}/{body['id']}"
+    assert response.headers["Location"] == read_at
     one, two = db.session.get(model, pushed["record_id"]), db.session.get(model, body["id"])
     offset = "device_clock_offset_s"
     if hasattr(one, offset):  # measured against the server's clock a moment apart

@@ -123,3 +123,9 @@ def test_the_server_command_refuses_to_start(monkeypatch):
     result = CliRunner().invoke(cli, ["serve"])
     assert result.exit_code != 0
     assert "FIELDVISIT_POLICY_VISIT_HOURS_START" in result.output
+
+
+def test_testing_mode_cannot_be_switched_on_from_the_environment():
+    """Only code builds a test app; from the environment it would skip the key checks."""
+    with pytest.raises(ConfigError, match="FIELDVISIT_TESTING: not a fieldvisit setting"):
+        Config.from_env({"FIELDVISIT_TESTING": "1"})

@@ -99,7 +99,10 @@ def _name_prefix(prefix: str, dialect: str):
     if dialect == "postgresql":
         escaped = re.sub(r"([\\%_])", r"\\\1", prefix)
         return Debtor.name.like(escaped + "%", escape="\\")
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if ord(prefix[-1]) < 0x10FFFF else None
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # no text holds a lone surrogate: skip the block
+        following = 0xE000
+    upper = prefix[:-1] + chr(following) if following <= 0x10FFFF else None
     return (Debtor.name >= prefix) & (Debtor.name < upper) if upper else Debtor.name == prefix
 
 

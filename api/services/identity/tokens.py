@@ -225,7 +225,7 @@ class TokenService:
             self.session,
             principal,
             "auth.lockout_lifted",
-            detail={"user_id": user.id, "username": user.username},
+            detail={"user_id": user.id},
         )
         if self.guard is not None:
             self.guard.unlock(user.username)
@@ -243,8 +243,7 @@ class TokenService:
                 self.session,
                 None,
                 "auth.locked_out",
-                detail={"username": username, "user_id": user.id if user else None,
-                        "address": address},
+                detail={"user_id": user.id if user else None, "address": address},
             )
         raise BadCredentials()
 
