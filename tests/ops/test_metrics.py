@@ -106,3 +106,12 @@ def test_metrics_can_be_closed_to_a_token_or_a_network(app_config):
 
 def test_metrics_are_not_in_the_api_spec(client):
     assert "/metrics" not in client.get("/openapi.json").get_json()["paths"]
+
+
+def test_a_made_up_method_cannot_add_series(client):
+    before = samples(client)
+    client.open("/cases", method="ZZZQQQ1")
+    after = samples(client)
+    latency = "fieldvisit_http_request_duration_seconds_count"
+    assert not any("ZZZQQQ1" in str(key) for key in after)
+    assert delta(before, after, latency, method="OTHER", route="<unmatched>", status="405") == 1
