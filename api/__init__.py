@@ -11,6 +11,7 @@ from api import http_headers, input_guards, observability
 from api.config import Config, absolute_sqlite_url
 from api.errors import error_response, register_error_handlers
 from api.extensions import Api, AppSession, db
+from api.input_guards import request_view
 from api.keys import blob_store, check_keys, pii_cipher
 from api.services.identity.passwords import configure_password_hashing
 from api.services.identity.throttle import PasswordGuard
@@ -85,7 +86,7 @@ def _check_content_type():
     """A body must be JSON unless the endpoint declares other types (`accepts_content`)."""
     if request.method not in ("POST", "PUT", "PATCH") or not request.content_length:
         return None
-    view = request.url_rule and request.endpoint and _view_function()
+    view = request_view()
     accepted = getattr(view, "accepts_content", JSON_ONLY)
     if request.mimetype not in accepted:
         return error_response(
@@ -94,12 +95,6 @@ def _check_content_type():
         )
     return None
 
-
-def _view_function():
-    from flask import current_app
-
-    view = current_app.view_functions.get(request.endpoint)
-    return getattr(view, "view_class", view)
 
 
 def _engine_options(url: str) -> dict:

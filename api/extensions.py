@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import flask_smorest
 import marshmallow as ma
-from flask import current_app, has_request_context, request
+from flask import current_app, has_request_context
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from api.input_guards import GuardedParser, describe_size, guard_field
+from api.input_guards import GuardedParser, describe_size, guard_field, request_view
 from schemas.errors import ErrorSchema
 from schemas.openapi import ATTRIBUTE_FUNCTIONS
 
@@ -54,8 +54,7 @@ class AppSession(FlaskSession):
 def _owns_transactions() -> bool:
     """Whether the request's view sets `owns_transactions` (push: it commits the read of its
     authentication at once, and each mutation's transaction starts with a write)."""
-    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    return getattr(getattr(view, "view_class", view), "owns_transactions", False)
+    return getattr(request_view(), "owns_transactions", False)
 
 
 def sqlite_write_intent(engine):

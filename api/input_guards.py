@@ -148,11 +148,16 @@ def check_path_values(_endpoint: str | None, values: dict | None) -> None:
 # --------------------------------------------------------------------------- body size
 
 
+def request_view():
+    """The matched view: its MethodView class, or the plain view function (None: no route)."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(view, "view_class", view)
+
+
 def body_limit_of_view() -> int | None:
     """The body limit the matched view declares (`Blueprint.body_limit`), or None."""
-    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    view_class = getattr(view, "view_class", None)
-    method = getattr(view_class, request.method.lower(), None) if view_class else view
+    view = request_view()
+    method = getattr(view, request.method.lower(), None) if isinstance(view, type) else view
     return getattr(method, "max_body_bytes", None)
 
 

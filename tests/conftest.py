@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,33 @@ def database_url(request, tmp_path_factory):
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@contextmanager
+def empty_database_url(engine: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of a database nobody has run `fieldvisit db upgrade` on (dropped afterwards)."""
+    if engine == "sqlite":
+        path = tmp_path / "empty.db"
+        path.touch()
+        yield f"sqlite:///{path}"
+        return
+    name = f"fv_empty_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=ENGINES)
+def empty_database(request, tmp_path):
+    """A database nobody has run `fieldvisit db upgrade` on, on each engine."""
+    with empty_database_url(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

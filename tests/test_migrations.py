@@ -1,12 +1,11 @@
 """The migrations build exactly the models' schema on each engine, and unwind cleanly."""
 
-import uuid
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 
-from tests.conftest import PG_ADMIN_URL, ROOT
+from tests.conftest import ROOT, empty_database_url
 
 
 def alembic_config(url):
@@ -23,17 +22,9 @@ def test_models_and_migrations_agree(database_url):
 
 @pytest.fixture
 def empty_database(database_url, tmp_path):
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'roundtrip.db'}"
-        return
-    name = f"fv_roundtrip_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    """An empty database on the engine of this run's `database_url`."""
+    with empty_database_url(database_url.split(":")[0].split("+")[0], tmp_path) as url:
+        yield url
 
 
 def test_downgrade_to_nothing_and_up_again(empty_database):

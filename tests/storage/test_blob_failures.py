@@ -13,13 +13,12 @@ import subprocess
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from api import create_app
 from api.config import Config
 from api.extensions import db
 from api.models import EvidenceFile, UploadStatus
-from tests.conftest import ENGINES, PG_ADMIN_URL, wipe
+from tests.conftest import wipe
 from tests.field.conftest import declaration, put_local
 from tests.field.test_field_work import Phone, report
 from tests.s3_server import CREDENTIALS
@@ -128,24 +127,6 @@ def test_an_unreachable_s3_is_a_503_and_the_slot_says_so(app_on, monkeypatch):
 
 
 # --------------------------------------------------------------------------- unmigrated
-
-
-@pytest.fixture(params=ENGINES)
-def empty_database(request, tmp_path):
-    """A database nobody has run `fieldvisit db upgrade` on."""
-    if request.param == "sqlite":
-        path = tmp_path / "empty.db"
-        path.touch()
-        yield f"sqlite:///{path}"
-        return
-    name = f"fv_empty_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_an_unmigrated_database_is_a_503_database_not_ready(empty_database, tmp_path):
