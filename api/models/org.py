@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.extensions import db
@@ -41,6 +41,10 @@ class User(db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     # Bumped to revoke every token the user holds, at once.
     token_generation: Mapped[int] = mapped_column(default=0)
+    # Where a collector's day starts (branch office or home), WGS-84: route planning and
+    # distance-based assignment suggestions.
+    base_lat: Mapped[float | None] = mapped_column(Float)
+    base_lon: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     team: Mapped[Team | None] = relationship(lazy="joined")
