@@ -32,6 +32,14 @@ from api.models.field import (
 )
 from api.models.imports import ImportRun
 from api.models.org import Device, RefreshToken, Role, Team, User
+from api.models.routes import (
+    PlanStatus,
+    RouteDocument,
+    RoutePlan,
+    RouteStop,
+    StartKind,
+    StopStatus,
+)
 from api.models.sync import CaseDocument, DeviceMutation, SyncChange, SyncCounter
 from api.models.visits import (
     FieldReceipt,
@@ -77,6 +85,7 @@ __all__ = [
     "NextStep",
     "NoticeServed",
     "Payment",
+    "PlanStatus",
     "Product",
     "PromiseStatus",
     "ProposalKind",
@@ -87,6 +96,11 @@ __all__ = [
     "Repossession",
     "RepossessionStatus",
     "Role",
+    "RouteDocument",
+    "RoutePlan",
+    "RouteStop",
+    "StartKind",
+    "StopStatus",
     "SyncChange",
     "SyncCounter",
     "Team",
