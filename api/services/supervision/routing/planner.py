@@ -40,6 +40,9 @@ class Stop:
     priority: int = 1
     # Only this shift may take the stop (a case held by one collector); None: any shift.
     shift_key: str | None = None
+    # The debtor's IANA zone, only to word reasons in local time ("08:00–22:00 Asia/Urumqi");
+    # None words them in UTC. Windows themselves are aware datetimes either way.
+    tz: str | None = None
 
 
 @dataclass(frozen=True)

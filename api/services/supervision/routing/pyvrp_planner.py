@@ -1,0 +1,516 @@
+"""`PyVRPPlanner`: the planner interface answered with PyVRP (MIT), an iterated local search
+that stays feasible and close to the best-known values on time-window problems.
+
+Two layers: `solve_problem` solves an integer `RoutingProblem` (the benchmarks call it too, so
+they measure the planner's own code path), and `PyVRPPlanner` turns a `PlanRequest` into one
+— pre-checking what can never fit, so every stop left out has a reason a supervisor can read
+— and turns the solver's visit order back into times, recomputed and checked here."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from pyvrp import Client, Depot, Location, ProblemData, VehicleType
+from pyvrp import solve as pyvrp_solve
+from pyvrp.PenaltyManager import PenaltyParams
+from pyvrp.solve import SolveParams
+from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
+
+from api.services.supervision.routing.evaluate import evaluate
+from api.services.supervision.routing.matrix import GeodesicTravel, TravelMatrices, TravelModel
+from api.services.supervision.routing.planner import (
+    NO_SHIFT,
+    NOT_WORTH_IT,
+    UNREACHABLE,
+    WINDOW_CLOSED,
+    Plan,
+    PlannedStop,
+    PlanRequest,
+    Point,
+    Route,
+    Stop,
+    Unplanned,
+)
+from api.services.supervision.routing.problem import (
+    NEVER,
+    RouteOrder,
+    RoutingProblem,
+    Solved,
+    Vehicle,
+    Visit,
+)
+
+SEED = 1  # fixed: the same request gives the same plan
+_FORBIDDEN = NEVER // 4  # an edge a vehicle kind may not take (site-dependent restriction)
+
+
+# ----------------------------------------------------------------------------- solver layer
+
+
+def _stop_criterion(n_visits: int, time_limit_s: float, max_iterations: int | None):
+    """Stop at the time limit, or earlier once the search has stalled: small days converge in
+    a few hundred iterations, so they return in milliseconds rather than after the limit."""
+    stall = max(200, 20 * n_visits) if max_iterations is None else max_iterations
+    criteria = [MaxRuntime(max(time_limit_s, 0.001)), NoImprovement(stall)]
+    if max_iterations is not None:
+        criteria.append(MaxIterations(max_iterations))
+    return MultipleCriteria(criteria)
+
+
+def _problem_data(problem: RoutingProblem) -> ProblemData:
+    n = problem.distance.shape[0]
+    dist = np.asarray(problem.distance, dtype=np.int64)
+    dur = np.asarray(problem.duration, dtype=np.int64)
+    open_end = any(k.end is None for k in problem.vehicles)
+    if open_end:  # an open route ends at a free depot: every edge into it costs nothing
+        dist = np.pad(dist, ((0, 1), (0, 1)))
+        dur = np.pad(dur, ((0, 1), (0, 1)))
+        n += 1
+    np.fill_diagonal(dist, 0)
+    np.fill_diagonal(dur, 0)
+
+    depot_locs: list[int] = []
+    for k in problem.vehicles:
+        for loc in (k.start, n - 1 if k.end is None else k.end):
+            if loc not in depot_locs:
+                depot_locs.append(loc)
+    depot_of = {loc: i for i, loc in enumerate(depot_locs)}
+
+    loads = any(k.capacity is not None for k in problem.vehicles)
+    clients = [
+        Client(
+            location=v.location,
+            delivery=[v.demand] if loads else [],
+            service_duration=v.service_s,
+            tw_early=v.earliest,
+            tw_late=v.latest,
+            prize=v.prize,
+            required=v.required,
+        )
+        for v in problem.visits
+    ]
+
+    # Visits allowed on some vehicle kinds only: each kind with restrictions gets a profile in
+    # which the edges into the visits it may not make are prohibitively long.
+    forbidden = [
+        frozenset(
+            v.location for v in problem.visits if v.vehicles is not None and k not in v.vehicles
+        )
+        for k in range(len(problem.vehicles))
+    ]
+    signatures = list(dict.fromkeys(forbidden))
+    dist_mats, dur_mats = [], []
+    for sig in signatures:
+        d, t = dist, dur
+        if sig:
+            cols = sorted(sig)
+            d, t = dist.copy(), dur.copy()
+            d[:, cols] = _FORBIDDEN
+            t[:, cols] = _FORBIDDEN
+            d[cols, cols] = 0
+            t[cols, cols] = 0
+        dist_mats.append(d)
+        dur_mats.append(t)
+
+    vehicle_types = [
+        VehicleType(
+            num_available=k.count,
+            capacity=[k.capacity if k.capacity is not None else NEVER] if loads else [],
+            start_depot=depot_of[k.start],
+            end_depot=depot_of[n - 1 if k.end is None else k.end],
+            tw_early=k.earliest,
+            tw_late=k.latest,
+            profile=signatures.index(forbidden[i]),
+        )
+        for i, k in enumerate(problem.vehicles)
+    ]
+    return ProblemData(
+        locations=[Location(0.0, 0.0) for _ in range(n)],
+        clients=clients,
+        depots=[Depot(location=loc) for loc in depot_locs],
+        vehicle_types=vehicle_types,
+        distance_matrices=dist_mats,
+        duration_matrices=dur_mats,
+    )
+
+
+def solve_problem(
+    problem: RoutingProblem,
+    time_limit_s: float = 1.0,
+    *,
+    seed: int = SEED,
+    max_iterations: int | None = None,
+) -> Solved:
+    """Solve an integer routing problem with PyVRP; the answer is the solver's best visit order
+    per vehicle (check it with `evaluate`)."""
+    started = time.perf_counter()
+    if not problem.visits:
+        return Solved((), True, 0, 0.0)
+    data = _problem_data(problem)
+    top_prize = max((v.prize for v in problem.visits), default=0)
+    # One second of time warp must cost more than any prize, or the search would rather be late
+    # than leave a stop out; PyVRP's default bound (1e5) is below our prizes on long days.
+    params = SolveParams(penalty=PenaltyParams(max_penalty=max(100_000.0, 2.0 * top_prize)))
+    stop = _stop_criterion(len(problem.visits), time_limit_s, max_iterations)
+    result = pyvrp_solve(data, stop=stop, seed=seed, collect_stats=False, params=params)
+    routes = tuple(
+        RouteOrder(r.vehicle_type(), tuple(a.idx for a in r if a.is_client()))
+        for r in result.best.routes()
+    )
+    return Solved(
+        routes, result.best.is_feasible(), result.num_iterations, time.perf_counter() - started
+    )
+
+
+# ----------------------------------------------------------------------------- wording
+
+
+def _zone(stop: Stop | None) -> ZoneInfo:
+    return ZoneInfo(stop.tz) if stop is not None and stop.tz else ZoneInfo("UTC")
+
+
+def _clock(at: datetime, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).strftime("%H:%M")
+
+
+def _span(a: datetime, b: datetime, zone: ZoneInfo) -> str:
+    return f"{_clock(a, zone)}–{_clock(b, zone)} {zone.key}"
+
+
+def _minutes(seconds: int) -> str:
+    m = round(seconds / 60)
+    return f"{m}-minute" if m < 120 else f"{seconds / 3600:.1f}-hour"
+
+
+# ----------------------------------------------------------------------------- the planner
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each thing of the request sits in the matrix and in the solver's problem."""
+
+    t0: datetime
+    points: list[Point]
+    start_loc: list[int]  # per shift
+    end_loc: list[int | None]  # per shift
+    stop_loc: dict[int, int]  # request stop index -> location
+
+
+def _secs(at: datetime, t0: datetime, up: bool) -> int:
+    s = (at - t0).total_seconds()
+    return math.ceil(s - 1e-9) if up else math.floor(s + 1e-9)
+
+
+class PyVRPPlanner:
+    """Plans with PyVRP over geodesic travel (or any `TravelModel`)."""
+
+    def __init__(self, travel: TravelModel | None = None, seed: int = SEED) -> None:
+        self._travel = travel
+        self._seed = seed
+
+    def plan(self, request: PlanRequest) -> Plan:
+        started = time.perf_counter()
+        if not request.shifts:
+            return Plan(
+                (),
+                tuple(
+                    Unplanned(
+                        s.key, s.required, NO_SHIFT, f"{s.key}: no collector's shift in the plan."
+                    )
+                    for s in request.stops
+                ),
+                0.0,
+            )
+        travel = self._travel or GeodesicTravel(request.speed_kmh)
+        layout = _layout(request)
+        mats = travel.matrices(layout.points)
+        shift_index = {s.key: i for i, s in enumerate(request.shifts)}
+
+        unplanned: dict[int, Unplanned] = {}
+        visits: list[Visit] = []
+        visit_stop: list[int] = []
+        for i, stop in enumerate(request.stops):
+            verdict = _precheck(request, layout, mats, shift_index, i)
+            if isinstance(verdict, Unplanned):
+                unplanned[i] = verdict
+                continue
+            allowed, earliest, latest = verdict
+            visits.append(
+                Visit(
+                    location=layout.stop_loc[i],
+                    service_s=stop.duration_s,
+                    earliest=earliest,
+                    latest=latest,
+                    required=False,  # prizes below; required stops get a prize nothing outweighs
+                    vehicles=None if len(allowed) == len(request.shifts) else frozenset(allowed),
+                )
+            )
+            visit_stop.append(i)
+
+        # Prizes: one priority point outweighs any detour (at most twice the longest edge), and a
+        # required stop outweighs every optional one together: kept whenever it fits at all.
+        point = 2 * int(mats.distance_int.max(initial=0)) + 1
+        optional_total = sum(
+            max(1, request.stops[i].priority) for i in visit_stop if not request.stops[i].required
+        )
+        must = point * (optional_total + 1)
+        visits = [
+            replace(
+                v,
+                prize=must
+                if request.stops[i].required
+                else point * max(1, request.stops[i].priority),
+            )
+            for v, i in zip(visits, visit_stop, strict=True)
+        ]
+        vehicles = tuple(
+            Vehicle(
+                start=layout.start_loc[k],
+                end=layout.end_loc[k],
+                earliest=_secs(s.start_at, layout.t0, up=True),
+                latest=_secs(s.end_at, layout.t0, up=False),
+            )
+            for k, s in enumerate(request.shifts)
+        )
+        problem = RoutingProblem(mats.distance_int, mats.duration_s, tuple(visits), vehicles)
+        solved = solve_problem(problem, request.time_limit_s, seed=self._seed)
+        check = evaluate(problem, solved.routes)
+        if not check.feasible:  # the solver's answer is never trusted blindly
+            raise RuntimeError(f"route solver returned an infeasible plan: {check.violations[:3]}")
+
+        routes = _routes(request, layout, mats, problem, solved, visit_stop)
+        planned = {p.key for r in routes for p in r.stops}
+        for v_idx, i in enumerate(visit_stop):
+            stop = request.stops[i]
+            if stop.key in planned:
+                continue
+            unplanned[i] = _left_out(request, stop, problem.visits[v_idx])
+        return Plan(
+            routes=routes,
+            unplanned=tuple(unplanned[i] for i in sorted(unplanned)),
+            solve_ms=(time.perf_counter() - started) * 1000.0,
+        )
+
+
+def _layout(request: PlanRequest) -> _Layout:
+    points: list[Point] = []
+    start_loc, end_loc = [], []
+    for s in request.shifts:
+        start_loc.append(len(points))
+        points.append(s.start_point)
+        if s.end_point is None:
+            end_loc.append(None)
+        else:
+            end_loc.append(len(points))
+            points.append(s.end_point)
+    stop_loc = {}
+    for i, stop in enumerate(request.stops):
+        stop_loc[i] = len(points)
+        points.append(stop.point)
+    t0 = min(s.start_at for s in request.shifts)
+    return _Layout(t0, points, start_loc, end_loc, stop_loc)
+
+
+def _precheck(
+    request: PlanRequest,
+    layout: _Layout,
+    mats: TravelMatrices,
+    shift_index: dict[str, int],
+    i: int,
+) -> Unplanned | tuple[list[int], int, int]:
+    """Either why stop `i` can never be planned, or the shifts that could take it alone and its
+    integer start window [earliest, latest start]."""
+    stop = request.stops[i]
+    zone = _zone(stop)
+    if stop.shift_key is not None and stop.shift_key not in shift_index:
+        return Unplanned(
+            stop.key,
+            stop.required,
+            NO_SHIFT,
+            f"{stop.key} belongs to {stop.shift_key}, who is not in this plan.",
+        )
+    candidates = (
+        [shift_index[stop.shift_key]] if stop.shift_key is not None else range(len(request.shifts))
+    )
+    t0, loc, dt = layout.t0, layout.stop_loc[i], mats.duration_s
+    w = stop.window
+    w_early = 0 if w is None else max(0, _secs(w.start, t0, up=True))
+    w_late = NEVER if w is None else _secs(w.end, t0, up=False) - stop.duration_s
+    allowed: list[int] = []
+    closed: list[str] = []
+    late: list[str] = []
+    for k in candidates:
+        shift = request.shifts[k]
+        s_early, s_end = _secs(shift.start_at, t0, up=True), _secs(shift.end_at, t0, up=False)
+        early, latest = max(w_early, s_early), min(w_late, s_end - stop.duration_s)
+        if early > latest:
+            where = "visit hours" if w is not None else "time"
+            if w is not None:
+                where = f"its window {_span(w.start, w.end, zone)}"
+            closed.append(
+                f"{where} and shift {shift.key} ({_span(shift.start_at, shift.end_at, zone)}) "
+                f"leave no room for a {_minutes(stop.duration_s)} visit"
+            )
+            continue
+        start = max(s_early + int(dt[layout.start_loc[k], loc]), early)
+        back = start + stop.duration_s
+        if layout.end_loc[k] is not None:
+            back += int(dt[loc, layout.end_loc[k]])
+        if start <= latest and back <= s_end:
+            allowed.append(k)
+            continue
+        arrive = t0 + timedelta(seconds=s_early + int(dt[layout.start_loc[k], loc]))
+        if start > latest:
+            must_start = t0 + timedelta(seconds=latest)
+            late.append(
+                f"leaving at {_clock(shift.start_at, zone)}, {shift.key} arrives at "
+                f"{_clock(arrive, zone)}, but a {_minutes(stop.duration_s)} visit must start by "
+                f"{_clock(must_start, zone)} {zone.key} to end inside "
+                + (f"its window {_span(w.start, w.end, zone)}" if w is not None else "the shift")
+            )
+        else:
+            late.append(
+                f"{shift.key} cannot visit it and be back at the end point by "
+                f"{_clock(shift.end_at, zone)} {zone.key}"
+            )
+    if allowed:
+        shifts = [request.shifts[k] for k in allowed]
+        earliest = max(w_early, min(_secs(s.start_at, t0, up=True) for s in shifts))
+        latest = min(w_late, max(_secs(s.end_at, t0, up=False) for s in shifts) - stop.duration_s)
+        return allowed, earliest, latest
+    if late:
+        why = "; ".join(late)
+        return Unplanned(
+            stop.key, stop.required, UNREACHABLE, f"{stop.key} cannot be reached in time: {why}."
+        )
+    return Unplanned(
+        stop.key, stop.required, WINDOW_CLOSED, f"{stop.key}: " + "; ".join(closed) + "."
+    )
+
+
+def _left_out(request: PlanRequest, stop: Stop, visit: Visit) -> Unplanned:
+    zone = _zone(stop)
+    shifts = [
+        s.key for k, s in enumerate(request.shifts) if visit.vehicles is None or k in visit.vehicles
+    ]
+    who = ", ".join(shifts)
+    when = ""
+    if stop.window is not None:
+        when = f" in its window {_span(stop.window.start, stop.window.end, zone)}"
+    if stop.required:
+        return Unplanned(
+            stop.key,
+            True,
+            UNREACHABLE,
+            f"{stop.key} is required and could be visited alone, but not together with the other "
+            f"required visits of {who}: a {_minutes(stop.duration_s)} visit{when} does not fit "
+            f"around them. Move it to another day or collector, or widen its window.",
+        )
+    return Unplanned(
+        stop.key,
+        False,
+        NOT_WORTH_IT,
+        f"{stop.key} is optional (priority {stop.priority}) and no time was left for it{when} "
+        f"after the higher-priority and required visits of {who}.",
+    )
+
+
+def _routes(
+    request: PlanRequest,
+    layout: _Layout,
+    mats: TravelMatrices,
+    problem: RoutingProblem,
+    solved: Solved,
+    visit_stop: list[int],
+) -> tuple[Route, ...]:
+    """Times replayed from the solver's visit order over the same integer seconds: leave as late
+    as the first visit allows (no waiting at the first door), wait where a window is not open."""
+    order = {r.vehicle: r.visits for r in solved.routes if r.visits}
+    t0, dt, dm = layout.t0, mats.duration_s, mats.distance_m
+    routes = []
+    for k, shift in enumerate(request.shifts):
+        kind = problem.vehicles[k]
+        seq = order.get(k, ())
+        here = kind.start
+        t = kind.earliest
+        if seq:
+            first = problem.visits[seq[0]]
+            t = max(t, first.earliest - int(dt[here, first.location]))
+        stops: list[PlannedStop] = []
+        metres = 0.0
+        for n, v_idx in enumerate(seq, start=1):
+            v = problem.visits[v_idx]
+            leg = float(dm[here, v.location])
+            arrival = t + int(dt[here, v.location])
+            start = max(arrival, v.earliest)
+            t = start + v.service_s
+            metres += leg
+            stops.append(
+                PlannedStop(
+                    key=request.stops[visit_stop[v_idx]].key,
+                    sequence=n,
+                    arrival=t0 + timedelta(seconds=arrival),
+                    start=t0 + timedelta(seconds=start),
+                    departure=t0 + timedelta(seconds=t),
+                    travel_m=leg,
+                )
+            )
+            here = v.location
+        if kind.end is not None:
+            metres += float(dm[here, kind.end])
+            t += int(dt[here, kind.end])
+        routes.append(Route(shift.key, tuple(stops), metres, t0 + timedelta(seconds=t)))
+    return tuple(routes)
+
+
+# ----------------------------------------------------------------------------- re-planning
+
+
+def replan_request(
+    request: PlanRequest,
+    plan: Plan,
+    shift_key: str,
+    position: Point,
+    now: datetime,
+    done: Iterable[str] = (),
+    pinned: Iterable[str] = (),
+    dropped: Iterable[str] = (),
+) -> PlanRequest:
+    """The request for re-planning one collector from where they stand, at `now`: their stops
+    (those `plan` routed to them, those restricted to them and any `pinned`) minus the ones
+    already `done` or `dropped` (cancelled); pinned stops become required. The shift starts at
+    `position` at `now` (or its own start, if later); other collectors' days are not touched."""
+    shift = next((s for s in request.shifts if s.key == shift_key), None)
+    if shift is None:
+        raise KeyError(shift_key)
+    gone, pin = set(done) | set(dropped), set(pinned)
+    mine = {p.key for r in plan.routes if r.shift_key == shift_key for p in r.stops} | pin
+    stops = tuple(
+        replace(s, shift_key=shift_key, required=s.required or s.key in pin)
+        for s in request.stops
+        if s.key not in gone and (s.key in mine or s.shift_key == shift_key)
+    )
+    moved = replace(shift, start_point=position, start_at=max(now, shift.start_at))
+    return replace(request, stops=stops, shifts=(moved,))
+
+
+def replan(
+    planner: PyVRPPlanner | None,
+    request: PlanRequest,
+    plan: Plan,
+    shift_key: str,
+    position: Point,
+    now: datetime,
+    done: Iterable[str] = (),
+    pinned: Iterable[str] = (),
+    dropped: Iterable[str] = (),
+) -> Plan:
+    """Re-plan one collector's remaining stops from `position` at `now` (see `replan_request`)."""
+    again = replan_request(request, plan, shift_key, position, now, done, pinned, dropped)
+    return (planner or PyVRPPlanner()).plan(again)
