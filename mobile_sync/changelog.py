@@ -4,10 +4,15 @@ Every ORM flush is watched (`before_flush`); whatever touches a synced case (the
 debtor, contacts, addresses, schedule, payments, collateral, assignments, field records) marks
 the case. Just before commit, `publish` rebuilds each marked case's device document and writes
 change rows: `put` to the holder's bucket, `remove` to the bucket of the previous holder. So no
-write path (import, assignment, API, field push) can forget to log, and revocation is data."""
+write path (import, assignment, API, field push) can forget to log, and revocation is data.
+
+Route plans are the second entity: whatever touches a plan or its stops marks the plan, and
+`publish_route` puts a published plan's sealed document to its collector's bucket, or removes
+a plan that left it (superseded), in the same transaction."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from itertools import chain
 
 from sqlalchemy import event, select, text
@@ -24,21 +29,36 @@ from api.models import (
     Debtor,
     Instalment,
     Payment,
+    PlanStatus,
+    RouteDocument,
+    RoutePlan,
+    RouteStop,
     SyncChange,
     SyncCounter,
 )
 from api.models.field import FieldRecordMixin
 from api.models.sync import CaseDocument
+from api.models.types import utcnow
 from api.services.identity.pii import PiiCipher
-from mobile_sync.documents import build_documents
+from api.services.supervision.plan_views import route_document
+from mobile_sync.documents import build_documents, dumps
 
 CASE_ENTITY = "case"
+ROUTE_ENTITY = "route"
+# A collector's bucket keeps plans from the day before yesterday (UTC) on: older ones are
+# removed when the next plan is published, so a bootstrap carries a handful of plans at most.
+ROUTE_DAYS_KEPT = 2
 _KEY = "fieldvisit.sync.touched"
 _MARKS = "fieldvisit.sync.savepoints"
 # What a case's device document is made of (every field record type counts too).
 CASE_PARTS = (Case, Instalment, Payment, Collateral, Assignment, FieldRecordMixin)
 DEBTOR_PARTS = (Debtor, Contact, Address)
+ROUTE_PARTS = (RoutePlan, RouteStop)
 CHUNK = 500
+
+
+def _touched(session: Session) -> dict:
+    return session.info.setdefault(_KEY, {"cases": [], "debtors": [], "routes": []})
 
 
 def bucket_of(user_id: int) -> str:
@@ -46,20 +66,21 @@ def bucket_of(user_id: int) -> str:
 
 
 def _on_before_flush(session: Session, _context, _instances) -> None:
-    touched = session.info.setdefault(_KEY, {"cases": [], "debtors": []})
+    touched = _touched(session)
     for obj in chain(session.new, session.dirty, session.deleted):
-        if not isinstance(obj, CASE_PARTS + DEBTOR_PARTS):
+        if not isinstance(obj, CASE_PARTS + DEBTOR_PARTS + ROUTE_PARTS):
             continue
         if obj in session.dirty and not session.is_modified(obj, include_collections=False):
             continue
-        touched["debtors" if isinstance(obj, DEBTOR_PARTS) else "cases"].append(obj)
+        if isinstance(obj, ROUTE_PARTS):
+            touched["routes"].append(obj)
+        else:
+            touched["debtors" if isinstance(obj, DEBTOR_PARTS) else "cases"].append(obj)
 
 
 def touch_cases(session: Session, case_ids) -> None:
     """Mark cases changed by a path the ORM does not see (bulk SQL)."""
-    session.info.setdefault(_KEY, {"cases": [], "debtors": []})["cases"].extend(
-        _Id(case_id) for case_id in case_ids
-    )
+    _touched(session)["cases"].extend(_Id(case_id) for case_id in case_ids)
 
 
 def republish_all(session: Session, batch: int = CHUNK) -> int:
@@ -84,10 +105,27 @@ class _Id:
 
 
 def publish(session: Session, cipher: PiiCipher) -> int:
-    """Write documents and change rows for every case marked in this transaction."""
+    """Write documents and change rows for every case and route plan marked in this
+    transaction (cases first: a plan's stops name cases the phone should already hold)."""
     session.flush()
     touched = session.info.pop(_KEY, None)
-    if not touched or not (touched["cases"] or touched["debtors"]):
+    if not touched:
+        return 0
+    published = _publish_cases(session, cipher, touched)
+    plan_ids = {o.id if isinstance(o, RoutePlan) else o.plan_id for o in touched["routes"]}
+    plan_ids.discard(None)
+    tx_id = transaction_id(session) if plan_ids else None
+    for plan_id in sorted(plan_ids):
+        plan = session.get(RoutePlan, plan_id)
+        if plan is not None:
+            publish_route(session, plan, cipher, tx_id)
+    session.flush()
+    session.info.pop(_KEY, None)  # our own flush marks nothing that needs publishing
+    return published + len(plan_ids)
+
+
+def _publish_cases(session: Session, cipher: PiiCipher, touched: dict) -> int:
+    if not (touched["cases"] or touched["debtors"]):
         return 0
     case_ids = {
         getattr(o, "case_id", None) or o.id
@@ -106,7 +144,6 @@ def publish(session: Session, cipher: PiiCipher) -> int:
     for start in range(0, len(ordered), CHUNK):
         _publish_chunk(session, cipher, tx_id, ordered[start : start + CHUNK])
     session.flush()
-    session.info.pop(_KEY, None)  # our own flush marks nothing that needs publishing
     return len(case_ids)
 
 
@@ -134,10 +171,39 @@ def _publish_chunk(session: Session, cipher: PiiCipher, tx_id: int, ids: list[in
             session.add(_change(tx_id, holder, case_id, "put"))
 
 
-def _change(tx_id: int, user_id: int, case_id: int, op: str) -> SyncChange:
+def _change(
+    tx_id: int, user_id: int, entity_id: int, op: str, entity: str = CASE_ENTITY
+) -> SyncChange:
     return SyncChange(
-        tx_id=tx_id, bucket=bucket_of(user_id), entity=CASE_ENTITY, entity_id=case_id, op=op
+        tx_id=tx_id, bucket=bucket_of(user_id), entity=entity, entity_id=entity_id, op=op
     )
+
+
+def publish_route(
+    session: Session, plan: RoutePlan, cipher: PiiCipher, tx_id: int | None = None
+) -> None:
+    """Put a published plan's sealed document to its collector's bucket, or remove a plan that
+    is no longer published from it; and remove the collector's plans for days long past. Called
+    at commit for every plan the transaction touched (it may be called directly too)."""
+    tx_id = transaction_id(session) if tx_id is None else tx_id
+    document = session.get(RouteDocument, plan.id)
+    if plan.status is PlanStatus.PUBLISHED:
+        sealed = cipher.seal(dumps(route_document(plan)).encode())
+        if document is None:
+            session.add(RouteDocument(plan_id=plan.id, collector_id=plan.collector_id,
+                                      service_day=plan.service_day, sealed=sealed))
+        else:
+            document.sealed = sealed
+        session.add(_change(tx_id, plan.collector_id, plan.id, "put", ROUTE_ENTITY))
+        cutoff = utcnow().date() - timedelta(days=ROUTE_DAYS_KEPT)
+        for old in session.scalars(select(RouteDocument).where(
+                RouteDocument.collector_id == plan.collector_id,
+                RouteDocument.service_day < cutoff)):
+            session.delete(old)
+            session.add(_change(tx_id, old.collector_id, old.plan_id, "remove", ROUTE_ENTITY))
+    elif document is not None:
+        session.delete(document)
+        session.add(_change(tx_id, document.collector_id, plan.id, "remove", ROUTE_ENTITY))
 
 
 def transaction_id(session: Session) -> int:
@@ -177,9 +243,9 @@ def install(session_class) -> None:
 
     def mark(session: Session, transaction) -> None:
         if transaction.nested:  # remember how much was touched before the savepoint
-            touched = session.info.get(_KEY) or {"cases": [], "debtors": []}
+            touched = session.info.get(_KEY) or {"cases": [], "debtors": [], "routes": []}
             session.info.setdefault(_MARKS, {})[id(transaction)] = (
-                len(touched["cases"]), len(touched["debtors"]))
+                len(touched["cases"]), len(touched["debtors"]), len(touched["routes"]))
 
     def forget(session: Session, previous_transaction) -> None:
         """What a rolled-back savepoint touched did not happen: do not publish it."""
@@ -192,6 +258,7 @@ def install(session_class) -> None:
         if marks is not None and touched is not None:
             del touched["cases"][marks[0]:]
             del touched["debtors"][marks[1]:]
+            del touched["routes"][marks[2]:]
 
     event.listen(session_class, "before_commit", before_commit)
     event.listen(session_class, "after_transaction_create", mark)

@@ -1,7 +1,11 @@
 """Pull: a device's slice of the case file, as a bootstrap and then as deltas.
 
 A page is built by concatenating the stored device documents (serialised and sealed at write
-time): one indexed range scan, one decryption per case, no ORM loads or schema dumps."""
+time): one indexed range scan, one decryption per document, no ORM loads or schema dumps.
+
+Two entities share the bucket: cases, and the collector's route plans (a handful: published
+plans from the day before yesterday on). A bootstrap sends the cases page by page and the
+plans with the last page; deltas carry either, in log order."""
 
 from __future__ import annotations
 
@@ -10,9 +14,9 @@ import json
 from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
-from api.models import CaseDocument, Device, SyncChange, SyncCounter
+from api.models import CaseDocument, Device, RouteDocument, SyncChange, SyncCounter
 from api.services.identity.pii import PiiCipher
-from mobile_sync.changelog import CASE_ENTITY, bucket_of, read_counter
+from mobile_sync.changelog import CASE_ENTITY, ROUTE_ENTITY, bucket_of, read_counter
 from mobile_sync.cursor import END_OF_TX, Cursor, ResetRequired, decode
 
 
@@ -89,12 +93,21 @@ def _watermark(session: Session) -> int:
     return min((x for x in in_progress if x & 0xFFFFFFFF in here), default=xmax)
 
 
-def _put(case_id: int, sealed: bytes, cipher: PiiCipher) -> str:
+def _put(entity_id: int, sealed: bytes, cipher: PiiCipher, entity: str = CASE_ENTITY) -> str:
     return (
-        f'{{"op":"put","entity":"{CASE_ENTITY}","id":{case_id},"data":'
+        f'{{"op":"put","entity":"{entity}","id":{entity_id},"data":'
         + cipher.unseal(sealed).decode()
         + "}"
     )
+
+
+def _route_documents(session, user_id: int, plan_ids=None) -> dict[int, bytes]:
+    stmt = select(RouteDocument.plan_id, RouteDocument.sealed).where(
+        RouteDocument.collector_id == user_id
+    )
+    if plan_ids is not None:
+        stmt = stmt.where(RouteDocument.plan_id.in_(plan_ids))
+    return dict(session.execute(stmt.order_by(RouteDocument.plan_id)).all())
 
 
 def _bootstrap_page(session, cipher, user_id, position: Cursor, limit: int):
@@ -113,13 +126,20 @@ def _bootstrap_page(session, cipher, user_id, position: Cursor, limit: int):
             Cursor(position.bucket, "boot", position.tx, position.seq, rows[-1].case_id),
             True,
         )
-    # Done: follow the log from the watermark taken when the bootstrap began.
+    # The last page: the collector's plans follow their cases; then follow the log from the
+    # watermark taken when the bootstrap began.
+    changes += [
+        _put(plan_id, sealed, cipher, ROUTE_ENTITY)
+        for plan_id, sealed in _route_documents(session, user_id).items()
+    ]
     return changes, Cursor(position.bucket, "delta", position.tx, position.seq), False
 
 
 def _delta_page(session, cipher, user_id, position: Cursor, limit: int):
     stmt = (
-        select(SyncChange.tx_id, SyncChange.seq, SyncChange.entity_id, SyncChange.op)
+        select(
+            SyncChange.tx_id, SyncChange.seq, SyncChange.entity, SyncChange.entity_id, SyncChange.op
+        )
         .where(
             SyncChange.bucket == position.bucket,
             tuple_(SyncChange.tx_id, SyncChange.seq) > tuple_(position.tx, position.seq),
@@ -132,28 +152,35 @@ def _delta_page(session, cipher, user_id, position: Cursor, limit: int):
     rows = session.execute(stmt).all()
     if not rows:
         return [], position, False
-    final_op: dict[int, str] = {}
+    final_op: dict[tuple[str, int], str] = {}
     for row in rows:  # later rows win; dict keeps first-seen order, re-insert to move last
-        final_op.pop(row.entity_id, None)
-        final_op[row.entity_id] = row.op
-    puts = [i for i, op in final_op.items() if op == "put"]
-    documents = (
-        dict(
+        final_op.pop((row.entity, row.entity_id), None)
+        final_op[(row.entity, row.entity_id)] = row.op
+    puts = {CASE_ENTITY: [], ROUTE_ENTITY: []}
+    for (entity, entity_id), op in final_op.items():
+        if op == "put" and entity in puts:
+            puts[entity].append(entity_id)
+    documents = {
+        CASE_ENTITY: dict(
             session.execute(
                 select(CaseDocument.case_id, CaseDocument.sealed).where(
-                    CaseDocument.case_id.in_(puts), CaseDocument.collector_id == user_id
+                    CaseDocument.case_id.in_(puts[CASE_ENTITY]),
+                    CaseDocument.collector_id == user_id,
                 )
             ).all()
         )
-        if puts
-        else {}
-    )
+        if puts[CASE_ENTITY]
+        else {},
+        ROUTE_ENTITY: _route_documents(session, user_id, puts[ROUTE_ENTITY])
+        if puts[ROUTE_ENTITY]
+        else {},
+    }
     changes = []
-    for case_id, op in final_op.items():
-        if op == "put" and case_id in documents:
-            changes.append(_put(case_id, documents[case_id], cipher))
+    for (entity, entity_id), op in final_op.items():
+        if op == "put" and entity_id in documents.get(entity, {}):
+            changes.append(_put(entity_id, documents[entity][entity_id], cipher, entity))
         elif op == "remove":
-            changes.append(f'{{"op":"remove","entity":"{CASE_ENTITY}","id":{case_id}}}')
+            changes.append(f'{{"op":"remove","entity":"{entity}","id":{entity_id}}}')
         # A put whose document has since left this bucket: its remove follows in the log.
     last = rows[-1]
     return changes, Cursor(position.bucket, "delta", last.tx_id, last.seq), len(rows) == limit

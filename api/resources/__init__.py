@@ -15,12 +15,13 @@ def register_blueprints(api: Api) -> None:
         health,
         imports,
         proposals,
+        routes,
         sync,
         timeline,
     )
 
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
-        evidence, health,
+        evidence, health, routes,
     ):
         api.register_blueprint(module.blp)

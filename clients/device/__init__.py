@@ -25,9 +25,11 @@ The protocol, from the phone's side
    has them, under their own ids (never renumber). Send `device_time` (the phone's clock) with
    each batch: the server flags records from a phone whose clock is far off.
 4. **Pull** (`GET /sync/pull`): no cursor means a bootstrap. Each page is applied in ONE local
-   transaction together with its cursor (`put`: store the case document, `remove`: drop the
-   case), following `has_more` to the end. The cursor is opaque. A 410 `sync_reset` means: drop
-   the local cases and the cursor, keep the outbox and `sent`, bootstrap again. Send the
+   transaction together with its cursor (`put`: store the document, `remove`: drop it; the
+   `entity` is `case` or `route`, a route plan of the collector's, which arrives after the
+   cases on a bootstrap and is replaced by its next version at a re-plan), following
+   `has_more` to the end. The cursor is opaque. A 410 `sync_reset` means: drop
+   the local cases, routes and the cursor, keep the outbox and `sent`, bootstrap again. Send the
    reference data version you hold (`ref_version`); new reference data comes with the page.
 5. **Order.** Push before pull, so that the pulled documents already contain the device's own
    records. A page's `last_mutation_id` says which of the device's mutations the server has

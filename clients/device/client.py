@@ -204,6 +204,7 @@ class DeviceClient(DeviceStore):
                     raise SyncError("the server keeps asking for a reset")
                 with self._tx():  # keep the outbox and `sent`: they are the device's own
                     self.db.execute("DELETE FROM cases")
+                    self.db.execute("DELETE FROM routes")
                     self._set("cursor", None)
                 continue
             if answer.status >= 500:
@@ -222,17 +223,9 @@ class DeviceClient(DeviceStore):
         with self._tx():
             if page.get("bootstrap"):  # the whole slice follows: forget what we held
                 self.db.execute("DELETE FROM cases")
+                self.db.execute("DELETE FROM routes")
             for change in page["changes"]:
-                if change["op"] == "put":
-                    self.db.execute(
-                        "INSERT INTO cases (id, doc) VALUES (?, ?) ON CONFLICT (id) "
-                        "DO UPDATE SET doc = excluded.doc",
-                        (change["id"], dumps(change["data"])),
-                    )
-                    report.puts += 1
-                elif change["op"] == "remove":
-                    self.db.execute("DELETE FROM cases WHERE id = ?", (change["id"],))
-                    report.removes += 1
+                self._apply_change(change, report)
             reference = page.get("reference")
             if reference is not None:
                 self._set("ref_version", reference["version"])
@@ -246,6 +239,31 @@ class DeviceClient(DeviceStore):
                 )
             self._set("server_last_mutation_id", str(server_last))
             self._set("cursor", page["cursor"])
+
+    def _apply_change(self, change: dict, report: PullReport) -> None:
+        """One change, by entity: a case document or a route plan (an unknown entity from a
+        newer server is skipped, not stored as a case)."""
+        entity, op = change.get("entity", "case"), change["op"]
+        if entity not in ("case", "route"):
+            return
+        table = "cases" if entity == "case" else "routes"
+        if op == "put":
+            if entity == "case":
+                self.db.execute(
+                    "INSERT INTO cases (id, doc) VALUES (?, ?) ON CONFLICT (id) "
+                    "DO UPDATE SET doc = excluded.doc",
+                    (change["id"], dumps(change["data"])),
+                )
+            else:
+                self.db.execute(
+                    "INSERT INTO routes (id, day, doc) VALUES (?, ?, ?) ON CONFLICT (id) "
+                    "DO UPDATE SET day = excluded.day, doc = excluded.doc",
+                    (change["id"], change["data"]["service_day"], dumps(change["data"])),
+                )
+            report.puts += 1
+        elif op == "remove":
+            self.db.execute(f"DELETE FROM {table} WHERE id = ?", (change["id"],))
+            report.removes += 1
 
     # --- evidence files --------------------------------------------------------------------
 

@@ -4,6 +4,8 @@ Tables:
   meta(key, value)       device_id, next_mutation_id, cursor, ref_version, reference, tokens,
                          server_last_mutation_id
   cases(id, doc)         the case documents this device holds, as the server sent them
+  routes(id, day, doc)   the route plans this device holds (published, current), by plan id;
+                         `day` is the plan's service day (team-local)
   outbox(mutation_id, type, client_time, payload)   what the server has not answered yet
   sent(record_id, mutation_id, type, status, case_id, client_time, payload, result)
                          every record the device created; status pending|applied|rejected
@@ -27,6 +29,7 @@ SCHEMA_VERSION = "1"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cases (id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS routes (id INTEGER PRIMARY KEY, day TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
     mutation_id INTEGER PRIMARY KEY, type TEXT NOT NULL, client_time TEXT NOT NULL,
     payload TEXT NOT NULL);
@@ -122,6 +125,21 @@ class DeviceStore:
 
     def case(self, case_id: int) -> dict | None:
         row = self.db.execute("SELECT doc FROM cases WHERE id = ?", (case_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def routes(self) -> dict[int, dict]:
+        """The route plans on this device, by plan id."""
+        return {
+            plan_id: json.loads(doc)
+            for plan_id, doc in self.db.execute("SELECT id, doc FROM routes ORDER BY id")
+        }
+
+    def route_for(self, day: str) -> dict | None:
+        """The plan for a service day (ISO date), with its stops in order; None if none came.
+        There is one per day: a re-plan's new version arrives and the old one is removed."""
+        row = self.db.execute(
+            "SELECT doc FROM routes WHERE day = ? ORDER BY id DESC LIMIT 1", (day,)
+        ).fetchone()
         return json.loads(row[0]) if row else None
 
     def outbox_size(self) -> int:
