@@ -20,10 +20,12 @@ def _hhmm(value: str) -> None:
 
 
 class PositionSchema(Schema):
-    lat = ma.fields.Float(required=True, validate=ma.validate.Range(-90, 90),
-                          metadata={"example": 43.8256})
-    lon = ma.fields.Float(required=True, validate=ma.validate.Range(-180, 180),
-                          metadata={"example": 87.6168})
+    lat = ma.fields.Float(
+        required=True, validate=ma.validate.Range(-90, 90), metadata={"example": 43.8256}
+    )
+    lon = ma.fields.Float(
+        required=True, validate=ma.validate.Range(-180, 180), metadata={"example": 87.6168}
+    )
     datum = ma.fields.String(
         load_default=WGS84,
         validate=ma.validate.OneOf(DATUMS),
@@ -42,7 +44,9 @@ class ShiftInSchema(Schema):
 
 
 class AppointmentSchema(Schema):
-    start = ma.fields.AwareDateTime(required=True, metadata={"example": "2026-12-03T10:00:00+06:00"})
+    start = ma.fields.AwareDateTime(
+        required=True, metadata={"example": "2026-12-03T10:00:00+06:00"}
+    )
     end = ma.fields.AwareDateTime(required=True, metadata={"example": "2026-12-03T11:00:00+06:00"})
 
     @ma.validates_schema
@@ -54,8 +58,10 @@ class AppointmentSchema(Schema):
 class StopInSchema(Schema):
     case_id = ma.fields.Integer(required=True, metadata={"example": 4711})
     address_id = ma.fields.Integer(
-        metadata={"description": "which of the debtor's addresses; default: the debtor's home, "
-                  "else the first address with coordinates"}
+        metadata={
+            "description": "which of the debtor's addresses; default: the debtor's home, "
+            "else the first address with coordinates"
+        }
     )
     duration_min = ma.fields.Integer(
         validate=ma.validate.Range(1, 480),
@@ -67,13 +73,17 @@ class StopInSchema(Schema):
     )
     pinned = ma.fields.Boolean(
         load_default=False,
-        metadata={"description": "fixed by the supervisor: stays with the case's holder, is "
-                  "required, and survives every re-plan (a collector cannot cancel it)"},
+        metadata={
+            "description": "fixed by the supervisor: stays with the case's holder, is "
+            "required, and survives every re-plan (a collector cannot cancel it)"
+        },
     )
     window = ma.fields.Nested(
         AppointmentSchema,
-        metadata={"description": "an appointment: the visit must start and end inside it "
-                  "(and inside the debtor's visit hours)"},
+        metadata={
+            "description": "an appointment: the visit must start and end inside it "
+            "(and inside the debtor's visit hours)"
+        },
     )
 
 
@@ -86,7 +96,10 @@ class PlanRequestSchema(Schema):
     )
     day = ma.fields.Date(
         required=True,
-        metadata={"description": "the service day, in the team's time zone", "example": "2026-12-03"},
+        metadata={
+            "description": "the service day, in the team's time zone",
+            "example": "2026-12-03",
+        },
     )
     case_ids = ma.fields.List(
         ma.fields.Integer(),
@@ -99,13 +112,16 @@ class PlanRequestSchema(Schema):
         metadata={"description": "the visits, each with its own options (or give `case_ids`)"},
     )
     duration_min = ma.fields.Integer(
-        load_default=30, validate=ma.validate.Range(1, 480),
+        load_default=30,
+        validate=ma.validate.Range(1, 480),
         metadata={"description": "default length of a visit"},
     )
     start = ma.fields.Nested(
         PositionSchema,
-        metadata={"description": "where the day starts (one collector only); default: the "
-                  "collector's base"},
+        metadata={
+            "description": "where the day starts (one collector only); default: the "
+            "collector's base"
+        },
     )
     shift = ma.fields.Nested(
         ShiftInSchema,
@@ -113,9 +129,11 @@ class PlanRequestSchema(Schema):
     )
     distribute = ma.fields.Boolean(
         load_default=False,
-        metadata={"description": "let the planner give unpinned cases to any of the collectors "
-                  "(each moved case is reassigned, reason \"route plan\"); default: every case "
-                  "stays on its holder's route"},
+        metadata={
+            "description": "let the planner give unpinned cases to any of the collectors "
+            '(each moved case is reassigned, reason "route plan"); default: every case '
+            "stays on its holder's route"
+        },
     )
 
     @ma.validates_schema
@@ -129,12 +147,16 @@ class PlanRequestSchema(Schema):
 class ReplanSchema(Schema):
     position = ma.fields.Nested(
         PositionSchema,
-        metadata={"description": "where the collector stands; default: the last visit done, "
-                  "else the plan's start"},
+        metadata={
+            "description": "where the collector stands; default: the last visit done, "
+            "else the plan's start"
+        },
     )
     at = ma.fields.AwareDateTime(
-        metadata={"description": "the moment to plan from (default: now); the route leaves "
-                  "then, or at the shift's start if later"}
+        metadata={
+            "description": "the moment to plan from (default: now); the route leaves "
+            "then, or at the shift's start if later"
+        }
     )
     cancelled_case_ids = ma.fields.List(
         ma.fields.Integer(),
@@ -189,7 +211,8 @@ class RouteStopSchema(Schema):
     lat = ma.fields.Float()
     lon = ma.fields.Float()
     window = ma.fields.Nested(
-        WindowSchema, allow_none=True,
+        WindowSchema,
+        allow_none=True,
         metadata={"description": "visit hours (debtor-local) and appointment, as UTC"},
     )
     arrival = ma.fields.DateTime(allow_none=True)
@@ -204,8 +227,10 @@ class RouteStopSchema(Schema):
     visit_report_id = ma.fields.String(allow_none=True)
     reason = ma.fields.String(
         allow_none=True,
-        metadata={"description": "unplanned: window_closed, unreachable, no_shift, "
-                  "not_worth_it; cancelled: cancelled, case_closed, case_reassigned"},
+        metadata={
+            "description": "unplanned: window_closed, unreachable, no_shift, "
+            "not_worth_it; cancelled: cancelled, case_closed, case_reassigned"
+        },
     )
     detail = ma.fields.String(allow_none=True, metadata={"description": "the reason, worded"})
 
@@ -242,8 +267,9 @@ class RoutePlanSchema(RoutePlanSummarySchema):
 
 
 class PlanResultSchema(Schema):
-    plans = ma.fields.List(ma.fields.Nested(RoutePlanSchema),
-                           metadata={"description": "one per collector"})
+    plans = ma.fields.List(
+        ma.fields.Nested(RoutePlanSchema), metadata={"description": "one per collector"}
+    )
 
 
 RoutePageSchema = page_of(RoutePlanSummarySchema, "RoutePage")
@@ -261,9 +287,11 @@ class FeatureSchema(Schema):
     type = ma.fields.Constant("Feature")
     geometry = ma.fields.Nested(GeometrySchema)
     properties = ma.fields.Dict(
-        metadata={"description": "`kind` route | start | stop | unplanned; stops carry "
-                  "`sequence`, `case_id`, `status`, `arrival`, `start`, `departure`, "
-                  "`travel_m`; unplanned ones `case_id`, `reason`, `detail`"}
+        metadata={
+            "description": "`kind` route | start | stop | unplanned; stops carry "
+            "`sequence`, `case_id`, `status`, `arrival`, `start`, `departure`, "
+            "`travel_m`; unplanned ones `case_id`, `reason`, `detail`"
+        }
     )
 
 

@@ -61,9 +61,7 @@ class RoutePlan(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The plan this one replaced (a re-plan, or a newer plan for the same collector and day).
-    replanned_from_id: Mapped[int | None] = mapped_column(
-        ForeignKey("route_plans.id"), index=True
-    )
+    replanned_from_id: Mapped[int | None] = mapped_column(ForeignKey("route_plans.id"), index=True)
     version: Mapped[int] = mapped_column(default=1)  # 1, 2, 3… per collector and day
 
     stops: Mapped[list[RouteStop]] = relationship(

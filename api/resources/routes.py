@@ -1,6 +1,6 @@
 """Route plans: supervisors plan their collectors' days; collectors read and re-plan their own."""
 
-from flask import current_app
+from flask import current_app, jsonify
 from flask.views import MethodView
 
 from api.auth import auth_required, current_principal
@@ -46,18 +46,23 @@ def plan_order(args) -> PlanOrder:
             StopRequest(
                 case_id=s["case_id"],
                 field=f"stops.{i}",
+                case_field=f"stops.{i}.case_id",
                 address_id=s.get("address_id"),
                 duration_s=s["duration_min"] * 60 if "duration_min" in s else None,
                 required=s["required"],
                 pinned=s["pinned"],
-                appointment=appointment_window(s["window"]["start"], s["window"]["end"],
-                                               f"stops.{i}") if "window" in s else None,
+                appointment=appointment_window(
+                    s["window"]["start"], s["window"]["end"], f"stops.{i}"
+                )
+                if "window" in s
+                else None,
             )
             for i, s in enumerate(args["stops"])
         )
     else:
         stops = tuple(
-            StopRequest(case_id=c, field=f"case_ids.{i}") for i, c in enumerate(args["case_ids"])
+            StopRequest(case_id=c, field=f"case_ids.{i}", case_field=f"case_ids.{i}")
+            for i, c in enumerate(args["case_ids"])
         )
     one = "collector_id" in args
     shift = args.get("shift")
@@ -119,8 +124,12 @@ class Routes(MethodView):
         day. With `distribute`, cases moved to another collector's route are reassigned to
         them. The answer names debtors and addresses: it is audited."""
         plans = plan_routes(
-            db.session, current_principal(), plan_order(args),
-            policy=policy(), planner=planner(), now=utcnow(),
+            db.session,
+            current_principal(),
+            plan_order(args),
+            policy=policy(),
+            planner=planner(),
+            now=utcnow(),
         )
         views = plan_views.plan_views(db.session, current_principal(), plans)
         db.session.commit()
@@ -154,10 +163,11 @@ class RouteGeoJSON(MethodView):
         times) and each stop that could not fit (`kind` unplanned: `reason`, `detail`)."""
         principal = current_principal()
         plan = plan_views.get_visible_plan(db.session, principal, route_id)
-        body = plan_views.geojson(plan)
+        response = jsonify(plan_views.geojson(plan))
+        response.mimetype = "application/geo+json"
         plan_views.audit_read(db.session, principal, [plan])
         db.session.commit()
-        return body, 200, {"Content-Type": "application/geo+json"}
+        return response
 
 
 @blp.route("/<int:route_id>/replan")
@@ -182,11 +192,15 @@ class RouteReplan(MethodView):
         plan; the phone receives it through sync. A required stop that no longer fits does not
         refuse a re-plan: it is listed under `unplanned` with the reason."""
         plan = replan(
-            db.session, current_principal(), route_id,
+            db.session,
+            current_principal(),
+            route_id,
             position=_start(args),
             cancelled_case_ids=args["cancelled_case_ids"],
             at=args.get("at") or utcnow(),
-            policy=policy(), planner=planner(), now=utcnow(),
+            policy=policy(),
+            planner=planner(),
+            now=utcnow(),
         )
         view = plan_views.plan_views(db.session, current_principal(), [plan])[0]
         db.session.commit()

@@ -92,9 +92,7 @@ def plan_views(session: Session, principal: Principal, plans: list[RoutePlan]) -
     readable = set(
         session.scalars(visible_cases(principal, select(Case.id)).where(Case.id.in_(case_ids)))
     )
-    cases = {
-        c.id: c for c in session.scalars(select(Case).where(Case.id.in_(readable & case_ids)))
-    }
+    cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(readable & case_ids)))}
     address_ids = {s.address_id for p in plans for s in p.stops if s.case_id in cases}
     texts = dict(
         session.execute(
@@ -146,7 +144,7 @@ def _stop_view(stop: RouteStop, case: Case | None, texts: dict) -> dict:
 def _names(session: Session, user_ids: set[int]) -> dict[int, str]:
     if not user_ids:
         return {}
-    return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids))))
+    return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids))).all())
 
 
 def read_plan(session: Session, principal: Principal, plan_id: int) -> dict:
@@ -158,10 +156,15 @@ def read_plan(session: Session, principal: Principal, plan_id: int) -> dict:
 
 def audit_read(session: Session, principal: Principal, plans: list[RoutePlan]) -> None:
     """A plan names debtors and their addresses: its read is audited like a case read."""
-    audit.record(session, principal, "route.read", detail={
-        "plan_ids": [p.id for p in plans],
-        "case_ids": sorted({s.case_id for p in plans for s in p.stops}),
-    })
+    audit.record(
+        session,
+        principal,
+        "route.read",
+        detail={
+            "plan_ids": [p.id for p in plans],
+            "case_ids": sorted({s.case_id for p in plans for s in p.stops}),
+        },
+    )
 
 
 @dataclass
@@ -215,31 +218,53 @@ def geojson(plan: RoutePlan) -> dict:
     features = []
     if ahead:
         line = [start] + [_position(s.lat, s.lon) for s in ahead]
-        features.append(_feature(
-            {"type": "LineString", "coordinates": line},
-            kind="route", plan_id=plan.id, collector_id=plan.collector_id,
-            distance_m=round(plan.distance_m, 1), stops=len(ahead),
-        ))
-    features.append(_feature(
-        {"type": "Point", "coordinates": start},
-        kind="start", plan_id=plan.id, start_kind=plan.start_kind.value,
-        departs_at=plan.departs_at.isoformat(),
-    ))
+        features.append(
+            _feature(
+                {"type": "LineString", "coordinates": line},
+                kind="route",
+                plan_id=plan.id,
+                collector_id=plan.collector_id,
+                distance_m=round(plan.distance_m, 1),
+                stops=len(ahead),
+            )
+        )
+    features.append(
+        _feature(
+            {"type": "Point", "coordinates": start},
+            kind="start",
+            plan_id=plan.id,
+            start_kind=plan.start_kind.value,
+            departs_at=plan.departs_at.isoformat(),
+        )
+    )
     for s in order:
-        features.append(_feature(
-            {"type": "Point", "coordinates": _position(s.lat, s.lon)},
-            kind="stop", sequence=s.sequence, case_id=s.case_id, status=s.status.value,
-            arrival=_iso(s.planned_arrival), start=_iso(s.planned_start),
-            departure=_iso(s.planned_departure), travel_m=s.travel_m, required=s.required,
-            pinned=s.pinned,
-        ))
+        features.append(
+            _feature(
+                {"type": "Point", "coordinates": _position(s.lat, s.lon)},
+                kind="stop",
+                sequence=s.sequence,
+                case_id=s.case_id,
+                status=s.status.value,
+                arrival=_iso(s.planned_arrival),
+                start=_iso(s.planned_start),
+                departure=_iso(s.planned_departure),
+                travel_m=s.travel_m,
+                required=s.required,
+                pinned=s.pinned,
+            )
+        )
     for s in plan.stops:
         if s.status is StopStatus.UNPLANNED:
-            features.append(_feature(
-                {"type": "Point", "coordinates": _position(s.lat, s.lon)},
-                kind="unplanned", case_id=s.case_id, reason=s.unplanned_reason,
-                detail=s.unplanned_detail, required=s.required,
-            ))
+            features.append(
+                _feature(
+                    {"type": "Point", "coordinates": _position(s.lat, s.lon)},
+                    kind="unplanned",
+                    case_id=s.case_id,
+                    reason=s.unplanned_reason,
+                    detail=s.unplanned_detail,
+                    required=s.required,
+                )
+            )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -254,6 +279,7 @@ def _iso(value) -> str | None:
 def route_document(plan: RoutePlan) -> dict:
     """What the collector's phone holds of a published plan: the order and times of the day,
     by case id (the case documents carry the debtors and addresses)."""
+
     def stop(s: RouteStop) -> dict:
         return {
             "sequence": s.sequence,
@@ -262,7 +288,8 @@ def route_document(plan: RoutePlan) -> dict:
             "lat": s.lat,
             "lon": s.lon,
             "window": {"start": _iso(s.window_start), "end": _iso(s.window_end)}
-            if s.window_start and s.window_end else None,
+            if s.window_start and s.window_end
+            else None,
             "arrival": _iso(s.planned_arrival),
             "start": _iso(s.planned_start),
             "departure": _iso(s.planned_departure),
@@ -289,12 +316,19 @@ def route_document(plan: RoutePlan) -> dict:
         "replanned_from_id": plan.replanned_from_id,
         "stops": [stop(s) for s in route_order(plan)],
         "unplanned": [
-            {"case_id": s.case_id, "address_id": s.address_id, "required": s.required,
-             "reason": s.unplanned_reason, "detail": s.unplanned_detail}
-            for s in plan.stops if s.status is StopStatus.UNPLANNED
+            {
+                "case_id": s.case_id,
+                "address_id": s.address_id,
+                "required": s.required,
+                "reason": s.unplanned_reason,
+                "detail": s.unplanned_detail,
+            }
+            for s in plan.stops
+            if s.status is StopStatus.UNPLANNED
         ],
         "cancelled": [
             {"case_id": s.case_id, "reason": s.unplanned_reason}
-            for s in plan.stops if s.status is StopStatus.CANCELLED
+            for s in plan.stops
+            if s.status is StopStatus.CANCELLED
         ],
     }

@@ -136,8 +136,14 @@ def plan_routes(
     for asked in order.stops:
         case = cases[asked.case_id]
         stop, address = build_stop(
-            policy, case, asked, day=order.day, shift=shift, shift_key=holders[case.id],
-            promise_due=case.id in due, default_duration_s=order.duration_s,
+            policy,
+            case,
+            asked,
+            day=order.day,
+            shift=shift,
+            shift_key=holders[case.id],
+            promise_due=case.id in due,
+            default_duration_s=order.duration_s,
         )
         stops.append(stop)
         addresses[stop.key] = address.id
@@ -156,8 +162,16 @@ def plan_routes(
         key = collector_key(collector.id)
         point, kind = starts[collector.id]
         plan = _new_plan(
-            session, collector, order.day, zone, principal.user_id, now,
-            start=point, start_kind=kind, shift=shift, departs_at=shift.start,
+            session,
+            collector,
+            order.day,
+            zone,
+            principal.user_id,
+            now,
+            start=point,
+            start_kind=kind,
+            shift=shift,
+            departs_at=shift.start,
             solve_ms=answer.solve_ms,
         )
         plan.stops = _planned_rows(routes.get(key), by_key, case_of, addresses, asked_by_key)
@@ -174,8 +188,12 @@ def plan_routes(
     if order.distribute:
         _reassign(session, principal, plans, cases)
     session.flush()
-    audit.record(session, principal, "route.plan", detail={
-        "plan_ids": [p.id for p in plans], "case_ids": sorted(cases)})
+    audit.record(
+        session,
+        principal,
+        "route.plan",
+        detail={"plan_ids": [p.id for p in plans], "case_ids": sorted(cases)},
+    )
     return plans
 
 
@@ -191,7 +209,7 @@ def _collectors(session: Session, principal: Principal, order: PlanOrder) -> lis
     # Locked: two plans for one collector and day made at once must not both stay published.
     users = {
         u.id: u
-        for u in session.scalars(select(User).where(User.id.in_(ids)).with_for_update())
+        for u in session.scalars(select(User).where(User.id.in_(ids)).with_for_update(of=User))
     }
     problems = {}
     for i, user_id in enumerate(ids):
@@ -253,7 +271,7 @@ def _cases(
     problems, seen = {}, set()
     for asked in order.stops:
         case = found.get(asked.case_id)
-        name = f"{asked.field}.case_id" if order.stops_field == "stops" else asked.field
+        name = asked.case_field
         if asked.case_id in seen:
             problems[name] = [f"case {asked.case_id} is already in this plan"]
         elif case is None:
@@ -277,7 +295,7 @@ def _shift_keys(
     keys, problems = {}, {}
     for asked in order.stops:
         case = cases[asked.case_id]
-        name = f"{asked.field}.case_id" if order.stops_field == "stops" else asked.field
+        name = asked.case_field
         holder = case.collector_id
         if order.distribute and not asked.pinned:
             keys[case.id] = None
@@ -326,11 +344,13 @@ def _new_plan(
 ) -> RoutePlan:
     """A published plan for the collector's day, superseding whatever was published for it."""
     current = session.scalars(
-        select(RoutePlan).where(
+        select(RoutePlan)
+        .where(
             RoutePlan.collector_id == collector.id,
             RoutePlan.service_day == day,
             RoutePlan.status == PlanStatus.PUBLISHED,
-        ).order_by(RoutePlan.id)
+        )
+        .order_by(RoutePlan.id)
     ).all()
     for old in current:
         old.status, old.superseded_at = PlanStatus.SUPERSEDED, now
@@ -363,23 +383,37 @@ def _new_plan(
 
 
 def _planned_rows(
-    route: Route | None, by_key: dict[str, Stop], case_of: dict, addresses: dict, asked: dict,
+    route: Route | None,
+    by_key: dict[str, Stop],
+    case_of: dict,
+    addresses: dict,
+    asked: dict,
     first_sequence: int = 1,
 ) -> list[RouteStop]:
     if route is None:
         return []
     return [
         _stop_row(
-            by_key[p.key], case_of[p.key], addresses[p.key], asked[p.key].pinned,
-            planned=p, sequence=first_sequence + n,
+            by_key[p.key],
+            case_of[p.key],
+            addresses[p.key],
+            asked[p.key].pinned,
+            planned=p,
+            sequence=first_sequence + n,
         )
         for n, p in enumerate(route.stops)
     ]
 
 
 def _stop_row(
-    stop: Stop, case: Case, address_id: int | None, pinned: bool, *, planned=None,
-    sequence: int | None = None, unplanned: Unplanned | None = None,
+    stop: Stop,
+    case: Case,
+    address_id: int | None,
+    pinned: bool,
+    *,
+    planned=None,
+    sequence: int | None = None,
+    unplanned: Unplanned | None = None,
 ) -> RouteStop:
     row = RouteStop(
         case_id=case.id,
@@ -418,8 +452,12 @@ def _reassign(
             case = cases[row.case_id]
             if row.status is StopStatus.PLANNED and case.collector_id != plan.collector_id:
                 set_assignment(
-                    session, case, team_id=plan.team_id, collector_id=plan.collector_id,
-                    assigned_by_id=principal.user_id, reason=ASSIGNMENT_REASON,
+                    session,
+                    case,
+                    team_id=plan.team_id,
+                    collector_id=plan.collector_id,
+                    assigned_by_id=principal.user_id,
+                    reason=ASSIGNMENT_REASON,
                 )
 
 
@@ -496,9 +534,18 @@ def replan(
     answer = planner.plan(PlanRequest(tuple(stops), (shift,), time_limit_s=TIME_LIMIT_S))
 
     plan = _new_plan(
-        session, collector, old.service_day, old.timezone, principal.user_id, now,
-        start=start, start_kind=kind, shift=TimeWindow(old.shift_start, old.shift_end),
-        departs_at=departs, solve_ms=answer.solve_ms, replaces=old,
+        session,
+        collector,
+        old.service_day,
+        old.timezone,
+        principal.user_id,
+        now,
+        start=start,
+        start_kind=kind,
+        shift=TimeWindow(old.shift_start, old.shift_end),
+        departs_at=departs,
+        solve_ms=answer.solve_ms,
+        replaces=old,
     )
     for n, row in enumerate(done, start=1):
         row.sequence = n
@@ -507,17 +554,23 @@ def replan(
     rows = list(done)
     for n, p in enumerate(route.stops if route else (), start=len(done) + 1):
         old_row, case = source[p.key]
-        rows.append(_stop_row(by_key[p.key], case, old_row.address_id, old_row.pinned,
-                              planned=p, sequence=n))
+        rows.append(
+            _stop_row(
+                by_key[p.key], case, old_row.address_id, old_row.pinned, planned=p, sequence=n
+            )
+        )
     for u in answer.unplanned:
         old_row, case = source[u.key]
-        rows.append(_stop_row(by_key[u.key], case, old_row.address_id, old_row.pinned,
-                              unplanned=u))
+        rows.append(_stop_row(by_key[u.key], case, old_row.address_id, old_row.pinned, unplanned=u))
     plan.stops = rows + cancelled_rows
     _finish(plan, route)
     session.flush()
-    audit.record(session, principal, "route.replan", detail={
-        "plan_id": plan.id, "replaced": old.id, "case_ids": sorted(by_case)})
+    audit.record(
+        session,
+        principal,
+        "route.replan",
+        detail={"plan_id": plan.id, "replaced": old.id, "case_ids": sorted(by_case)},
+    )
     return plan
 
 
@@ -558,15 +611,26 @@ def _visits_done(session: Session, plan: RoutePlan) -> dict[int, VisitReport]:
 
 
 def _carry(
-    row: RouteStop, status: StopStatus, *, visit: VisitReport | None = None,
+    row: RouteStop,
+    status: StopStatus,
+    *,
+    visit: VisitReport | None = None,
     reason: str | None = None,
 ) -> RouteStop:
     """A stop of the old plan, copied onto the new one."""
     new = RouteStop(
-        case_id=row.case_id, address_id=row.address_id, lat=row.lat, lon=row.lon,
-        window_start=row.window_start, window_end=row.window_end,
-        duration_s=row.duration_s, required=row.required, pinned=row.pinned,
-        priority=row.priority, status=status, visit_report_id=row.visit_report_id,
+        case_id=row.case_id,
+        address_id=row.address_id,
+        lat=row.lat,
+        lon=row.lon,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        duration_s=row.duration_s,
+        required=row.required,
+        pinned=row.pinned,
+        priority=row.priority,
+        status=status,
+        visit_report_id=row.visit_report_id,
         unplanned_reason=reason or row.unplanned_reason,
         unplanned_detail=CANCELLATIONS[reason] if reason else row.unplanned_detail,
     )

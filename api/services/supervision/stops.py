@@ -43,10 +43,11 @@ AMOUNT_CAP = 30
 @dataclass(frozen=True)
 class StopRequest:
     """What the planner of the day asked for one case. `field` names it in error messages
-    ("stops.2", "case_ids.0")."""
+    ("stops.2", "case_ids.0"), `case_field` its case ("stops.2.case_id", "case_ids.0")."""
 
     case_id: int
     field: str
+    case_field: str
     address_id: int | None = None
     duration_s: int | None = None
     required: bool = False
@@ -64,7 +65,7 @@ def debtor_zone(policy: Policy, case: Case) -> str:
     return case.debtor.timezone or policy.default_timezone
 
 
-def choose_address(case: Case, address_id: int | None, field: str) -> Address:
+def choose_address(case: Case, address_id: int | None, field: str, case_field: str) -> Address:
     """The address asked for (it must be the debtor's and have coordinates), or else the
     debtor's own home, or the first of the debtor's addresses that has coordinates."""
     addresses = case.debtor.addresses
@@ -90,7 +91,7 @@ def choose_address(case: Case, address_id: int | None, field: str) -> Address:
     raise InvalidInput(
         f"Case {case.id} ({case.contract_no}) has no address with coordinates: give it "
         "coordinates (or geocode it) before planning a visit.",
-        fields={f"{field}.case_id": [f"case {case.id} has no address with coordinates"]},
+        fields={case_field: [f"case {case.id} has no address with coordinates"]},
     )
 
 
@@ -161,7 +162,7 @@ def build_stop(
     promise_due: bool,
     default_duration_s: int = DEFAULT_VISIT_S,
 ) -> tuple[Stop, Address]:
-    address = choose_address(case, asked.address_id, asked.field)
+    address = choose_address(case, asked.address_id, asked.field, asked.case_field)
     window = stop_window(policy, case, day, shift, asked.appointment)
     stop = Stop(
         key=stop_key(case),
