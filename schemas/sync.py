@@ -44,9 +44,12 @@ class ChangeSchema(Schema):
         validate=ma.validate.OneOf(["put", "remove"]),
         metadata={"example": "put", "description": "`put` the whole document, or `remove` it"},
     )
-    entity = ma.fields.String(metadata={"example": "case"})
+    entity = ma.fields.String(
+        metadata={"example": "case", "description": "`case`, or `route` (a route plan of the "
+                  "collector's; docs/sync.md): ids are unique per entity"}
+    )
     id = ma.fields.Integer(metadata={"example": 4711})
-    data = ma.fields.Dict(metadata={"description": "the whole case document (put only)"})
+    data = ma.fields.Dict(metadata={"description": "the whole document (put only)"})
 
 
 def _codes(values, used_by: str) -> ma.fields.List:

@@ -23,6 +23,7 @@ from schemathesis.core import NOT_SET
 from sqlalchemy import select
 
 from api.models import Collateral, EvidenceFile
+from tests.api.test_routes import tomorrow
 from tests.contract.conftest import ROLES, Seeded
 from tests.field.filing_records import KINDS, as_online
 from tests.field.test_field_work import Phone
@@ -102,6 +103,7 @@ class Foreign:
         self.ids["user_id"] = seeded.their_users["supervisor"].id
         self.ids["device_id"] = seeded.their_devices[0]
         self.ids["run_id"] = 2**31 - 1
+        self.ids["route_id"] = their_route(world, client, seeded)
         self.markers = {str(v) for k, v in self.ids.items() if isinstance(v, str)}
         self.markers |= {c.contract_no for c in seeded.their_cases}
 
@@ -109,6 +111,23 @@ class Foreign:
         if name == "record_id":
             return self.ids[RECORD_KINDS[path.strip("/").split("/")[0]]]
         return self.ids[FOREIGN_KIND.get(name, name)]
+
+
+def their_route(world, client, seeded: Seeded) -> int:
+    """A published route plan of the other team's collector, made by their supervisor."""
+    collector = seeded.their_users["collector"]
+    session = world.app.extensions["sqlalchemy"].session
+    collector = session.merge(collector)
+    collector.base_lat, collector.base_lon = 22.54554, 114.0683
+    session.commit()
+    response = client.post(
+        "/routes",
+        headers=world.login(seeded.their_users["supervisor"]),
+        json={"collector_id": collector.id, "day": tomorrow().isoformat(),
+              "case_ids": [c.id for c in seeded.their_cases]},
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["plans"][0]["id"]
 
 
 def filed_online(label: str, foreign: Foreign):
