@@ -8,7 +8,9 @@ from api.extensions import Blueprint, db
 from api.models import Role
 from api.models.types import utcnow
 from api.services.supervision import plan_views
-from api.services.supervision.plans import PlanOrder, StartPoint, plan_routes, replan
+from api.services.supervision.plan_store import StartPoint
+from api.services.supervision.plans import PlanOrder, plan_routes
+from api.services.supervision.replans import replan
 from api.services.supervision.routing.pyvrp_planner import PyVRPPlanner
 from api.services.supervision.stops import StopRequest, appointment_window
 from schemas.common import page_meta

@@ -721,3 +721,48 @@ def test_unknown_fields_are_refused(client, branch):
         colour="red",
     )
     assert response.status_code == 422 and "colour" in response.get_json()["error"]["fields"]
+
+
+def test_a_plan_for_today_starts_no_earlier_than_now(client, world):
+    """Planned at midday, today's route does not send anyone to a door in the morning; a shift
+    already over is refused. (The team's zone is one where it is midday-ish right now.)"""
+    zone = next(
+        z
+        for z in ("Asia/Shanghai", "America/New_York")
+        if 3 <= datetime.now(ZoneInfo(z)).hour <= 20
+    )
+    team = Team(code="NOW", name="Now", timezone=zone)
+    db.session.add(team)
+    db.session.commit()
+    collector = based(world, team)
+    case = world.case(collector=collector, lat=near(SHENZHEN, 1, 0)[0], lon=near(SHENZHEN, 1, 0)[1])
+    case.debtor.timezone = zone
+    db.session.commit()
+    boss = world.login(world.user("supervisor", team))
+    today = datetime.now(ZoneInfo(zone)).date()
+    over = client.post(
+        "/routes",
+        headers=boss,
+        json={
+            "day": today.isoformat(),
+            "collector_id": collector.id,
+            "case_ids": [case.id],
+            "shift": {"start": "00:00", "end": "01:00"},
+        },
+    )
+    assert over.status_code == 422 and "shift" in over.get_json()["error"]["fields"]
+    before = datetime.now(ZoneInfo(zone))
+    [route] = ok(
+        client.post(
+            "/routes",
+            headers=boss,
+            json={
+                "day": today.isoformat(),
+                "collector_id": collector.id,
+                "case_ids": [case.id],
+                "shift": {"start": "00:00", "end": "23:59"},
+            },
+        )
+    )["plans"]
+    assert t(route["departs_at"]) >= before - timedelta(seconds=1)
+    assert t(route["stops"][0]["arrival"]) >= before
