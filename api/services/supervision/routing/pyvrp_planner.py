@@ -16,10 +16,22 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from pyvrp import Client, Depot, Location, ProblemData, VehicleType
-from pyvrp import solve as pyvrp_solve
-from pyvrp.PenaltyManager import PenaltyParams
-from pyvrp.solve import SolveParams
+from pyvrp import (
+    Client,
+    Depot,
+    IteratedLocalSearch,
+    IteratedLocalSearchParams,
+    Location,
+    PenaltyManager,
+    PenaltyParams,
+    ProblemData,
+    RandomNumberGenerator,
+    Solution,
+    SolveParams,
+    VehicleType,
+)
+from pyvrp import Route as PyVRPRoute
+from pyvrp.search import LocalSearch, NeighbourhoodParams, PerturbationManager, compute_neighbours
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
 
 from api.services.supervision.routing.evaluate import evaluate
@@ -47,20 +59,48 @@ from api.services.supervision.routing.problem import (
 )
 
 SEED = 1  # fixed: the same request gives the same plan
-_FORBIDDEN = NEVER // 4  # an edge a vehicle kind may not take (site-dependent restriction)
 
 
 # ----------------------------------------------------------------------------- solver layer
 
 
-def _stop_criterion(n_visits: int, time_limit_s: float, max_iterations: int | None):
-    """Stop at the time limit, or earlier once the search has stalled: small days converge in
-    a few hundred iterations, so they return in milliseconds rather than after the limit."""
-    stall = max(200, 20 * n_visits) if max_iterations is None else max_iterations
+class _GiveUpWithoutFeasible:
+    """Stops a search that has found nothing feasible after `iterations` (PyVRP reports an
+    infeasible best as the largest int64 cost)."""
+
+    def __init__(self, iterations: int) -> None:
+        self._left = iterations
+
+    def __call__(self, best_cost: int) -> bool:
+        if best_cost < _INFEASIBLE:
+            return False
+        self._left -= 1
+        return self._left < 0
+
+
+_INFEASIBLE = 2**63 - 1
+
+
+def _stop_criterion(
+    time_limit_s: float, stall: int, max_iterations: int | None, give_up: int | None
+) -> MultipleCriteria:
     criteria = [MaxRuntime(max(time_limit_s, 0.001)), NoImprovement(stall)]
     if max_iterations is not None:
         criteria.append(MaxIterations(max_iterations))
+    if give_up is not None:
+        criteria.append(_GiveUpWithoutFeasible(give_up))
     return MultipleCriteria(criteria)
+
+
+def _forbidden_edge(problem: RoutingProblem) -> int:
+    """A length and duration for an edge a vehicle kind may not take: later than any time
+    bound of the problem and longer than any route, yet far from int64 overflow."""
+    times = [k.latest for k in problem.vehicles if k.latest < NEVER]
+    times += [v.latest for v in problem.visits if v.latest < NEVER]
+    n = len(problem.visits) + 1
+    span = max(times, default=0) + sum(v.service_s for v in problem.visits)
+    span += n * int(problem.duration.max(initial=0))
+    return 2 * max(span, n * int(problem.distance.max(initial=0)), 1) + 1
 
 
 def _problem_data(problem: RoutingProblem) -> ProblemData:
@@ -105,14 +145,15 @@ def _problem_data(problem: RoutingProblem) -> ProblemData:
         for k in range(len(problem.vehicles))
     ]
     signatures = list(dict.fromkeys(forbidden))
+    guard = _forbidden_edge(problem)
     dist_mats, dur_mats = [], []
     for sig in signatures:
         d, t = dist, dur
         if sig:
             cols = sorted(sig)
             d, t = dist.copy(), dur.copy()
-            d[:, cols] = _FORBIDDEN
-            t[:, cols] = _FORBIDDEN
+            d[:, cols] = guard
+            t[:, cols] = guard
             d[cols, cols] = 0
             t[cols, cols] = 0
         dist_mats.append(d)
@@ -140,32 +181,83 @@ def _problem_data(problem: RoutingProblem) -> ProblemData:
     )
 
 
+def solve_params() -> SolveParams:
+    """The search settings, tuned on the Solomon 100-customer set at a one-second budget: a
+    short late-acceptance history, 30 neighbours, and penalties that adapt every 50 solutions
+    (PyVRP's defaults suit minutes-long runs; ours last milliseconds to a second)."""
+    return SolveParams(
+        ils=IteratedLocalSearchParams(history_length=50),
+        neighbourhood=NeighbourhoodParams(num_neighbours=30),
+        penalty=PenaltyParams(solutions_between_updates=50),
+    )
+
+
+def _initial_penalties(
+    problem: RoutingProblem, data: ProblemData
+) -> tuple[list[float], float, float]:
+    """Start the time-warp penalty at about 100 distance units per time unit: low enough that
+    the search can pass through slightly late solutions early on, high enough to come back."""
+    dist, dur = problem.distance, problem.duration
+    ratio = float(dist.mean()) / float(dur.mean()) if dur.any() and dist.any() else 1.0
+    return [100.0] * data.num_load_dimensions, 100.0 * ratio, 100.0
+
+
 def solve_problem(
     problem: RoutingProblem,
     time_limit_s: float = 1.0,
     *,
     seed: int = SEED,
     max_iterations: int | None = None,
+    params: SolveParams | None = None,
+    warm_start: tuple[RouteOrder, ...] | None = None,
+    stall: int | None = None,
+    give_up: int | None = None,
 ) -> Solved:
-    """Solve an integer routing problem with PyVRP; the answer is the solver's best visit order
-    per vehicle (check it with `evaluate`)."""
+    """Solve an integer routing problem with PyVRP's iterated local search; the answer is the
+    best visit order per vehicle found (check it with `evaluate`). This is `pyvrp.solve` with
+    our own starting penalties. It stops at `time_limit_s`, after `stall` iterations without
+    improvement (default 20 per visit, at least 200), after `max_iterations`, or — with
+    `give_up` — when that many iterations have found nothing feasible."""
     started = time.perf_counter()
     if not problem.visits:
         return Solved((), True, 0, 0.0)
     data = _problem_data(problem)
+    params = params or solve_params()
     top_prize = max((v.prize for v in problem.visits), default=0)
-    # One second of time warp must cost more than any prize, or the search would rather be late
-    # than leave a stop out; PyVRP's default bound (1e5) is below our prizes on long days.
-    params = SolveParams(penalty=PenaltyParams(max_penalty=max(100_000.0, 2.0 * top_prize)))
-    stop = _stop_criterion(len(problem.visits), time_limit_s, max_iterations)
-    result = pyvrp_solve(data, stop=stop, seed=seed, collect_stats=False, params=params)
+    # One second late must be able to cost more than any prize, or the search would rather be
+    # late than leave a stop out: the penalty's ceiling grows with the prizes.
+    ceiling = max(params.penalty.max_penalty, 2.0 * top_prize)
+    worst_warp = (len(problem.visits) + 1) * _forbidden_edge(problem)
+    ceiling = min(ceiling, 2.0**60 / worst_warp)  # penalty × time warp must stay in int64
+    penalty = replace(params.penalty, max_penalty=ceiling)
+    rng = RandomNumberGenerator(seed=seed)
+    ls = LocalSearch(
+        data,
+        rng,
+        compute_neighbours(data, params.neighbourhood),
+        PerturbationManager(params.perturbation),
+    )
+    for op in params.operators:
+        if op.supports(data):
+            ls.add_operator(op(data))
+    pm = PenaltyManager(_initial_penalties(problem, data), penalty)
+    if warm_start:
+        first = Solution(
+            data, [PyVRPRoute(data, list(r.visits), r.vehicle) for r in warm_start if r.visits]
+        )
+    else:
+        first = Solution.make_random(data, rng)
+    init = ls(first, pm.max_cost_evaluator(), exhaustive=True)
+    if stall is None:
+        stall = max(200, 20 * len(problem.visits))
+    stop = _stop_criterion(time_limit_s, stall, max_iterations, give_up)
+    result = IteratedLocalSearch(data, pm, ls, init, params.ils).run(stop, collect_stats=False)
+    best = result.best
     routes = tuple(
         RouteOrder(r.vehicle_type(), tuple(a.idx for a in r if a.is_client()))
-        for r in result.best.routes()
+        for r in best.routes()
     )
-    return Solved(
-        routes, result.best.is_feasible(), result.num_iterations, time.perf_counter() - started
-    )
+    return Solved(routes, best.is_feasible(), result.num_iterations, time.perf_counter() - started)
 
 
 # ----------------------------------------------------------------------------- wording
@@ -279,7 +371,10 @@ class PyVRPPlanner:
             for k, s in enumerate(request.shifts)
         )
         problem = RoutingProblem(mats.distance_int, mats.duration_s, tuple(visits), vehicles)
-        solved = solve_problem(problem, request.time_limit_s, seed=self._seed)
+        spent = time.perf_counter() - started
+        solved = self._solve(
+            problem, max(request.time_limit_s - spent, 0.25 * request.time_limit_s)
+        )
         check = evaluate(problem, solved.routes)
         if not check.feasible:  # the solver's answer is never trusted blindly
             raise RuntimeError(f"route solver returned an infeasible plan: {check.violations[:3]}")
@@ -296,6 +391,52 @@ class PyVRPPlanner:
             unplanned=tuple(unplanned[i] for i in sorted(unplanned)),
             solve_ms=(time.perf_counter() - started) * 1000.0,
         )
+
+    def _solve(self, problem: RoutingProblem, time_limit_s: float) -> Solved:
+        """First as if every stop had to be made: when the day fits, that plain VRPTW is found
+        fast and close to optimal (PyVRP's prize-collecting search converges much more slowly).
+        When it does not fit — a capacity bound says so, or nothing feasible turns up soon —
+        the prize-collecting problem chooses what to leave out."""
+        started = time.perf_counter()
+        n = len(problem.visits)
+        if _may_all_fit(problem):
+            everything = replace(
+                problem,
+                visits=tuple(replace(v, required=True, prize=0) for v in problem.visits),
+            )
+            solved = solve_problem(
+                everything,
+                time_limit_s,
+                seed=self._seed,
+                stall=_stall(n),
+                give_up=max(50, 2 * n),
+            )
+            if solved.solver_feasible and evaluate(everything, solved.routes).feasible:
+                return solved
+        left = max(time_limit_s - (time.perf_counter() - started), 0.25 * time_limit_s)
+        return solve_problem(problem, left, seed=self._seed, stall=_stall(n))
+
+
+def _stall(n_visits: int) -> int:
+    """Iterations without improvement before the planner stops early (tuned on collector days:
+    longer searches rarely improve them by more than a fraction of a percent)."""
+    return max(100, 3 * n_visits)
+
+
+def _may_all_fit(problem: RoutingProblem) -> bool:
+    """A quick necessary condition for making every visit: the shifts' hours cover the visits'
+    durations plus, for each visit, the shortest drive into it."""
+    dur = problem.duration
+    locs = [v.location for v in problem.visits]
+    if not locs:
+        return True
+    starts = sorted({k.start for k in problem.vehicles})
+    into = dur[np.ix_(starts + locs, locs)].astype(np.float64)
+    for j in range(len(locs)):
+        into[len(starts) + j, j] = np.inf  # not from itself
+    need = float(into.min(axis=0).sum()) + sum(v.service_s for v in problem.visits)
+    have = sum(float(k.count) * (min(k.latest, NEVER) - k.earliest) for k in problem.vehicles)
+    return need <= have
 
 
 def _layout(request: PlanRequest) -> _Layout:
