@@ -250,7 +250,9 @@ def solve_problem(
     init = ls(first, pm.max_cost_evaluator(), exhaustive=True)
     if stall is None:
         stall = max(200, 20 * len(problem.visits))
-    stop = _stop_criterion(time_limit_s, stall, max_iterations, give_up)
+    # The clock covers building the data and the first local search too, not only the loop.
+    left = time_limit_s - (time.perf_counter() - started)
+    stop = _stop_criterion(left, stall, max_iterations, give_up)
     result = IteratedLocalSearch(data, pm, ls, init, params.ils).run(stop, collect_stats=False)
     best = result.best
     routes = tuple(
@@ -300,11 +302,16 @@ def _secs(at: datetime, t0: datetime, up: bool) -> int:
 
 
 class PyVRPPlanner:
-    """Plans with PyVRP over geodesic travel (or any `TravelModel`)."""
+    """Plans with PyVRP over geodesic travel (or any `TravelModel`). The search stops at the
+    request's `time_limit_s` or once `patience` iterations (default: a few per stop) bring no
+    improvement, whichever comes first."""
 
-    def __init__(self, travel: TravelModel | None = None, seed: int = SEED) -> None:
+    def __init__(
+        self, travel: TravelModel | None = None, seed: int = SEED, patience: int | None = None
+    ) -> None:
         self._travel = travel
         self._seed = seed
+        self._patience = patience
 
     def plan(self, request: PlanRequest) -> Plan:
         started = time.perf_counter()
@@ -375,8 +382,11 @@ class PyVRPPlanner:
         solved = self._solve(
             problem, max(request.time_limit_s - spent, 0.25 * request.time_limit_s)
         )
+        # The solver's answer is never trusted blindly: replayed, and repaired by leaving out
+        # whatever would be late should a search cut short by the clock return one.
+        solved = replace(solved, routes=repair(problem, solved.routes))
         check = evaluate(problem, solved.routes)
-        if not check.feasible:  # the solver's answer is never trusted blindly
+        if not check.feasible:
             raise RuntimeError(f"route solver returned an infeasible plan: {check.violations[:3]}")
 
         routes = _routes(request, layout, mats, problem, solved, visit_stop)
@@ -408,13 +418,51 @@ class PyVRPPlanner:
                 everything,
                 time_limit_s,
                 seed=self._seed,
-                stall=_stall(n),
+                stall=self._patience or _stall(n),
                 give_up=max(50, 2 * n),
             )
             if solved.solver_feasible and evaluate(everything, solved.routes).feasible:
                 return solved
         left = max(time_limit_s - (time.perf_counter() - started), 0.25 * time_limit_s)
-        return solve_problem(problem, left, seed=self._seed, stall=_stall(n))
+        return solve_problem(problem, left, seed=self._seed, stall=self._patience or _stall(n))
+
+
+def repair(problem: RoutingProblem, routes: tuple[RouteOrder, ...]) -> tuple[RouteOrder, ...]:
+    """The routes with every visit dropped that would start late, repeat, or ride a vehicle it
+    may not, and trailing visits dropped until the vehicle is back in time (optional visits of
+    the planner's problem only ever become "left out"; a feasible route is returned unchanged)."""
+    dist_t = problem.duration
+    seen: set[int] = set()
+    fixed = []
+    for r in routes:
+        kind = problem.vehicles[r.vehicle]
+        keep: list[int] = []
+        t, here = kind.earliest, kind.start
+        for i in r.visits:
+            v = problem.visits[i]
+            start = max(t + int(dist_t[here, v.location]), v.earliest)
+            if (
+                i in seen
+                or start > v.latest
+                or (v.vehicles is not None and r.vehicle not in v.vehicles)
+            ):
+                continue
+            seen.add(i)
+            keep.append(i)
+            t, here = start + v.service_s, v.location
+        while keep and _route_end(problem, kind, keep) > kind.latest:
+            seen.discard(keep.pop())
+        fixed.append(RouteOrder(r.vehicle, tuple(keep)))
+    return tuple(fixed)
+
+
+def _route_end(problem: RoutingProblem, kind: Vehicle, visits: list[int]) -> int:
+    t, here = kind.earliest, kind.start
+    for i in visits:
+        v = problem.visits[i]
+        t = max(t + int(problem.duration[here, v.location]), v.earliest) + v.service_s
+        here = v.location
+    return t if kind.end is None else t + int(problem.duration[here, kind.end])
 
 
 def _stall(n_visits: int) -> int:
