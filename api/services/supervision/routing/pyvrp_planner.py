@@ -31,7 +31,14 @@ from pyvrp import (
     VehicleType,
 )
 from pyvrp import Route as PyVRPRoute
-from pyvrp.search import LocalSearch, NeighbourhoodParams, PerturbationManager, compute_neighbours
+from pyvrp.search import (
+    OPERATORS,
+    LocalSearch,
+    NeighbourhoodParams,
+    PerturbationManager,
+    Relocate3,
+    compute_neighbours,
+)
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
 
 from api.services.supervision.routing.evaluate import evaluate
@@ -65,17 +72,18 @@ SEED = 1  # fixed: the same request gives the same plan
 
 
 class _GiveUpWithoutFeasible:
-    """Stops a search that has found nothing feasible after `iterations` (PyVRP reports an
-    infeasible best as the largest int64 cost)."""
+    """Stops a search that has found nothing feasible after `iterations` or `seconds` (PyVRP
+    reports an infeasible best as the largest int64 cost)."""
 
-    def __init__(self, iterations: int) -> None:
+    def __init__(self, iterations: int, seconds: float) -> None:
         self._left = iterations
+        self._until = time.perf_counter() + seconds
 
     def __call__(self, best_cost: int) -> bool:
         if best_cost < _INFEASIBLE:
             return False
         self._left -= 1
-        return self._left < 0
+        return self._left < 0 or time.perf_counter() > self._until
 
 
 _INFEASIBLE = 2**63 - 1
@@ -88,7 +96,7 @@ def _stop_criterion(
     if max_iterations is not None:
         criteria.append(MaxIterations(max_iterations))
     if give_up is not None:
-        criteria.append(_GiveUpWithoutFeasible(give_up))
+        criteria.append(_GiveUpWithoutFeasible(give_up, 0.5 * time_limit_s))
     return MultipleCriteria(criteria)
 
 
@@ -181,14 +189,20 @@ def _problem_data(problem: RoutingProblem) -> ProblemData:
     )
 
 
-def solve_params() -> SolveParams:
+def solve_params(problem: RoutingProblem | None = None) -> SolveParams:
     """The search settings, tuned on the Solomon 100-customer set at a one-second budget: a
     short late-acceptance history, 30 neighbours, and penalties that adapt every 50 solutions
-    (PyVRP's defaults suit minutes-long runs; ours last milliseconds to a second)."""
+    (PyVRP's defaults suit minutes-long runs; ours last milliseconds to a second). A single
+    route (one collector, a TSP) also moves chains of three visits: on TSPLIB and TSPTW that
+    closed the last percent or so at the same budget."""
+    operators = list(OPERATORS)
+    if problem is not None and sum(k.count for k in problem.vehicles) == 1:
+        operators.append(Relocate3)
     return SolveParams(
         ils=IteratedLocalSearchParams(history_length=50),
         neighbourhood=NeighbourhoodParams(num_neighbours=30),
         penalty=PenaltyParams(solutions_between_updates=50),
+        operators=operators,
     )
 
 
@@ -217,12 +231,12 @@ def solve_problem(
     best visit order per vehicle found (check it with `evaluate`). This is `pyvrp.solve` with
     our own starting penalties. It stops at `time_limit_s`, after `stall` iterations without
     improvement (default 20 per visit, at least 200), after `max_iterations`, or — with
-    `give_up` — when that many iterations have found nothing feasible."""
+    `give_up` — when that many iterations, or half the time, have found nothing feasible."""
     started = time.perf_counter()
     if not problem.visits:
         return Solved((), True, 0, 0.0)
     data = _problem_data(problem)
-    params = params or solve_params()
+    params = params or solve_params(problem)
     top_prize = max((v.prize for v in problem.visits), default=0)
     # One second late must be able to cost more than any prize, or the search would rather be
     # late than leave a stop out: the penalty's ceiling grows with the prizes.
@@ -313,7 +327,9 @@ class PyVRPPlanner:
         self._seed = seed
         self._patience = patience
 
-    def plan(self, request: PlanRequest) -> Plan:
+    def plan(self, request: PlanRequest, *, previous: Plan | None = None) -> Plan:
+        """`previous`, when given (a re-plan), seeds the search with its visit order for the
+        stops and shifts still in `request`; the answer need not keep it."""
         started = time.perf_counter()
         if not request.shifts:
             return Plan(
@@ -379,8 +395,9 @@ class PyVRPPlanner:
         )
         problem = RoutingProblem(mats.distance_int, mats.duration_s, tuple(visits), vehicles)
         spent = time.perf_counter() - started
+        warm = _warm_start(request, previous, visit_stop)
         solved = self._solve(
-            problem, max(request.time_limit_s - spent, 0.25 * request.time_limit_s)
+            problem, max(request.time_limit_s - spent, 0.25 * request.time_limit_s), warm
         )
         # The solver's answer is never trusted blindly: replayed, and repaired by leaving out
         # whatever would be late should a search cut short by the clock return one.
@@ -402,7 +419,12 @@ class PyVRPPlanner:
             solve_ms=(time.perf_counter() - started) * 1000.0,
         )
 
-    def _solve(self, problem: RoutingProblem, time_limit_s: float) -> Solved:
+    def _solve(
+        self,
+        problem: RoutingProblem,
+        time_limit_s: float,
+        warm: tuple[RouteOrder, ...] | None = None,
+    ) -> Solved:
         """First as if every stop had to be made: when the day fits, that plain VRPTW is found
         fast and close to optimal (PyVRP's prize-collecting search converges much more slowly).
         When it does not fit — a capacity bound says so, or nothing feasible turns up soon —
@@ -420,11 +442,32 @@ class PyVRPPlanner:
                 seed=self._seed,
                 stall=self._patience or _stall(n),
                 give_up=max(50, 2 * n),
+                warm_start=warm,
             )
             if solved.solver_feasible and evaluate(everything, solved.routes).feasible:
                 return solved
         left = max(time_limit_s - (time.perf_counter() - started), 0.25 * time_limit_s)
-        return solve_problem(problem, left, seed=self._seed, stall=self._patience or _stall(n))
+        return solve_problem(
+            problem, left, seed=self._seed, stall=self._patience or _stall(n), warm_start=warm
+        )
+
+
+def _warm_start(
+    request: PlanRequest, previous: Plan | None, visit_stop: list[int]
+) -> tuple[RouteOrder, ...] | None:
+    """The previous plan's order, in the new problem's indices (stops and shifts it still has)."""
+    if previous is None:
+        return None
+    visit_of = {request.stops[i].key: v for v, i in enumerate(visit_stop)}
+    shift_of = {s.key: k for k, s in enumerate(request.shifts)}
+    routes = tuple(
+        RouteOrder(
+            shift_of[r.shift_key], tuple(visit_of[p.key] for p in r.stops if p.key in visit_of)
+        )
+        for r in previous.routes
+        if r.shift_key in shift_of
+    )
+    return routes if any(r.visits for r in routes) else None
 
 
 def repair(problem: RoutingProblem, routes: tuple[RouteOrder, ...]) -> tuple[RouteOrder, ...]:
@@ -702,4 +745,4 @@ def replan(
 ) -> Plan:
     """Re-plan one collector's remaining stops from `position` at `now` (see `replan_request`)."""
     again = replan_request(request, plan, shift_key, position, now, done, pinned, dropped)
-    return (planner or PyVRPPlanner()).plan(again)
+    return (planner or PyVRPPlanner()).plan(again, previous=plan)
