@@ -11,7 +11,7 @@ infeasible. Then `PyVRPPlanner.plan` on collector days around Shenzhen (places.c
 for one collector, 100 stops for a team of five, and a re-plan of 60 remaining stops from the
 collector's position. Wall times include reading the instance and building the matrix. Usage:
 
-    .venv/bin/python bench/routes.py [--quick] [--data DIR] [--time-limit 1.0] [--runs 5]
+    .venv/bin/python bench/routes.py [--quick] [--data DIR] [--time-limit 1.15] [--runs 5]
 """
 
 from __future__ import annotations
@@ -391,8 +391,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a subset of the public instances")
     parser.add_argument("--data", type=Path, default=default_data(),
                         help="tsplib/, solomon/, tsptw/ (default ../shared/data/routing)")
-    parser.add_argument("--time-limit", type=float, default=1.0,
-                        help="solver time limit per public instance, seconds (default 1.0)")
+    parser.add_argument("--time-limit", type=float, default=1.15,
+                        help="seconds per public instance (default 1.15; the aims allow 1.2)")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per collector day")
     parser.add_argument("--reference", type=float, default=None,
                         help="seconds of search for the collector days' yardstick "

@@ -17,7 +17,7 @@ import pytest
 from geopy.distance import geodesic
 
 from api.services.supervision.routing.evaluate import check_plan, evaluate
-from api.services.supervision.routing.instances import read_solomon
+from api.services.supervision.routing.instances import read_solomon, read_tsplib, read_tsptw
 from api.services.supervision.routing.matrix import GeodesicTravel, geodesic_matrix_m
 from api.services.supervision.routing.planner import (
     NO_SHIFT,
@@ -460,3 +460,21 @@ def test_solomon_c101_with_25_customers_reaches_its_optimum() -> None:
     result = evaluate(instance.problem, solved.routes)
     assert result.feasible
     assert result.distance / instance.scale == pytest.approx(191.3)
+
+
+def test_tsplib_and_tsptw_readers(tmp_path: Path) -> None:
+    tsp = tmp_path / "tri.tsp"
+    tsp.write_text("NAME : tri\nTYPE : TSP\nDIMENSION : 3\nEDGE_WEIGHT_TYPE : EUC_2D\n"
+                   "NODE_COORD_SECTION\n1 0 0\n2 3 4\n3 0 4.6\nEOF\n")
+    tri = read_tsplib(tsp)
+    assert tri.problem.distance.tolist() == [[0, 5, 5], [5, 0, 3], [5, 3, 0]]  # nint(4.6) = 5
+    assert [v.location for v in tri.problem.visits] == [1, 2]
+    tw = tmp_path / "tiny.txt"
+    tw.write_text("3\n0 1.5 2\n1.5 0 1\n2 1 0\n0 10\n2 3.25\n0 2.5\n")
+    tiny = read_tsptw(tw)
+    assert tiny.scale == 10_000 and tiny.problem.distance[0, 1] == 15_000
+    assert (tiny.problem.visits[0].earliest, tiny.problem.visits[0].latest) == (20_000, 32_500)
+    solved = solve_problem(tiny.problem, time_limit_s=10.0)
+    result = evaluate(tiny.problem, solved.routes)
+    # Only 0 -> 2 (at 2.0, by 2.5) -> 1 (at 3.0, by 3.25) -> 0 is on time: 2 + 1 + 1.5.
+    assert result.feasible and result.distance == 45_000
