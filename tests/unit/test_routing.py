@@ -478,3 +478,27 @@ def test_tsplib_and_tsptw_readers(tmp_path: Path) -> None:
     result = evaluate(tiny.problem, solved.routes)
     # Only 0 -> 2 (at 2.0, by 2.5) -> 1 (at 3.0, by 3.25) -> 0 is on time: 2 + 1 + 1.5.
     assert result.feasible and result.distance == 45_000
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda r: replace(r, stops=r.stops * 2),
+        lambda r: replace(r, shifts=r.shifts * 2),
+        lambda r: replace(r, stops=(replace(r.stops[0], duration_s=-1),)),
+        lambda r: replace(r, stops=(replace(r.stops[0], window=TimeWindow(
+            datetime(2026, 12, 2, 8, 0), datetime(2026, 12, 2, 22, 0))),)),
+        lambda r: replace(r, shifts=(replace(r.shifts[0], start_point=Point(91.0, 0.0)),)),
+    ],
+    ids=["stop twice", "shift twice", "negative duration", "naive window", "bad latitude"],
+)
+def test_malformed_requests_are_refused(broken) -> None:
+    with pytest.raises(ValueError):
+        PLANNER.plan(broken(twenty_minutes_at_the_door(local(9, 0))))
+
+
+def test_a_shift_that_ends_before_it_starts_plans_nothing_and_says_so() -> None:
+    request = twenty_minutes_at_the_door(local(9, 0))
+    backwards = replace(request, shifts=(replace(request.shifts[0], end_at=local(8, 0)),))
+    plan = plan_checked(backwards)
+    assert [u.reason for u in plan.unplanned] == [WINDOW_CLOSED]

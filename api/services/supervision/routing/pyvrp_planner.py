@@ -329,8 +329,11 @@ class PyVRPPlanner:
 
     def plan(self, request: PlanRequest, *, previous: Plan | None = None) -> Plan:
         """`previous`, when given (a re-plan), seeds the search with its visit order for the
-        stops and shifts still in `request`; the answer need not keep it."""
+        stops and shifts still in `request`; the answer need not keep it. A malformed request
+        (naive datetimes, keys used twice, a negative duration) raises ValueError: the service
+        validates its input before it gets here."""
         started = time.perf_counter()
+        validate(request)
         if not request.shifts:
             return Plan(
                 (),
@@ -389,7 +392,9 @@ class PyVRPPlanner:
                 start=layout.start_loc[k],
                 end=layout.end_loc[k],
                 earliest=_secs(s.start_at, layout.t0, up=True),
-                latest=_secs(s.end_at, layout.t0, up=False),
+                latest=max(
+                    _secs(s.end_at, layout.t0, up=False), _secs(s.start_at, layout.t0, up=True)
+                ),
             )
             for k, s in enumerate(request.shifts)
         )
@@ -528,6 +533,33 @@ def _may_all_fit(problem: RoutingProblem) -> bool:
     need = float(into.min(axis=0).sum()) + sum(v.service_s for v in problem.visits)
     have = sum(float(k.count) * (min(k.latest, NEVER) - k.earliest) for k in problem.vehicles)
     return need <= have
+
+
+def validate(request: PlanRequest) -> None:
+    """What the planner cannot work with, as ValueError naming the stop or shift."""
+    if len({s.key for s in request.stops}) != len(request.stops):
+        raise ValueError("stop keys must be unique")
+    if len({s.key for s in request.shifts}) != len(request.shifts):
+        raise ValueError("shift keys must be unique")
+    for stop in request.stops:
+        times = () if stop.window is None else (stop.window.start, stop.window.end)
+        _check(stop.key, (stop.point,), times)
+        if stop.duration_s < 0:
+            raise ValueError(f"{stop.key}: negative duration")
+    for shift in request.shifts:
+        points = (
+            (shift.start_point,)
+            if shift.end_point is None
+            else (shift.start_point, shift.end_point)
+        )
+        _check(shift.key, points, (shift.start_at, shift.end_at))
+
+
+def _check(key: str, points: tuple[Point, ...], times: tuple[datetime, ...]) -> None:
+    if any(t.tzinfo is None or t.utcoffset() is None for t in times):
+        raise ValueError(f"{key}: times must be timezone-aware")
+    if not all(-90 <= p.lat <= 90 and -180 <= p.lon <= 180 for p in points):
+        raise ValueError(f"{key}: coordinates out of range")
 
 
 def _layout(request: PlanRequest) -> _Layout:
