@@ -135,7 +135,7 @@ def check_plan(request: PlanRequest, plan: Plan, tolerance_s: float = 1.0) -> li
             end = prev_departure + timedelta(seconds=leg / speed)
         if route.ends_at + tol < end:
             bad.append(f"route {shift.key} ends at {route.ends_at}, before it can")
-        if route.ends_at > shift.end_at + tol:
+        if route.stops and route.ends_at > shift.end_at + tol:
             bad.append(f"route {shift.key} ends after its shift")
         if abs(route.distance_m - metres) > 1.0 * (len(route.stops) + 1):
             bad.append(

@@ -16,10 +16,29 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from pyvrp import Client, Depot, Location, ProblemData, VehicleType
-from pyvrp import solve as pyvrp_solve
-from pyvrp.PenaltyManager import PenaltyParams
-from pyvrp.solve import SolveParams
+from pyvrp import (
+    Client,
+    Depot,
+    IteratedLocalSearch,
+    IteratedLocalSearchParams,
+    Location,
+    PenaltyManager,
+    PenaltyParams,
+    ProblemData,
+    RandomNumberGenerator,
+    Solution,
+    SolveParams,
+    VehicleType,
+)
+from pyvrp import Route as PyVRPRoute
+from pyvrp.search import (
+    OPERATORS,
+    LocalSearch,
+    NeighbourhoodParams,
+    PerturbationManager,
+    Relocate3,
+    compute_neighbours,
+)
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
 
 from api.services.supervision.routing.evaluate import evaluate
@@ -47,20 +66,49 @@ from api.services.supervision.routing.problem import (
 )
 
 SEED = 1  # fixed: the same request gives the same plan
-_FORBIDDEN = NEVER // 4  # an edge a vehicle kind may not take (site-dependent restriction)
 
 
 # ----------------------------------------------------------------------------- solver layer
 
 
-def _stop_criterion(n_visits: int, time_limit_s: float, max_iterations: int | None):
-    """Stop at the time limit, or earlier once the search has stalled: small days converge in
-    a few hundred iterations, so they return in milliseconds rather than after the limit."""
-    stall = max(200, 20 * n_visits) if max_iterations is None else max_iterations
+class _GiveUpWithoutFeasible:
+    """Stops a search that has found nothing feasible after `iterations` or `seconds` (PyVRP
+    reports an infeasible best as the largest int64 cost)."""
+
+    def __init__(self, iterations: int, seconds: float) -> None:
+        self._left = iterations
+        self._until = time.perf_counter() + seconds
+
+    def __call__(self, best_cost: int) -> bool:
+        if best_cost < _INFEASIBLE:
+            return False
+        self._left -= 1
+        return self._left < 0 or time.perf_counter() > self._until
+
+
+_INFEASIBLE = 2**63 - 1
+
+
+def _stop_criterion(
+    time_limit_s: float, stall: int, max_iterations: int | None, give_up: int | None
+) -> MultipleCriteria:
     criteria = [MaxRuntime(max(time_limit_s, 0.001)), NoImprovement(stall)]
     if max_iterations is not None:
         criteria.append(MaxIterations(max_iterations))
+    if give_up is not None:
+        criteria.append(_GiveUpWithoutFeasible(give_up, 0.5 * time_limit_s))
     return MultipleCriteria(criteria)
+
+
+def _forbidden_edge(problem: RoutingProblem) -> int:
+    """A length and duration for an edge a vehicle kind may not take: later than any time
+    bound of the problem and longer than any route, yet far from int64 overflow."""
+    times = [k.latest for k in problem.vehicles if k.latest < NEVER]
+    times += [v.latest for v in problem.visits if v.latest < NEVER]
+    n = len(problem.visits) + 1
+    span = max(times, default=0) + sum(v.service_s for v in problem.visits)
+    span += n * int(problem.duration.max(initial=0))
+    return 2 * max(span, n * int(problem.distance.max(initial=0)), 1) + 1
 
 
 def _problem_data(problem: RoutingProblem) -> ProblemData:
@@ -105,14 +153,15 @@ def _problem_data(problem: RoutingProblem) -> ProblemData:
         for k in range(len(problem.vehicles))
     ]
     signatures = list(dict.fromkeys(forbidden))
+    guard = _forbidden_edge(problem)
     dist_mats, dur_mats = [], []
     for sig in signatures:
         d, t = dist, dur
         if sig:
             cols = sorted(sig)
             d, t = dist.copy(), dur.copy()
-            d[:, cols] = _FORBIDDEN
-            t[:, cols] = _FORBIDDEN
+            d[:, cols] = guard
+            t[:, cols] = guard
             d[cols, cols] = 0
             t[cols, cols] = 0
         dist_mats.append(d)
@@ -140,32 +189,91 @@ def _problem_data(problem: RoutingProblem) -> ProblemData:
     )
 
 
+def solve_params(problem: RoutingProblem | None = None) -> SolveParams:
+    """The search settings, tuned on the Solomon 100-customer set at a one-second budget: a
+    short late-acceptance history, 30 neighbours, and penalties that adapt every 50 solutions
+    (PyVRP's defaults suit minutes-long runs; ours last milliseconds to a second). A single
+    route (one collector, a TSP) also moves chains of three visits: on TSPLIB and TSPTW that
+    closed the last percent or so at the same budget."""
+    operators = list(OPERATORS)
+    if problem is not None and sum(k.count for k in problem.vehicles) == 1:
+        operators.append(Relocate3)
+    return SolveParams(
+        ils=IteratedLocalSearchParams(history_length=50),
+        neighbourhood=NeighbourhoodParams(num_neighbours=30),
+        penalty=PenaltyParams(solutions_between_updates=50),
+        operators=operators,
+    )
+
+
+def _initial_penalties(
+    problem: RoutingProblem, data: ProblemData
+) -> tuple[list[float], float, float]:
+    """Start the time-warp penalty at about 100 distance units per time unit: low enough that
+    the search can pass through slightly late solutions early on, high enough to come back."""
+    dist, dur = problem.distance, problem.duration
+    ratio = float(dist.mean()) / float(dur.mean()) if dur.any() and dist.any() else 1.0
+    return [100.0] * data.num_load_dimensions, 100.0 * ratio, 100.0
+
+
 def solve_problem(
     problem: RoutingProblem,
     time_limit_s: float = 1.0,
     *,
     seed: int = SEED,
     max_iterations: int | None = None,
+    params: SolveParams | None = None,
+    warm_start: tuple[RouteOrder, ...] | None = None,
+    stall: int | None = None,
+    give_up: int | None = None,
 ) -> Solved:
-    """Solve an integer routing problem with PyVRP; the answer is the solver's best visit order
-    per vehicle (check it with `evaluate`)."""
+    """Solve an integer routing problem with PyVRP's iterated local search; the answer is the
+    best visit order per vehicle found (check it with `evaluate`). This is `pyvrp.solve` with
+    our own starting penalties. It stops at `time_limit_s`, after `stall` iterations without
+    improvement (default 20 per visit, at least 200), after `max_iterations`, or — with
+    `give_up` — when that many iterations, or half the time, have found nothing feasible."""
     started = time.perf_counter()
     if not problem.visits:
         return Solved((), True, 0, 0.0)
     data = _problem_data(problem)
+    params = params or solve_params(problem)
     top_prize = max((v.prize for v in problem.visits), default=0)
-    # One second of time warp must cost more than any prize, or the search would rather be late
-    # than leave a stop out; PyVRP's default bound (1e5) is below our prizes on long days.
-    params = SolveParams(penalty=PenaltyParams(max_penalty=max(100_000.0, 2.0 * top_prize)))
-    stop = _stop_criterion(len(problem.visits), time_limit_s, max_iterations)
-    result = pyvrp_solve(data, stop=stop, seed=seed, collect_stats=False, params=params)
+    # One second late must be able to cost more than any prize, or the search would rather be
+    # late than leave a stop out: the penalty's ceiling grows with the prizes.
+    ceiling = max(params.penalty.max_penalty, 2.0 * top_prize)
+    worst_warp = (len(problem.visits) + 1) * _forbidden_edge(problem)
+    ceiling = min(ceiling, 2.0**60 / worst_warp)  # penalty × time warp must stay in int64
+    penalty = replace(params.penalty, max_penalty=ceiling)
+    rng = RandomNumberGenerator(seed=seed)
+    ls = LocalSearch(
+        data,
+        rng,
+        compute_neighbours(data, params.neighbourhood),
+        PerturbationManager(params.perturbation),
+    )
+    for op in params.operators:
+        if op.supports(data):
+            ls.add_operator(op(data))
+    pm = PenaltyManager(_initial_penalties(problem, data), penalty)
+    if warm_start:
+        first = Solution(
+            data, [PyVRPRoute(data, list(r.visits), r.vehicle) for r in warm_start if r.visits]
+        )
+    else:
+        first = Solution.make_random(data, rng)
+    init = ls(first, pm.max_cost_evaluator(), exhaustive=True)
+    if stall is None:
+        stall = max(200, 20 * len(problem.visits))
+    # The clock covers building the data and the first local search too, not only the loop.
+    left = time_limit_s - (time.perf_counter() - started)
+    stop = _stop_criterion(left, stall, max_iterations, give_up)
+    result = IteratedLocalSearch(data, pm, ls, init, params.ils).run(stop, collect_stats=False)
+    best = result.best
     routes = tuple(
         RouteOrder(r.vehicle_type(), tuple(a.idx for a in r if a.is_client()))
-        for r in result.best.routes()
+        for r in best.routes()
     )
-    return Solved(
-        routes, result.best.is_feasible(), result.num_iterations, time.perf_counter() - started
-    )
+    return Solved(routes, best.is_feasible(), result.num_iterations, time.perf_counter() - started)
 
 
 # ----------------------------------------------------------------------------- wording
@@ -208,14 +316,24 @@ def _secs(at: datetime, t0: datetime, up: bool) -> int:
 
 
 class PyVRPPlanner:
-    """Plans with PyVRP over geodesic travel (or any `TravelModel`)."""
+    """Plans with PyVRP over geodesic travel (or any `TravelModel`). The search stops at the
+    request's `time_limit_s` or once `patience` iterations (default: a few per stop) bring no
+    improvement, whichever comes first."""
 
-    def __init__(self, travel: TravelModel | None = None, seed: int = SEED) -> None:
+    def __init__(
+        self, travel: TravelModel | None = None, seed: int = SEED, patience: int | None = None
+    ) -> None:
         self._travel = travel
         self._seed = seed
+        self._patience = patience
 
-    def plan(self, request: PlanRequest) -> Plan:
+    def plan(self, request: PlanRequest, *, previous: Plan | None = None) -> Plan:
+        """`previous`, when given (a re-plan), seeds the search with its visit order for the
+        stops and shifts still in `request`; the answer need not keep it. A malformed request
+        (naive datetimes, keys used twice, a negative duration) raises ValueError: the service
+        validates its input before it gets here."""
         started = time.perf_counter()
+        validate(request)
         if not request.shifts:
             return Plan(
                 (),
@@ -274,14 +392,23 @@ class PyVRPPlanner:
                 start=layout.start_loc[k],
                 end=layout.end_loc[k],
                 earliest=_secs(s.start_at, layout.t0, up=True),
-                latest=_secs(s.end_at, layout.t0, up=False),
+                latest=max(
+                    _secs(s.end_at, layout.t0, up=False), _secs(s.start_at, layout.t0, up=True)
+                ),
             )
             for k, s in enumerate(request.shifts)
         )
         problem = RoutingProblem(mats.distance_int, mats.duration_s, tuple(visits), vehicles)
-        solved = solve_problem(problem, request.time_limit_s, seed=self._seed)
+        spent = time.perf_counter() - started
+        warm = _warm_start(request, previous, visit_stop)
+        solved = self._solve(
+            problem, max(request.time_limit_s - spent, 0.25 * request.time_limit_s), warm
+        )
+        # The solver's answer is never trusted blindly: replayed, and repaired by leaving out
+        # whatever would be late should a search cut short by the clock return one.
+        solved = replace(solved, routes=repair(problem, solved.routes))
         check = evaluate(problem, solved.routes)
-        if not check.feasible:  # the solver's answer is never trusted blindly
+        if not check.feasible:
             raise RuntimeError(f"route solver returned an infeasible plan: {check.violations[:3]}")
 
         routes = _routes(request, layout, mats, problem, solved, visit_stop)
@@ -296,6 +423,143 @@ class PyVRPPlanner:
             unplanned=tuple(unplanned[i] for i in sorted(unplanned)),
             solve_ms=(time.perf_counter() - started) * 1000.0,
         )
+
+    def _solve(
+        self,
+        problem: RoutingProblem,
+        time_limit_s: float,
+        warm: tuple[RouteOrder, ...] | None = None,
+    ) -> Solved:
+        """First as if every stop had to be made: when the day fits, that plain VRPTW is found
+        fast and close to optimal (PyVRP's prize-collecting search converges much more slowly).
+        When it does not fit — a capacity bound says so, or nothing feasible turns up soon —
+        the prize-collecting problem chooses what to leave out."""
+        started = time.perf_counter()
+        n = len(problem.visits)
+        if _may_all_fit(problem):
+            everything = replace(
+                problem,
+                visits=tuple(replace(v, required=True, prize=0) for v in problem.visits),
+            )
+            solved = solve_problem(
+                everything,
+                time_limit_s,
+                seed=self._seed,
+                stall=self._patience or _stall(n),
+                give_up=max(50, 2 * n),
+                warm_start=warm,
+            )
+            if solved.solver_feasible and evaluate(everything, solved.routes).feasible:
+                return solved
+        left = max(time_limit_s - (time.perf_counter() - started), 0.25 * time_limit_s)
+        return solve_problem(
+            problem, left, seed=self._seed, stall=self._patience or _stall(n), warm_start=warm
+        )
+
+
+def _warm_start(
+    request: PlanRequest, previous: Plan | None, visit_stop: list[int]
+) -> tuple[RouteOrder, ...] | None:
+    """The previous plan's order, in the new problem's indices (stops and shifts it still has)."""
+    if previous is None:
+        return None
+    visit_of = {request.stops[i].key: v for v, i in enumerate(visit_stop)}
+    shift_of = {s.key: k for k, s in enumerate(request.shifts)}
+    routes = tuple(
+        RouteOrder(
+            shift_of[r.shift_key], tuple(visit_of[p.key] for p in r.stops if p.key in visit_of)
+        )
+        for r in previous.routes
+        if r.shift_key in shift_of
+    )
+    return routes if any(r.visits for r in routes) else None
+
+
+def repair(problem: RoutingProblem, routes: tuple[RouteOrder, ...]) -> tuple[RouteOrder, ...]:
+    """The routes with every visit dropped that would start late, repeat, or ride a vehicle it
+    may not, and trailing visits dropped until the vehicle is back in time (optional visits of
+    the planner's problem only ever become "left out"; a feasible route is returned unchanged)."""
+    dist_t = problem.duration
+    seen: set[int] = set()
+    fixed = []
+    for r in routes:
+        kind = problem.vehicles[r.vehicle]
+        keep: list[int] = []
+        t, here = kind.earliest, kind.start
+        for i in r.visits:
+            v = problem.visits[i]
+            start = max(t + int(dist_t[here, v.location]), v.earliest)
+            if (
+                i in seen
+                or start > v.latest
+                or (v.vehicles is not None and r.vehicle not in v.vehicles)
+            ):
+                continue
+            seen.add(i)
+            keep.append(i)
+            t, here = start + v.service_s, v.location
+        while keep and _route_end(problem, kind, keep) > kind.latest:
+            seen.discard(keep.pop())
+        fixed.append(RouteOrder(r.vehicle, tuple(keep)))
+    return tuple(fixed)
+
+
+def _route_end(problem: RoutingProblem, kind: Vehicle, visits: list[int]) -> int:
+    t, here = kind.earliest, kind.start
+    for i in visits:
+        v = problem.visits[i]
+        t = max(t + int(problem.duration[here, v.location]), v.earliest) + v.service_s
+        here = v.location
+    return t if kind.end is None else t + int(problem.duration[here, kind.end])
+
+
+def _stall(n_visits: int) -> int:
+    """Iterations without improvement before the planner stops early (tuned on collector days:
+    longer searches rarely improve them by more than a fraction of a percent)."""
+    return max(100, 3 * n_visits)
+
+
+def _may_all_fit(problem: RoutingProblem) -> bool:
+    """A quick necessary condition for making every visit: the shifts' hours cover the visits'
+    durations plus, for each visit, the shortest drive into it."""
+    dur = problem.duration
+    locs = [v.location for v in problem.visits]
+    if not locs:
+        return True
+    starts = sorted({k.start for k in problem.vehicles})
+    into = dur[np.ix_(starts + locs, locs)].astype(np.float64)
+    for j in range(len(locs)):
+        into[len(starts) + j, j] = np.inf  # not from itself
+    need = float(into.min(axis=0).sum()) + sum(v.service_s for v in problem.visits)
+    have = sum(float(k.count) * (min(k.latest, NEVER) - k.earliest) for k in problem.vehicles)
+    return need <= have
+
+
+def validate(request: PlanRequest) -> None:
+    """What the planner cannot work with, as ValueError naming the stop or shift."""
+    if len({s.key for s in request.stops}) != len(request.stops):
+        raise ValueError("stop keys must be unique")
+    if len({s.key for s in request.shifts}) != len(request.shifts):
+        raise ValueError("shift keys must be unique")
+    for stop in request.stops:
+        times = () if stop.window is None else (stop.window.start, stop.window.end)
+        _check(stop.key, (stop.point,), times)
+        if stop.duration_s < 0:
+            raise ValueError(f"{stop.key}: negative duration")
+    for shift in request.shifts:
+        points = (
+            (shift.start_point,)
+            if shift.end_point is None
+            else (shift.start_point, shift.end_point)
+        )
+        _check(shift.key, points, (shift.start_at, shift.end_at))
+
+
+def _check(key: str, points: tuple[Point, ...], times: tuple[datetime, ...]) -> None:
+    if any(t.tzinfo is None or t.utcoffset() is None for t in times):
+        raise ValueError(f"{key}: times must be timezone-aware")
+    if not all(-90 <= p.lat <= 90 and -180 <= p.lon <= 180 for p in points):
+        raise ValueError(f"{key}: coordinates out of range")
 
 
 def _layout(request: PlanRequest) -> _Layout:
@@ -513,4 +777,4 @@ def replan(
 ) -> Plan:
     """Re-plan one collector's remaining stops from `position` at `now` (see `replan_request`)."""
     again = replan_request(request, plan, shift_key, position, now, done, pinned, dropped)
-    return (planner or PyVRPPlanner()).plan(again)
+    return (planner or PyVRPPlanner()).plan(again, previous=plan)
