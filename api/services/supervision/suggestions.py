@@ -407,7 +407,7 @@ def open_case_counts(session: Session, collector_ids) -> dict[int, int]:
             select(Case.collector_id, func.count())
             .where(Case.collector_id.in_(chunk), Case.status.not_in(CLOSED_STATUSES))
             .group_by(Case.collector_id)
-        ).tuples().all())
+        ).all())
     return counts
 
 
