@@ -22,6 +22,9 @@ from api.services.identity.accounts import Principal
 from api.services.supervision.suggestions import RULES
 
 MAX_CASES = 1000  # per bulk request: one transaction, published to phones in chunks
+# Flushed every so many cases: the change log's before-flush hook scans the session's dirty
+# list once per dirty object, so one flush of 1,000 cases (3,000 objects) costs ~10x more.
+FLUSH_EVERY = 100
 ASSIGNERS = (Role.SUPERVISOR, Role.ADMIN)
 
 
@@ -113,7 +116,7 @@ def _apply(
     session: Session, principal: Principal, cases: list[Case], target: Target, reason: str | None
 ) -> BulkOutcome:
     outcome = BulkOutcome(target, reason)
-    for case in cases:
+    for n, case in enumerate(cases, start=1):
         changed = set_assignment(
             session,
             case,
@@ -123,6 +126,8 @@ def _apply(
             reason=reason,
         )
         (outcome.assigned if changed else outcome.unchanged).append(case.id)
+        if n % FLUSH_EVERY == 0:
+            session.flush()
     return outcome
 
 
