@@ -6,11 +6,14 @@ debtors, contacts, addresses, schedules, collateral) held by the first collector
 engine, alternating the direction each run:
 
 * **request** — `POST /assignments` through the WSGI app (token, parsing, rules, history,
-  change log, commit, JSON), median of `--runs`, with the statements it sent;
+  change log, commit, JSON), median of `--runs`, with the statements it sent and the CPU time
+  of the Python process (wall time well above it means a busy machine or, on PostgreSQL,
+  round trips);
 * **rules + history** / **publish + commit** — the same through the service on a session:
   `assign_cases` up to its flush, then the commit (device documents and change rows);
 * **no-op** — the same request again (every case already there: "unchanged");
-* **pulls** — the old holder's delta pull (500 removes) and the new holder's (500 puts).
+* **pulls** — the old holder's delta pull (500 removes) and the new holder's (500 puts);
+* **suggestions** — `GET /assignments/suggestions` over the team's cases (page of 200).
 
 Usage:
 
@@ -79,9 +82,11 @@ def seed(app, n: int) -> dict[str, int]:
         team = accounts.create_team(db.session, "B1", "Bench branch")
         ids = {name: accounts.create_user(
             db.session, username=name, full_name=name, role=role, password=PASSWORD,
-            team_id=team.id).id
-            for name, role in (("sup", Role.SUPERVISOR), ("alice", Role.COLLECTOR),
-                               ("bob", Role.COLLECTOR))}
+            team_id=team.id, base_lat=base[0] if base else None,
+            base_lon=base[1] if base else None).id
+            for name, role, base in (("sup", Role.SUPERVISOR, None),
+                                     ("alice", Role.COLLECTOR, (22.5431, 114.0579)),
+                                     ("bob", Role.COLLECTOR, (22.5329, 113.9305)))}
         db.session.commit()
         doc = generate_cases_file(n, seed=5, as_of=AS_OF)
         for case in doc["cases"]:
@@ -113,14 +118,15 @@ def bench(engine: str, n: int, runs: int) -> None:
         _, _, alice_cursor, _ = pull_all(client, alice)
         _, _, bob_cursor, _ = pull_all(client, bob)
         holders = [users["bob"], users["alice"]]
-        request_ms, verbs = [], Counter()
+        request_ms, cpu_ms, verbs = [], [], Counter()
         for k in range(runs):
             body = {"case_ids": case_ids, "collector_id": holders[k % 2], "reason": "bench",
                     "reason_code": "workload"}
             with statements.counting() as seen:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 answer = client.post("/assignments", json=body, headers=sup)
                 request_ms.append((time.perf_counter() - t0) * 1000)
+                cpu_ms.append((time.process_time() - c0) * 1000)
             assert answer.status_code == 200 and answer.get_json()["assigned"] == n, answer.data
             verbs = Counter(seen)
             if k == 0:  # the phones see the first move: Alice loses every case, Bob gains it
@@ -130,6 +136,14 @@ def bench(engine: str, n: int, runs: int) -> None:
                 t0 = time.perf_counter()
                 puts, _, bob_cursor, _ = pull_all(client, bob, bob_cursor)
                 bob_ms = (time.perf_counter() - t0) * 1000
+        suggest_ms = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            page = client.get("/assignments/suggestions", headers=sup,
+                              query_string={"page_size": 200})
+            suggest_ms.append((time.perf_counter() - t0) * 1000)
+        assert page.status_code == 200, page.data
+        suggested = page.get_json()["page"]["total"]
         with statements.counting() as seen:
             t0 = time.perf_counter()
             again = client.post("/assignments", json={**body, "reason": "again"}, headers=sup)
@@ -153,11 +167,14 @@ def bench(engine: str, n: int, runs: int) -> None:
             db.engine.dispose()
         print(f"{'POST /assignments, ' + str(n) + ' cases (median ms)':<44} "
               f"{statistics.median(request_ms):>8.0f}   statements {fmt(verbs)}")
+        print(f"{'  of which CPU time of this process':<44} {statistics.median(cpu_ms):>8.0f}")
         print(f"{'  rules + history (service, to its flush)':<44} "
               f"{statistics.median(flush_ms):>8.0f}")
         print(f"{'  publish + commit':<44} {statistics.median(commit_ms):>8.0f}")
         print(f"{'the same again: all unchanged':<44} {noop_ms:>8.0f}   statements "
               f"{fmt(noop_verbs)}")
+        print(f"{'suggestions: ' + str(suggested) + ' of ' + str(n) + ', page of 200':<44} "
+              f"{statistics.median(suggest_ms):>8.0f}")
         print(f"{'old holder pull: ' + str(removes) + ' removes':<44} {alice_ms:>8.0f}")
         print(f"{'new holder pull: ' + str(puts) + ' puts':<44} {bob_ms:>8.0f}")
 

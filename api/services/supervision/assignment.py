@@ -17,7 +17,7 @@ from api.models import Assignment, Case, Role, Team, User
 from api.models.cases import CLOSED_STATUSES
 from api.services.casefile.assignment import set_assignment
 from api.services.exceptions import Forbidden, InvalidInput
-from api.services.identity.access import get_visible_case, visible_cases
+from api.services.identity.access import get_visible_case, require_role, visible_cases
 from api.services.identity.accounts import Principal
 from api.services.supervision.suggestions import RULES
 
@@ -65,12 +65,10 @@ class BulkOutcome:
     unchanged: list[int] = field(default_factory=list)
 
 
-def stored_reason(reason: str | None, code: ReasonCode | None) -> str | None:
-    """The history's reason: "<code>: <text>", or the text alone if it already starts with
-    the code (as "suggestion:calls_failed" does) or no code is given."""
-    if code is None or reason is None:
-        return reason if reason is not None else (code.value if code else None)
-    if reason.startswith(f"{code.value}:"):
+def stored_reason(reason: str, code: ReasonCode | None) -> str:
+    """The history's reason: "<code>: <text>", or the text alone if no code is given or it
+    already starts with the code (as "suggestion:calls_failed" does)."""
+    if code is None or reason.startswith(f"{code.value}:"):
         return reason
     return f"{code.value}: {reason}"
 
@@ -80,8 +78,7 @@ def resolve_target(
 ) -> Target:
     """Check the caller may assign, and to this collector and team. Supervisors assign within
     their own team only; administrators anywhere (and move cases between teams)."""
-    if principal.role not in ASSIGNERS:
-        raise Forbidden("Only supervisors and administrators assign cases.")
+    require_role(principal, *ASSIGNERS)
     if team_id is not None and session.get(Team, team_id) is None:
         raise InvalidInput("No such team.", fields={"team_id": ["no such team"]})
     collector = None
@@ -142,8 +139,9 @@ def assign_case(
 ) -> Case:
     """Give one case to a collector (or leave it with a team, unassigned): the bulk rules for
     a case named in the path, so a case the caller may not see is 404."""
-    target = resolve_target(session, principal, collector_id=collector_id, team_id=team_id)
+    require_role(principal, *ASSIGNERS)
     case = get_visible_case(session, principal, case_id)
+    target = resolve_target(session, principal, collector_id=collector_id, team_id=team_id)
     if _closed([case], target):
         raise InvalidInput(
             "A settled or written-off case cannot be assigned.",
@@ -165,6 +163,7 @@ def assign_cases(
 ) -> BulkOutcome:
     """Assign up to `MAX_CASES` cases at once, all or none. Every case the caller may not see
     (or that does not exist) and every closed case is named in one 422; nothing is saved."""
+    require_role(principal, *ASSIGNERS)
     if not case_ids:
         raise InvalidInput("Name at least one case.", fields={"case_ids": ["empty"]})
     if len(case_ids) > MAX_CASES:
@@ -178,7 +177,7 @@ def assign_cases(
             "A case is named more than once.",
             fields={"case_ids": [f"named more than once: {_ids(repeated)}"]},
         )
-    _check_suggestion(reason, reason_code)
+    _check_reason(reason, reason_code)
     target = resolve_target(session, principal, collector_id=collector_id, team_id=team_id)
     # One query for the cases (debtor joined) and one for their open assignment rows: the only
     # history rows set_assignment touches. The collection holds just those until the commit
@@ -207,9 +206,14 @@ def assign_cases(
     return _apply(session, principal, cases, target, stored_reason(reason, reason_code))
 
 
-def _check_suggestion(reason: str, code: ReasonCode | None) -> None:
-    """An accepted suggestion names its rule: "suggestion:<rule id>", as the suggestion gave."""
-    if code is not ReasonCode.SUGGESTION and not reason.startswith("suggestion"):
+def _check_reason(reason: str, code: ReasonCode | None) -> None:
+    """A reason is short, not blank; an accepted suggestion names its rule, as the suggestion
+    gave it: "suggestion:<rule id>"."""
+    if not reason.strip() or len(stored_reason(reason, code)) > REASON_MAX:
+        raise InvalidInput(
+            "Give a short reason.", fields={"reason": [f"1 to {REASON_TEXT_MAX} characters"]}
+        )
+    if code is not ReasonCode.SUGGESTION and not reason.startswith("suggestion:"):
         return
     match = _SUGGESTION.match(reason)
     if match is None or match.group(1) not in RULES:
