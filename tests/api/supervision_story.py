@@ -129,12 +129,13 @@ def visit(case: Case, author: User, device_id: str, day: date):
 
 
 def promise(case: Case, author: User, device_id: str, due_on: date,
-            status: PromiseStatus = PromiseStatus.PENDING, amount_fen: int = 300_000):
+            status: PromiseStatus = PromiseStatus.PENDING, amount_fen: int = 300_000,
+            signed_days_ago: int = 40):
     db.session.add(RepaymentPromise(
         **_record(case, author, device_id), plan=json.dumps(
             [{"due_on": due_on.isoformat(), "amount_fen": amount_fen}]),
         total_fen=amount_fen, first_due_on=due_on, last_due_on=due_on, method="bank_transfer",
-        signer_name="Borrower", signed_at=now() - timedelta(days=40), status=status,
+        signer_name="Borrower", signed_at=now() - timedelta(days=signed_days_ago), status=status,
     ))
     db.session.commit()
 

@@ -141,6 +141,17 @@ def test_a_visit_after_the_missed_date_answers_a_broken_promise(client, world, d
     assert rules_for(client, desk, partly) == ["promise_broken"]
 
 
+def test_the_latest_promise_is_the_one_that_counts(client, world, desk):
+    replaced, kept = cases(world, 2, team=desk["team"])
+    missed = today_local() - timedelta(days=5)
+    promise(replaced, desk["alice"], desk["device"], missed, PromiseStatus.BROKEN)
+    promise(replaced, desk["alice"], desk["device"], today_local() + timedelta(days=3),
+            signed_days_ago=2)  # a new promise, signed after the broken one
+    promise(kept, desk["alice"], desk["device"], today_local(), PromiseStatus.KEPT)
+    assert rules_for(client, desk, replaced) == []
+    assert rules_for(client, desk, kept) == []  # paid ahead of its date: nothing to collect
+
+
 @pytest.mark.parametrize("due_in, expected", [(1, False), (0, True)])
 def test_a_promise_due_today(client, world, desk, due_in, expected):
     case = cases(world, 1, team=desk["team"])[0]

@@ -111,7 +111,7 @@ FAILED_CALLS = (
 )
 DEAD_NUMBER = (ContactOutcome.WRONG_NUMBER, ContactOutcome.POWERED_OFF)
 REACHED = (ContactOutcome.CONNECTED, ContactOutcome.PROMISED, ContactOutcome.REFUSED)
-UNSETTLED_PROMISES = (PromiseStatus.PENDING, PromiseStatus.BROKEN, PromiseStatus.PARTLY_KEPT)
+STILL_DUE = (PromiseStatus.PENDING, PromiseStatus.PARTLY_KEPT)  # a plan date can still be met
 BROKEN_PROMISES = (PromiseStatus.BROKEN, PromiseStatus.PARTLY_KEPT)
 # Which address a visit goes to, by kind: the business site first for the playbook rules.
 VISIT_ORDER = (AddressKind.HOME, AddressKind.WORK, AddressKind.WORKSITE, AddressKind.OTHER,
@@ -145,7 +145,7 @@ class _Case:
     has_phone: bool
     calls: list = field(default_factory=list)  # (occurred_at, outcome, contact_id), oldest first
     last_visit: date | None = None  # debtor-local day of the latest visit report or attempt
-    promise: tuple | None = None  # the latest unsettled promise: (status, plan)
+    promise: tuple | None = None  # the latest promise: (status, [(due_on, amount_fen)])
     address_proposed_on: date | None = None
     business: bool = False
     findings: list[Finding] = field(default_factory=list)
@@ -261,10 +261,9 @@ def _load(
         cases[case_id].last_visit = _latest(cases[case_id].last_visit, day)
     for case_id, status, plan in session.execute(
         select(RepaymentPromise.case_id, RepaymentPromise.status, RepaymentPromise.plan)
-        .where(RepaymentPromise.case_id.in_(ids),
-               RepaymentPromise.status.in_(UNSETTLED_PROMISES))
+        .where(RepaymentPromise.case_id.in_(ids))
         .order_by(RepaymentPromise.signed_at, RepaymentPromise.id)
-    ):  # the latest wins
+    ):  # the latest wins: a newer promise replaces a broken one
         cases[case_id].promise = (status, [(date.fromisoformat(i["due_on"]), i["amount_fen"])
                                            for i in json.loads(plan)])
     for case_id, received in session.execute(
@@ -296,7 +295,7 @@ def _findings(c: _Case, now: datetime, t: Thresholds) -> list[Finding]:
     if c.promise is not None:
         status, plan = c.promise
         due_today = sum(amount for due_on, amount in plan if due_on == today)
-        if due_today and status is not PromiseStatus.BROKEN:
+        if due_today and status in STILL_DUE:
             out.append(Finding("promise_due", f"{due_today} fen promised for today, {today}"))
         missed = [due_on for due_on, _ in plan if due_on < today]
         if status in BROKEN_PROMISES and missed:
