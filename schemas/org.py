@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from api.extensions import Schema
 from api.models import Role
+from api.services.geo import DATUMS, WGS84
 from schemas.common import PageArgsSchema, page_of
 
 
@@ -34,7 +35,31 @@ class TeamSchema(Schema):
     timezone = ma.fields.String(required=True, metadata={"example": "Asia/Shanghai"})
 
 
-class UserCreateSchema(Schema):
+class BaseLocationFields(Schema):
+    """Where a collector's day starts (route planning, distance in assignment suggestions).
+    Both coordinates or neither (null and null clears it); answered in WGS-84."""
+
+    base_lat = ma.fields.Float(
+        allow_none=True,
+        validate=ma.validate.Range(min=-90, max=90),
+        metadata={"description": "latitude of the base, in `base_datum`", "example": 22.5431},
+    )
+    base_lon = ma.fields.Float(
+        allow_none=True,
+        validate=ma.validate.Range(min=-180, max=180),
+        metadata={"description": "longitude of the base, in `base_datum`", "example": 114.0579},
+    )
+    base_datum = ma.fields.String(
+        load_only=True,
+        validate=ma.validate.OneOf(DATUMS),
+        metadata={
+            "description": f"datum of base_lat/base_lon as sent (default {WGS84}); GCJ02 (AMap, "
+            "Tencent) and BD09 (Baidu) are converted to WGS-84 before they are stored",
+        },
+    )
+
+
+class UserCreateSchema(BaseLocationFields):
     """A new account, as an administrator sends it (the password is never answered back)."""
 
     username = ma.fields.String(
@@ -57,9 +82,13 @@ class UserSchema(Schema):
     role = ma.fields.Enum(Role, by_value=True, required=True)
     team_id = ma.fields.Integer(required=True, allow_none=True)
     is_active = ma.fields.Boolean(required=True)
+    base_lat = ma.fields.Float(
+        required=True, allow_none=True, metadata={"description": "WGS-84; null: no base"}
+    )
+    base_lon = ma.fields.Float(required=True, allow_none=True, metadata={"description": "WGS-84"})
 
 
-class UserUpdateSchema(Schema):
+class UserUpdateSchema(BaseLocationFields):
     full_name = ma.fields.String(validate=ma.validate.Length(min=1, max=120))
     role = ma.fields.Enum(Role, by_value=True)
     team_id = ma.fields.Integer(allow_none=True)

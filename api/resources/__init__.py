@@ -6,6 +6,7 @@ from api.extensions import Api
 def register_blueprints(api: Api) -> None:
     from api.resources import (
         admin,
+        assignments,
         audit,
         auth,
         cases,
@@ -22,6 +23,6 @@ def register_blueprints(api: Api) -> None:
 
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
-        evidence, health, routes,
+        evidence, health, assignments, routes,
     ):
         api.register_blueprint(module.blp)

@@ -69,8 +69,11 @@ class Users(MethodView):
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
     @blp.alt_response(409, description="Username taken")
+    @blp.alt_response(422, description="No such team, or a base with one coordinate, out of "
+                      "range or in an unknown datum (the field is named)")
     def post(self, args):
-        """Create a user"""
+        """Create a user (a collector's base, where their day starts, in any datum: it is
+        stored in WGS-84)"""
         user = accounts.create_user(db.session, **args)
         db.session.commit()
         return user
@@ -93,9 +96,11 @@ class UserById(MethodView):
     @blp.response(200, UserSchema, etag=True)
     @blp.if_match()
     @blp.alt_response(404, description="No such user")
+    @blp.alt_response(422, description="No such team, or a base with one coordinate, out of "
+                      "range or in an unknown datum (the field is named)")
     def patch(self, args, user_id):
-        """Change a user's name, role, team, password or active flag (deactivating or a new
-        password revokes their tokens)
+        """Change a user's name, role, team, base, password or active flag (deactivating or a
+        new password revokes their tokens)
 
         With `If-Match` (the user's `ETag`), the change is refused with 412 if another
         administrator changed the user since you read it."""

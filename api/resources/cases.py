@@ -8,9 +8,9 @@ from api.etags import case_etag, check_if_match, with_etag
 from api.extensions import Blueprint, db
 from api.models import Case, Role
 from api.services.casefile import cases as case_file
-from api.services.casefile.assignment import assign_case
 from api.services.casefile.reveal import REVEALERS, reveal_personal_data
 from api.services.identity.access import get_visible_case
+from api.services.supervision.assignment import assign_case
 from schemas.cases import (
     AssignSchema,
     CaseDetailSchema,

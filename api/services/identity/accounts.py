@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from api.models import RefreshToken, Role, Team, User
 from api.models.types import utcnow
 from api.services.exceptions import Conflict, InvalidInput, NotFound
+from api.services.geo import DATUMS, WGS84, to_wgs84, validate_coordinates
 from api.services.identity.passwords import hash_password
 
 
@@ -40,16 +41,22 @@ def create_user(
     role: Role,
     password: str,
     team_id: int | None = None,
+    base_lat: float | None = None,
+    base_lon: float | None = None,
+    base_datum: str | None = None,
 ) -> User:
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"Username {username!r} is taken.", fields={"username": ["already exists"]})
     _check_team(session, role, team_id)
+    base = base_location(base_lat, base_lon, base_datum)
     user = User(
         username=username,
         full_name=full_name,
         role=role,
         team_id=team_id,
         password_hash=hash_password(password),
+        base_lat=base[0],
+        base_lon=base[1],
     )
     session.add(user)
     session.flush()
@@ -63,6 +70,15 @@ def update_user(session: Session, user_id: int, changes: dict) -> User:
     role = changes.get("role", user.role)
     team_id = changes.get("team_id", user.team_id)
     _check_team(session, role, team_id)
+    if {"base_lat", "base_lon", "base_datum"} & changes.keys():
+        sent = [name for name in ("base_lat", "base_lon") if name in changes]
+        if len(sent) == 1:
+            missing = ({"base_lat", "base_lon"} - set(sent)).pop()
+            raise InvalidInput("Send base_lat and base_lon together (null and null clears the "
+                               "base).", fields={missing: ["needed with the other coordinate"]})
+        user.base_lat, user.base_lon = base_location(
+            changes.get("base_lat"), changes.get("base_lon"), changes.get("base_datum")
+        )
     if "password" in changes:
         user.password_hash = hash_password(changes.pop("password"))
         end_sessions(session, user)
@@ -73,6 +89,30 @@ def update_user(session: Session, user_id: int, changes: dict) -> User:
             setattr(user, key, changes[key])
     session.flush()
     return user
+
+
+def base_location(
+    lat: float | None, lon: float | None, datum: str | None = None
+) -> tuple[float | None, float | None]:
+    """A collector's base as stored: WGS-84 (converted from GCJ-02 or BD-09), both
+    coordinates or neither. Errors name `base_lat`, `base_lon` or `base_datum`."""
+    if (lat is None) != (lon is None):
+        missing = "base_lon" if lat is not None else "base_lat"
+        raise InvalidInput(
+            "A base needs both coordinates (or null for both to clear it).",
+            fields={missing: ["needed with the other coordinate"]},
+        )
+    if datum is not None and datum not in DATUMS:
+        raise InvalidInput("Unknown datum.", fields={"base_datum": [f"one of {', '.join(DATUMS)}"]})
+    if lat is None:
+        if datum is not None:
+            raise InvalidInput(
+                "A datum without coordinates.",
+                fields={"base_datum": ["given without base_lat and base_lon"]},
+            )
+        return None, None
+    lat, lon = validate_coordinates(lat, lon, field_prefix="base_")
+    return to_wgs84(lat, lon, datum or WGS84)
 
 
 def end_sessions(session: Session, user: User) -> None:
