@@ -36,7 +36,11 @@ class EvidenceFile(db.Model):
     bytes come later and must match it. Originals are never changed."""
 
     __tablename__ = "evidence_files"
-    __table_args__ = (Index("ix_evidence_files_record", "record_type", "record_id"),)
+    __table_args__ = (
+        Index("ix_evidence_files_record", "record_type", "record_id"),
+        # Uploads still pending, oldest first (the exceptions feed's stuck uploads).
+        Index("ix_evidence_files_status_declared", "status", "declared_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # client UUID
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)

@@ -10,6 +10,7 @@ def register_blueprints(api: Api) -> None:
         auth,
         cases,
         evidence,
+        exceptions_feed,
         field_records,
         filing,
         health,
@@ -21,6 +22,6 @@ def register_blueprints(api: Api) -> None:
 
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
-        evidence, health,
+        evidence, exceptions_feed, health,
     ):
         api.register_blueprint(module.blp)
