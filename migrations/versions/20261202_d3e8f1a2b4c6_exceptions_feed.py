@@ -1,5 +1,5 @@
-"""The supervisors' exceptions feed (exception_items: one item per kind and subject), and an
-index for the uploads still pending, oldest first.
+"""The supervisors' exceptions feed (exception_items: one item per kind and subject), and a
+partial index of the uploads still pending, oldest first.
 
 Revision ID: d3e8f1a2b4c6
 Revises: c7d1a2b3e4f5
@@ -140,13 +140,17 @@ def upgrade() -> None:
 
     with op.batch_alter_table("evidence_files", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_evidence_files_status_declared", ["status", "declared_at"], unique=False
+            "ix_evidence_files_pending",
+            ["declared_at"],
+            unique=False,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("evidence_files", schema=None) as batch_op:
-        batch_op.drop_index("ix_evidence_files_status_declared")
+        batch_op.drop_index("ix_evidence_files_pending")
 
     with op.batch_alter_table("exception_items", schema=None) as batch_op:
         batch_op.drop_index("ix_exception_items_team_detected")
