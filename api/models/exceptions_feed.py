@@ -45,9 +45,11 @@ class ExceptionItem(db.Model):
     __tablename__ = "exception_items"
     __table_args__ = (
         UniqueConstraint("kind", "subject_type", "subject_id"),
-        Index("ix_exception_items_team_detected", "team_id", "detected_at"),
+        # The feed is read newest first (detected_at, id), by team, by collector or in all.
+        Index("ix_exception_items_team_detected", "team_id", "detected_at", "id"),
+        Index("ix_exception_items_collector_detected", "collector_id", "detected_at", "id"),
+        Index("ix_exception_items_detected", "detected_at", "id"),
         Index("ix_exception_items_kind_state", "kind", "state"),
-        Index("ix_exception_items_collector_detected", "collector_id", "detected_at"),
     )
 
     id: Mapped[IdPk]
@@ -70,7 +72,7 @@ class ExceptionItem(db.Model):
     # When the condition arose (the visit's start, the day the promise fell due, the moment
     # the phone had been silent too long); a resolved item reopens only for a later one.
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    detected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     state: Mapped[ExceptionState] = mapped_column(
         enum_column(ExceptionState, "state"), default=ExceptionState.OPEN
     )

@@ -128,14 +128,14 @@ def upgrade() -> None:
     with op.batch_alter_table("exception_items", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_exception_items_case_id"), ["case_id"], unique=False)
         batch_op.create_index(
-            "ix_exception_items_collector_detected", ["collector_id", "detected_at"], unique=False
+            "ix_exception_items_collector_detected",
+            ["collector_id", "detected_at", "id"],
+            unique=False,
         )
-        batch_op.create_index(
-            batch_op.f("ix_exception_items_detected_at"), ["detected_at"], unique=False
-        )
+        batch_op.create_index("ix_exception_items_detected", ["detected_at", "id"], unique=False)
         batch_op.create_index("ix_exception_items_kind_state", ["kind", "state"], unique=False)
         batch_op.create_index(
-            "ix_exception_items_team_detected", ["team_id", "detected_at"], unique=False
+            "ix_exception_items_team_detected", ["team_id", "detected_at", "id"], unique=False
         )
 
     with op.batch_alter_table("evidence_files", schema=None) as batch_op:
@@ -155,7 +155,7 @@ def downgrade() -> None:
     with op.batch_alter_table("exception_items", schema=None) as batch_op:
         batch_op.drop_index("ix_exception_items_team_detected")
         batch_op.drop_index("ix_exception_items_kind_state")
-        batch_op.drop_index(batch_op.f("ix_exception_items_detected_at"))
+        batch_op.drop_index("ix_exception_items_detected")
         batch_op.drop_index("ix_exception_items_collector_detected")
         batch_op.drop_index(batch_op.f("ix_exception_items_case_id"))
 

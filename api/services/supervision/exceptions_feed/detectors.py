@@ -1,10 +1,12 @@
 """The detectors whose condition SQL can state whole: flagged visits, visits without photos,
 silent phones, proposals waiting for review, stuck uploads. Each is a query of candidates (one
 INSERT ... SELECT opens their items) and, if the condition can clear by itself, the SQL test
-that it still holds (one UPDATE resolves the rest)."""
+that it still holds (one UPDATE resolves the rest). Every detector has `kinds`, and `detect`
+and `resolve` answering how many items of each kind they opened or resolved."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,13 +15,16 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    case,
     cast,
     exists,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.orm import aliased
 
@@ -47,17 +52,19 @@ class SqlDetector:
     kind: ExceptionKind
     subject_type: str
     candidates: Callable[[Scope], Select]  # columns named as scope.CANDIDATE_COLUMNS
-    # The condition still holds for the item's subject (SQL over `exception_items`); None:
-    # it never clears by itself (a visit's flags are for ever): a person resolves it.
-    holds: Callable[[Scope], ColumnElement] | None = None
+    # The condition still holds for the item's subject (SQL over `exception_items`).
+    holds: Callable[[Scope], ColumnElement]
 
-    def detect(self, scope: Scope) -> int:
-        return scope.open_from_select(self.kind, self.subject_type, self.candidates(scope))
+    @property
+    def kinds(self) -> tuple[ExceptionKind, ...]:
+        return (self.kind,)
 
-    def resolve(self, scope: Scope) -> int:
-        if self.holds is None:
-            return 0
-        return scope.resolve(self.kind, ~self.holds(scope), CLEARED[self.kind])
+    def detect(self, scope: Scope) -> Counter:
+        return scope.open_from_select(self.subject_type, self.candidates(scope))
+
+    def resolve(self, scope: Scope) -> Counter:
+        return Counter({self.kind: scope.resolve(self.kind, ~self.holds(scope),
+                                                 CLEARED[self.kind])})
 
 
 def _actor(actor: ExceptionActor):
@@ -67,16 +74,17 @@ def _actor(actor: ExceptionActor):
 # --- visits -----------------------------------------------------------------------------------
 
 
-def _visits(scope: Scope, action: str, detail) -> Select:
+def _visits(scope: Scope, kind, action, detail) -> Select:
     """Visits started within the look-back, as candidates for the supervisor to review."""
     stmt = (
         select(
+            kind,
             VisitReport.id.label("subject_id"),
             VisitReport.case_id.label("case_id"),
             Case.team_id.label("team_id"),
             VisitReport.author_id.label("collector_id"),
             _actor(ExceptionActor.SUPERVISOR).label("actor"),
-            literal(action).label("action"),
+            action.label("action"),
             VisitReport.started_at.label("occurred_at"),
             detail.label("detail"),
         )
@@ -86,14 +94,44 @@ def _visits(scope: Scope, action: str, detail) -> Select:
     return scope.of_team(stmt, Case.team_id)
 
 
-def flagged_visits(kind: ExceptionKind, flag: str, action: str, **facts) -> SqlDetector:
-    """Visits carrying `flag` (api.models.vocabulary.FLAGS), set on receipt."""
+# The flags set on receipt (api.models.vocabulary.FLAGS) that are exceptions of their own name,
+# and what resolves each.
+FLAG_ACTIONS = {
+    ExceptionKind.FAR_FROM_ADDRESS: "review_location",
+    ExceptionKind.OUTSIDE_VISIT_HOURS: "review_visit_hours",
+    ExceptionKind.TOO_FEW_COLLECTORS: "arrange_second_collector",
+}
 
-    def candidates(scope: Scope) -> Select:
-        detail = scope.json_object(**{k: getattr(VisitReport, v) for k, v in facts.items()})
-        return _visits(scope, action, detail).where(VisitReport.flags.like(f'%"{flag}"%'))
 
-    return SqlDetector(kind, "visit_report", candidates)
+class FlaggedVisits:
+    """Visits carrying those flags: one pass over the look-back's visits for all of them. A
+    visit's flags are for ever, so these never clear by themselves: a person resolves them."""
+
+    kinds = tuple(FLAG_ACTIONS)
+    subject_type = "visit_report"
+
+    def detect(self, scope: Scope) -> Counter:
+        flags = union_all(*(
+            select(literal_column(f"'{kind.value}'").label("kind"),
+                   literal_column(f"'%\"{kind.value}\"%'").label("pattern"),
+                   literal_column(f"'{action}'").label("action"))
+            for kind, action in FLAG_ACTIONS.items()
+        )).subquery("flag")
+        detail = case(
+            (flags.c.kind == ExceptionKind.FAR_FROM_ADDRESS.value,
+             scope.json_object(distance_m=VisitReport.distance_m,
+                               accuracy_m=VisitReport.accuracy_m)),
+            (flags.c.kind == ExceptionKind.OUTSIDE_VISIT_HOURS.value,
+             scope.json_object(local_day=VisitReport.local_day)),
+            else_=scope.json_object(),
+        )
+        stmt = _visits(scope, flags.c.kind, flags.c.action, detail).join(
+            flags, VisitReport.flags.like(flags.c.pattern)
+        )
+        return scope.open_from_select(self.subject_type, stmt)
+
+    def resolve(self, scope: Scope) -> Counter:
+        return Counter()
 
 
 def _photos(visit_id, *conditions):
@@ -110,22 +148,27 @@ def _photos(visit_id, *conditions):
     )
 
 
-def _photo_arrived(visit_id) -> ColumnElement:
+def _photo_declared(visit_id, *conditions) -> ColumnElement:
     return exists().where(
         EvidenceFile.record_type == "visit_report",
         EvidenceFile.record_id == visit_id,
         IMAGE,
-        EvidenceFile.status == UploadStatus.COMPLETE,
+        *conditions,
     )
 
 
+def _photo_arrived(visit_id) -> ColumnElement:
+    return _photo_declared(visit_id, EvidenceFile.status == UploadStatus.COMPLETE)
+
+
 def _missing_photos(scope: Scope) -> Select:
-    """No photo of the visit on the server: none declared, or none uploaded in time."""
-    declared = _photos(VisitReport.id)
+    """No photo of the visit on the server: none declared, or none uploaded in time (the
+    cheap test first: few visits arrived within the grace time)."""
     late = VisitReport.received_at < scope.ago(hours=scope.settings.upload_stuck_after_hours)
-    detail = scope.json_object(photos_declared=declared)
-    return _visits(scope, "review_visit_photos", detail).where(
-        ~_photo_arrived(VisitReport.id), or_(declared == 0, late)
+    kind, action = scope.kind(ExceptionKind.MISSING_PHOTOS), literal("review_visit_photos")
+    detail = scope.json_object(photos_declared=_photos(VisitReport.id))
+    return _visits(scope, kind, action, detail).where(
+        ~_photo_arrived(VisitReport.id), or_(late, ~_photo_declared(VisitReport.id))
     )
 
 
@@ -161,6 +204,7 @@ def _silent(scope: Scope, device) -> list[ColumnElement]:
 def _silent_devices(scope: Scope) -> Select:
     stmt = (
         select(
+            scope.kind(ExceptionKind.DEVICE_SILENT),
             Device.id.label("subject_id"),
             cast(null(), BigInteger).label("case_id"),
             User.team_id.label("team_id"),
@@ -195,6 +239,7 @@ SILENT_DEVICES = SqlDetector(
 def _pending_proposals(scope: Scope) -> Select:
     stmt = (
         select(
+            scope.kind(ExceptionKind.PROPOSAL_UNREVIEWED),
             FieldProposal.id.label("subject_id"),
             FieldProposal.case_id.label("case_id"),
             Case.team_id.label("team_id"),
@@ -223,6 +268,7 @@ PENDING_PROPOSALS = SqlDetector(
 def _stuck_uploads(scope: Scope) -> Select:
     stmt = (
         select(
+            scope.kind(ExceptionKind.UPLOAD_STUCK),
             EvidenceFile.id.label("subject_id"),
             EvidenceFile.case_id.label("case_id"),
             Case.team_id.label("team_id"),
@@ -254,12 +300,4 @@ STUCK_UPLOADS = SqlDetector(
     ),
 )
 
-VISIT_DETECTORS = (
-    flagged_visits(ExceptionKind.FAR_FROM_ADDRESS, "far_from_address", "review_location",
-                   distance_m="distance_m", accuracy_m="accuracy_m"),
-    flagged_visits(ExceptionKind.OUTSIDE_VISIT_HOURS, "outside_visit_hours",
-                   "review_visit_hours", local_day="local_day"),
-    flagged_visits(ExceptionKind.TOO_FEW_COLLECTORS, "too_few_collectors",
-                   "arrange_second_collector"),
-    MISSING_PHOTOS,
-)
+VISIT_DETECTORS = (FlaggedVisits(), MISSING_PHOTOS)

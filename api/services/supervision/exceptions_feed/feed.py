@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, exists, false, func, or_, select
+from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.models import (
@@ -53,17 +53,19 @@ def visible_items(principal: Principal, stmt: Select | None = None) -> Select:
     if principal.role is Role.SUPERVISOR:
         if principal.team_id is None:
             return stmt.where(false())
+        # A case item only while the case is still the team's (until a scan moves it on);
+        # an uncorrelated IN is computed once, where EXISTS would be probed row by row.
+        ours = select(Case.id).where(Case.team_id == principal.team_id)
         return stmt.where(
             item.team_id == principal.team_id,
-            or_(item.case_id.is_(None),
-                exists().where(Case.id == item.case_id, Case.team_id == principal.team_id)),
+            or_(item.case_id.is_(None), item.case_id.in_(ours)),
         )
     if principal.role is Role.COLLECTOR:
+        held = select(Case.id).where(Case.collector_id == principal.user_id)
         return stmt.where(
             item.actor == ExceptionActor.COLLECTOR,
             item.collector_id == principal.user_id,
-            or_(item.case_id.is_(None),
-                exists().where(Case.id == item.case_id, Case.collector_id == principal.user_id)),
+            or_(item.case_id.is_(None), item.case_id.in_(held)),
         )
     return stmt  # admins and legal staff
 

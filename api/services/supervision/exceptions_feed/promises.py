@@ -8,6 +8,7 @@ debtor's. Plans are JSON, so SQL narrows the candidates and Python reads their p
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -114,8 +115,9 @@ def rejudge_overdue_promises(scope: Scope) -> int:
 
 class BrokenPromises:
     kind, subject_type = ExceptionKind.PROMISE_BROKEN, SUBJECT
+    kinds = (kind,)
 
-    def detect(self, scope: Scope) -> int:
+    def detect(self, scope: Scope) -> Counter:
         P = RepaymentPromise
         stmt = _with_item(scope, self.kind, P.id, P.case_id, P.plan, P.status, P.total_fen,
                           P.paid_toward_fen, Case.team_id, Case.collector_id, Case.status,
@@ -145,14 +147,14 @@ class BrokenPromises:
             })
         return scope.open_rows(self.kind, self.subject_type, rows)
 
-    def resolve(self, scope: Scope) -> int:
+    def resolve(self, scope: Scope) -> Counter:
         holds = exists(
             select(RepaymentPromise.id)
             .join(Case, Case.id == RepaymentPromise.case_id)
             .where(RepaymentPromise.id == ITEMS.c.subject_id,
                    RepaymentPromise.status.in_(SHORT), _OPEN_CASE)
         )
-        return scope.resolve(self.kind, ~holds, CLEARED[self.kind])
+        return Counter({self.kind: scope.resolve(self.kind, ~holds, CLEARED[self.kind])})
 
 
 # --- promises due today -----------------------------------------------------------------------
@@ -167,8 +169,9 @@ def _due_today(plan: list[tuple[date, int]], paid: int, today: date) -> tuple[in
 
 class PromisesDueToday:
     kind, subject_type = ExceptionKind.PROMISE_DUE_TODAY, SUBJECT
+    kinds = (kind,)
 
-    def detect(self, scope: Scope) -> int:
+    def detect(self, scope: Scope) -> Counter:
         P = RepaymentPromise
         utc_today = scope.now.date()
         stmt = _with_item(scope, self.kind, P.id, P.case_id, P.plan, P.paid_toward_fen,
@@ -196,7 +199,7 @@ class PromisesDueToday:
             })
         return scope.open_rows(self.kind, self.subject_type, rows)
 
-    def resolve(self, scope: Scope) -> int:
+    def resolve(self, scope: Scope) -> Counter:
         """Cleared when the day is over, today's amount is paid, or the promise is no longer
         pending (kept, broken) or its case closed."""
         P = RepaymentPromise
@@ -229,7 +232,7 @@ class PromisesDueToday:
         for start in range(0, len(cleared), _CHUNK):
             resolved += scope.resolve(self.kind, ITEMS.c.id.in_(cleared[start : start + _CHUNK]),
                                       CLEARED[self.kind])
-        return resolved
+        return Counter({self.kind: resolved})
 
 
 # --- following the case -----------------------------------------------------------------------
