@@ -104,31 +104,50 @@ FLAG_ACTIONS = {
 
 
 class FlaggedVisits:
-    """Visits carrying those flags: one pass over the look-back's visits for all of them. A
-    visit's flags are for ever, so these never clear by themselves: a person resolves them."""
+    """Visits carrying those flags. The look-back's visits are read once for all of them (the
+    ones with any such flag, kept aside), then matched with each flag. A visit's flags are for
+    ever, so these never clear by themselves: a person resolves them."""
 
     kinds = tuple(FLAG_ACTIONS)
     subject_type = "visit_report"
 
     def detect(self, scope: Scope) -> Counter:
-        flags = union_all(*(
+        patterns = {kind: f'%"{kind.value}"%' for kind in FLAG_ACTIONS}
+        flagged = scope.of_team(
+            select(VisitReport.id, VisitReport.case_id, Case.team_id, VisitReport.author_id,
+                   VisitReport.started_at, VisitReport.flags, VisitReport.distance_m,
+                   VisitReport.accuracy_m, VisitReport.local_day)
+            .join(Case, Case.id == VisitReport.case_id)
+            .where(VisitReport.started_at >= scope.ago(days=scope.settings.visit_lookback_days),
+                   or_(*(VisitReport.flags.like(p) for p in patterns.values()))),
+            Case.team_id,
+        ).cte("flagged").prefix_with("MATERIALIZED")
+        flag = union_all(*(
             select(literal_column(f"'{kind.value}'").label("kind"),
-                   literal_column(f"'%\"{kind.value}\"%'").label("pattern"),
+                   literal_column(f"'{patterns[kind]}'").label("pattern"),
                    literal_column(f"'{action}'").label("action"))
             for kind, action in FLAG_ACTIONS.items()
         )).subquery("flag")
         detail = case(
-            (flags.c.kind == ExceptionKind.FAR_FROM_ADDRESS.value,
-             scope.json_object(distance_m=VisitReport.distance_m,
-                               accuracy_m=VisitReport.accuracy_m)),
-            (flags.c.kind == ExceptionKind.OUTSIDE_VISIT_HOURS.value,
-             scope.json_object(local_day=VisitReport.local_day)),
+            (flag.c.kind == ExceptionKind.FAR_FROM_ADDRESS.value,
+             scope.json_object(distance_m=flagged.c.distance_m,
+                               accuracy_m=flagged.c.accuracy_m)),
+            (flag.c.kind == ExceptionKind.OUTSIDE_VISIT_HOURS.value,
+             scope.json_object(local_day=flagged.c.local_day)),
             else_=scope.json_object(),
         )
-        stmt = _visits(scope, flags.c.kind, flags.c.action, detail).join(
-            flags, VisitReport.flags.like(flags.c.pattern)
-        )
-        return scope.open_from_select(self.subject_type, stmt)
+        candidates = select(
+            flag.c.kind,
+            flagged.c.id.label("subject_id"),
+            flagged.c.case_id,
+            flagged.c.team_id,
+            flagged.c.author_id.label("collector_id"),
+            _actor(ExceptionActor.SUPERVISOR).label("actor"),
+            flag.c.action,
+            flagged.c.started_at.label("occurred_at"),
+            detail.label("detail"),
+        ).join_from(flagged, flag, flagged.c.flags.like(flag.c.pattern))
+        return scope.open_from_select(self.subject_type, candidates)
 
     def resolve(self, scope: Scope) -> Counter:
         return Counter()
