@@ -194,6 +194,8 @@ class Config:
     max_content_length: Positive = 1024 * 1024  # bodies of routes that declare no body_limit
     page_size_max: Positive = 200
     sync_lock_timeout_ms: NotNegative = 5000
+    # The exceptions feed lists a collector's phone that has not synced for this long.
+    device_silent_after_hours: Annotated[int, Field(gt=0, le=24 * 365)] = 48
     # Logs (api/observability.py): JSON lines on stderr at this level.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # GET /metrics: open unless a bearer token or client networks are set (either admits).

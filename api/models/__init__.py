@@ -21,6 +21,12 @@ from api.models.cases import (
     RepossessionStatus,
 )
 from api.models.evidence import EvidenceFile, EvidenceKind, UploadStatus
+from api.models.exceptions_feed import (
+    ExceptionActor,
+    ExceptionItem,
+    ExceptionKind,
+    ExceptionState,
+)
 from api.models.field import (
     CaseNote,
     Channel,
@@ -77,6 +83,10 @@ __all__ = [
     "DeviceMutation",
     "EvidenceFile",
     "EvidenceKind",
+    "ExceptionActor",
+    "ExceptionItem",
+    "ExceptionKind",
+    "ExceptionState",
     "FieldProposal",
     "FieldReceipt",
     "Geofence",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.extensions import db
@@ -36,7 +36,17 @@ class EvidenceFile(db.Model):
     bytes come later and must match it. Originals are never changed."""
 
     __tablename__ = "evidence_files"
-    __table_args__ = (Index("ix_evidence_files_record", "record_type", "record_id"),)
+    __table_args__ = (
+        Index("ix_evidence_files_record", "record_type", "record_id"),
+        # Uploads still pending, oldest first (the exceptions feed's stuck uploads). Partial:
+        # small, and no planner takes it for a `status = 'complete'` test.
+        Index(
+            "ix_evidence_files_pending",
+            "declared_at",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # client UUID
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)

@@ -11,6 +11,7 @@ def register_blueprints(api: Api) -> None:
         auth,
         cases,
         evidence,
+        exceptions_feed,
         field_records,
         filing,
         health,
@@ -23,6 +24,6 @@ def register_blueprints(api: Api) -> None:
 
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
-        evidence, health, assignments, routes,
+        evidence, exceptions_feed, health, assignments, routes,
     ):
         api.register_blueprint(module.blp)

@@ -22,7 +22,9 @@ from schemathesis import GenerationMode
 from schemathesis.core import NOT_SET
 from sqlalchemy import select
 
-from api.models import Collateral, EvidenceFile
+from api.models import Collateral, EvidenceFile, ExceptionItem
+from api.models.types import utcnow
+from api.services.supervision.exceptions_feed import ScanSettings, scan
 from tests.api.test_routes import tomorrow
 from tests.contract.conftest import ROLES, Seeded
 from tests.field.filing_records import KINDS, as_online
@@ -104,6 +106,12 @@ class Foreign:
         self.ids["device_id"] = seeded.their_devices[0]
         self.ids["run_id"] = 2**31 - 1
         self.ids["route_id"] = their_route(world, client, seeded)
+        scan(session, utcnow(), ScanSettings())  # their records' items in the exceptions feed
+        session.commit()
+        self.ids["exception_id"] = session.scalars(
+            select(ExceptionItem.id).where(ExceptionItem.team_id == seeded.theirs.id)
+        ).first()
+        assert self.ids["exception_id"], "their records raised exceptions"
         self.markers = {str(v) for k, v in self.ids.items() if isinstance(v, str)}
         self.markers |= {c.contract_no for c in seeded.their_cases}
 

@@ -1,0 +1,37 @@
+"""What resolves each exception: an action code with the sentence shown to whoever should act,
+and the note a scan writes when it finds the condition cleared."""
+
+from __future__ import annotations
+
+from api.models import ExceptionKind
+
+ACTIONS = {
+    "review_location": "Review the visit: the GPS fix was outside the geofence around the "
+    "visited address.",
+    "review_visit_hours": "Review the visit: it started or ended outside the debtor-local "
+    "visit hours.",
+    "arrange_second_collector": "Review the lone visit, and send a second collector next "
+    "time as the policy requires.",
+    "review_visit_photos": "Review the visit: no photo of it has reached the server.",
+    "call_debtor": "Call the debtor about the broken promise and agree what comes next.",
+    "review_for_litigation": "Add the broken promise to the case's litigation file.",
+    "remind_debtor": "Remind the debtor that a promised payment is due today.",
+    "sync_device": "Open the app on this phone and sync (or sign in again).",
+    "review_proposal": "Accept or reject the proposed phone, address or contact.",
+    "finish_upload": "Open the app on a network so the pending file finishes uploading.",
+}
+
+# Why a scan resolved an item by itself.
+CLEARED = {
+    ExceptionKind.MISSING_PHOTOS: "a photo of the visit has arrived",
+    ExceptionKind.PROMISE_BROKEN: "the promise is no longer broken, or the case is closed",
+    ExceptionKind.PROMISE_DUE_TODAY: "the day's amount is paid, the day is over, or the "
+    "promise is no longer pending",
+    ExceptionKind.DEVICE_SILENT: "the phone synced, was revoked or replaced",
+    ExceptionKind.PROPOSAL_UNREVIEWED: "the proposal was reviewed",
+    ExceptionKind.UPLOAD_STUCK: "the upload completed",
+}
+
+
+def action_text(code: str) -> str:
+    return ACTIONS.get(code, code)
