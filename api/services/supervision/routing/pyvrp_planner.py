@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from pyvrp import (
+    Activity,
+    ActivityType,
     Client,
     Depot,
     IteratedLocalSearch,
@@ -100,15 +102,107 @@ def _stop_criterion(
     return MultipleCriteria(criteria)
 
 
-def _forbidden_edge(problem: RoutingProblem) -> int:
-    """A length and duration for an edge a vehicle kind may not take: later than any time
-    bound of the problem and longer than any route, yet far from int64 overflow."""
+def _time_bound(problem: RoutingProblem) -> int:
+    """An upper bound on any route's time warp or excess, to keep penalties within int64."""
     times = [k.latest for k in problem.vehicles if k.latest < NEVER]
     times += [v.latest for v in problem.visits if v.latest < NEVER]
     n = len(problem.visits) + 1
     span = max(times, default=0) + sum(v.service_s for v in problem.visits)
     span += n * int(problem.duration.max(initial=0))
-    return 2 * max(span, n * int(problem.distance.max(initial=0)), 1) + 1
+    return max(span, n * int(problem.distance.max(initial=0)), n, 1)
+
+
+def _restrictions(problem: RoutingProblem) -> list[frozenset[int]]:
+    """The distinct sets of vehicle kinds some visits are restricted to."""
+    return list(dict.fromkeys(v.vehicles for v in problem.visits if v.vehicles is not None))
+
+
+def _restriction_loads(problem: RoutingProblem) -> tuple[list[list[int]], list[list[int]]]:
+    """Restrictions as load dimensions: per visit its amounts, per vehicle kind its room. A
+    visit carries one unit of a dimension only kinds it may ride have room for. With one set
+    per dimension that is a dimension per holder; when every restriction names a single kind
+    and there are many, kind k's visits carry the bits of k instead (2 dimensions per bit: a
+    vehicle has room only where its own bits agree), so 30 holders need 10, not 30. (PyVRP's
+    routing profiles could forbid the edges instead, but with one profile per collector the
+    search slows down twentyfold.)"""
+    sets = _restrictions(problem)
+    kinds = len(problem.vehicles)
+    room = len(problem.visits)
+    bits = max(1, (kinds - 1).bit_length())
+    if (
+        sets
+        and all(len(s) == 1 for s in sets)
+        and 2 * bits < len(sets)
+        and __import__("os").environ.get("BITS", "1") == "1"
+    ):
+
+        def code(k: int) -> list[int]:
+            return [(k >> b) & 1 for b in range(bits)] + [1 - ((k >> b) & 1) for b in range(bits)]
+
+        amounts = [
+            [0] * (2 * bits) if v.vehicles is None else code(min(v.vehicles))
+            for v in problem.visits
+        ]
+        rooms = [[room * x for x in code(k)] for k in range(kinds)]
+        return amounts, rooms
+    amounts = [[int(v.vehicles == s) for s in sets] for v in problem.visits]
+    rooms = [[room if k in s else 0 for s in sets] for k in range(kinds)]
+    return amounts, rooms
+
+
+def _neighbours(
+    problem: RoutingProblem, data: ProblemData, params: NeighbourhoodParams
+) -> dict[Activity, list[Activity]]:
+    """PyVRP's granular neighbourhood, plus, for a visit only some vehicles may make, the
+    nearest visits restricted the same way: the search inserts a visit next to its neighbours,
+    and if they all ride other vehicles a held case would never find its way onto its
+    holder's route."""
+    neighbours = compute_neighbours(data, params)
+    if not _restrictions(problem):
+        return neighbours
+    dur = problem.duration
+    locs = np.array([v.location for v in problem.visits])
+    by_set: dict[frozenset[int], list[int]] = {}
+    for i, v in enumerate(problem.visits):
+        if v.vehicles is not None:
+            by_set.setdefault(v.vehicles, []).append(i)
+    extra = max(5, params.num_neighbours // 3)
+    for members in by_set.values():
+        if len(members) < 2:
+            continue
+        idx = np.array(members)
+        near = dur[np.ix_(locs[idx], locs[idx])].astype(np.float64)
+        np.fill_diagonal(near, np.inf)
+        for row, i in enumerate(members):
+            mine = Activity(ActivityType.CLIENT, i)
+            have = neighbours.setdefault(mine, [])
+            known = set(have)
+            for j in idx[np.argsort(near[row])[:extra]]:
+                other = Activity(ActivityType.CLIENT, int(j))
+                if other != mine and other not in known:
+                    have.append(other)
+                    known.add(other)
+    return neighbours
+
+
+def _by_nearest_allowed_vehicle(problem: RoutingProblem) -> tuple[RouteOrder, ...]:
+    """A starting point that breaks no restriction: each visit on the allowed vehicle kind
+    whose start is nearest, in order of window opening. From a random start, the first local
+    search spends most of its time moving restricted visits home."""
+    starts = np.array([k.start for k in problem.vehicles])
+    routes: dict[int, list[int]] = {}
+    for i, v in enumerate(problem.visits):
+        allowed = sorted(v.vehicles) if v.vehicles is not None else range(len(starts))
+        k = min(allowed, key=lambda k: int(problem.duration[starts[k], v.location]))
+        routes.setdefault(k, []).append(i)
+    order = [
+        RouteOrder(
+            k,
+            tuple(sorted(vs, key=lambda i: (problem.visits[i].earliest, problem.visits[i].latest))),
+        )
+        for k, vs in sorted(routes.items())
+    ]
+    return tuple(order)
 
 
 def _problem_data(problem: RoutingProblem) -> ProblemData:
@@ -131,51 +225,28 @@ def _problem_data(problem: RoutingProblem) -> ProblemData:
     depot_of = {loc: i for i, loc in enumerate(depot_locs)}
 
     loads = any(k.capacity is not None for k in problem.vehicles)
+    amounts, rooms = _restriction_loads(problem)
     clients = [
         Client(
             location=v.location,
-            delivery=[v.demand] if loads else [],
+            delivery=([v.demand] if loads else []) + amounts[i],
             service_duration=v.service_s,
             tw_early=v.earliest,
             tw_late=v.latest,
             prize=v.prize,
             required=v.required,
         )
-        for v in problem.visits
+        for i, v in enumerate(problem.visits)
     ]
-
-    # Visits allowed on some vehicle kinds only: each kind with restrictions gets a profile in
-    # which the edges into the visits it may not make are prohibitively long.
-    forbidden = [
-        frozenset(
-            v.location for v in problem.visits if v.vehicles is not None and k not in v.vehicles
-        )
-        for k in range(len(problem.vehicles))
-    ]
-    signatures = list(dict.fromkeys(forbidden))
-    guard = _forbidden_edge(problem)
-    dist_mats, dur_mats = [], []
-    for sig in signatures:
-        d, t = dist, dur
-        if sig:
-            cols = sorted(sig)
-            d, t = dist.copy(), dur.copy()
-            d[:, cols] = guard
-            t[:, cols] = guard
-            d[cols, cols] = 0
-            t[cols, cols] = 0
-        dist_mats.append(d)
-        dur_mats.append(t)
-
     vehicle_types = [
         VehicleType(
             num_available=k.count,
-            capacity=[k.capacity if k.capacity is not None else NEVER] if loads else [],
+            capacity=([k.capacity if k.capacity is not None else NEVER] if loads else [])
+            + rooms[i],
             start_depot=depot_of[k.start],
             end_depot=depot_of[n - 1 if k.end is None else k.end],
             tw_early=k.earliest,
             tw_late=k.latest,
-            profile=signatures.index(forbidden[i]),
         )
         for i, k in enumerate(problem.vehicles)
     ]
@@ -184,8 +255,8 @@ def _problem_data(problem: RoutingProblem) -> ProblemData:
         clients=clients,
         depots=[Depot(location=loc) for loc in depot_locs],
         vehicle_types=vehicle_types,
-        distance_matrices=dist_mats,
-        duration_matrices=dur_mats,
+        distance_matrices=[dist],
+        duration_matrices=[dur],
     )
 
 
@@ -210,10 +281,15 @@ def _initial_penalties(
     problem: RoutingProblem, data: ProblemData
 ) -> tuple[list[float], float, float]:
     """Start the time-warp penalty at about 100 distance units per time unit: low enough that
-    the search can pass through slightly late solutions early on, high enough to come back."""
+    the search can pass through slightly late solutions early on, high enough to come back. A
+    visit on a vehicle it is restricted away from (one unit of a restriction dimension) costs
+    as much as the longest detour or the largest prize from the start."""
     dist, dur = problem.distance, problem.duration
     ratio = float(dist.mean()) / float(dur.mean()) if dur.any() and dist.any() else 1.0
-    return [100.0] * data.num_load_dimensions, 100.0 * ratio, 100.0
+    capacity = [100.0] if any(k.capacity is not None for k in problem.vehicles) else []
+    top = max([v.prize for v in problem.visits] + [2 * int(dist.max(initial=0)) + 1])
+    restricted = [float(top)] * (data.num_load_dimensions - len(capacity))
+    return capacity + restricted, 100.0 * ratio, 100.0
 
 
 def solve_problem(
@@ -241,20 +317,22 @@ def solve_problem(
     # One second late must be able to cost more than any prize, or the search would rather be
     # late than leave a stop out: the penalty's ceiling grows with the prizes.
     ceiling = max(params.penalty.max_penalty, 2.0 * top_prize)
-    worst_warp = (len(problem.visits) + 1) * _forbidden_edge(problem)
+    worst_warp = (len(problem.visits) + 1) * _time_bound(problem)
     ceiling = min(ceiling, 2.0**60 / worst_warp)  # penalty × time warp must stay in int64
     penalty = replace(params.penalty, max_penalty=ceiling)
     rng = RandomNumberGenerator(seed=seed)
     ls = LocalSearch(
         data,
         rng,
-        compute_neighbours(data, params.neighbourhood),
+        _neighbours(problem, data, params.neighbourhood),
         PerturbationManager(params.perturbation),
     )
     for op in params.operators:
         if op.supports(data):
             ls.add_operator(op(data))
     pm = PenaltyManager(_initial_penalties(problem, data), penalty)
+    if not warm_start and _restrictions(problem):
+        warm_start = _by_nearest_allowed_vehicle(problem)
     if warm_start:
         first = Solution(
             data, [PyVRPRoute(data, list(r.visits), r.vehicle) for r in warm_start if r.visits]
@@ -366,7 +444,9 @@ class PyVRPPlanner:
                     earliest=earliest,
                     latest=latest,
                     required=False,  # prizes below; required stops get a prize nothing outweighs
-                    vehicles=None if len(allowed) == len(request.shifts) else frozenset(allowed),
+                    # Only the holder's restriction needs telling: a shift that cannot make
+                    # the visit alone cannot make it among others either (time only grows).
+                    vehicles=None if stop.shift_key is None else frozenset(allowed),
                 )
             )
             visit_stop.append(i)
@@ -430,6 +510,47 @@ class PyVRPPlanner:
         time_limit_s: float,
         warm: tuple[RouteOrder, ...] | None = None,
     ) -> Solved:
+        """Collectors who share no stop are planned apart (when every case is held by its
+        collector, a team's day is so many one-collector days): smaller searches, and each
+        gets a share of the time in proportion to its stops."""
+        parts = _independent_parts(problem)
+        if len(parts) <= 1:
+            return self._solve_connected(problem, time_limit_s, warm)
+        started = time.perf_counter()
+        routes: list[RouteOrder] = []
+        feasible, iterations = True, 0
+        left_n = sum(len(visits) for _, visits in parts)
+        for kinds, visits in parts:
+            remaining = time_limit_s - (time.perf_counter() - started)
+            share = max(remaining * len(visits) / left_n, 0.05 * time_limit_s)
+            left_n -= len(visits)
+            sub, back = _subproblem(problem, kinds, visits)
+            sub_warm = None
+            if warm:
+                visit_pos = {v: j for j, v in enumerate(visits)}
+                sub_warm = tuple(
+                    RouteOrder(
+                        kinds.index(r.vehicle),
+                        tuple(visit_pos[v] for v in r.visits if v in visit_pos),
+                    )
+                    for r in warm
+                    if r.vehicle in kinds
+                )
+            solved = self._solve_connected(sub, share, sub_warm)
+            feasible &= solved.solver_feasible
+            iterations += solved.iterations
+            routes += [
+                RouteOrder(kinds[r.vehicle], tuple(back[v] for v in r.visits))
+                for r in solved.routes
+            ]
+        return Solved(tuple(routes), feasible, iterations, time.perf_counter() - started)
+
+    def _solve_connected(
+        self,
+        problem: RoutingProblem,
+        time_limit_s: float,
+        warm: tuple[RouteOrder, ...] | None = None,
+    ) -> Solved:
         """First as if every stop had to be made: when the day fits, that plain VRPTW is found
         fast and close to optimal (PyVRP's prize-collecting search converges much more slowly).
         When it does not fit — a capacity bound says so, or nothing feasible turns up soon —
@@ -455,6 +576,53 @@ class PyVRPPlanner:
         return solve_problem(
             problem, left, seed=self._seed, stall=self._patience or _stall(n), warm_start=warm
         )
+
+
+def _independent_parts(problem: RoutingProblem) -> list[tuple[list[int], list[int]]]:
+    """Groups of vehicle kinds linked by a visit more than one of them may make, each with its
+    visits (kinds with no visit are left out)."""
+    parent = list(range(len(problem.vehicles)))
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    everyone = range(len(problem.vehicles))
+    for v in problem.visits:
+        kinds = sorted(v.vehicles) if v.vehicles is not None else list(everyone)
+        for k in kinds[1:]:
+            parent[root(k)] = root(kinds[0])
+    parts: dict[int, tuple[list[int], list[int]]] = {}
+    for i, v in enumerate(problem.visits):
+        first = min(v.vehicles) if v.vehicles is not None else 0
+        parts.setdefault(root(first), ([], []))[1].append(i)
+    for k in everyone:
+        if root(k) in parts:
+            parts[root(k)][0].append(k)
+    return list(parts.values())
+
+
+def _subproblem(
+    problem: RoutingProblem, kinds: list[int], visits: list[int]
+) -> tuple[RoutingProblem, list[int]]:
+    """The problem restricted to some vehicle kinds and visits (same matrix), and the map from
+    its visit indices back to the original ones."""
+    local = {k: j for j, k in enumerate(kinds)}
+    sub_visits = []
+    for i in visits:
+        v = problem.visits[i]
+        allowed = None
+        if v.vehicles is not None and len(v.vehicles) < len(kinds):
+            allowed = frozenset(local[k] for k in v.vehicles)
+        sub_visits.append(replace(v, vehicles=allowed))
+    sub = replace(
+        problem,
+        visits=tuple(sub_visits),
+        vehicles=tuple(problem.vehicles[k] for k in kinds),
+    )
+    return sub, list(visits)
 
 
 def _warm_start(
