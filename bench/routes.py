@@ -5,7 +5,7 @@ README): TSPLIB berlin52, eil51, st70, kroA100 (EUC_2D rounded); Solomon VRPTW C
 RC101, C201, R201, RC201 at 25, 50 and 100 customers (DIMACS: distances and times truncated to
 one decimal, fleet 25, objective total distance); TSPTW Dumas, Ohlmann-Thomas and
 Potvin-Bengio with their matrices. Every instance is solved by
-`api.services.supervision.routing.pyvrp_planner.solve_problem` — the planner's own solver call
+`api.services.supervision.routing.solver.solve_problem` — the planner's own solver call
 — and every answer is replayed by our evaluator (`routing/evaluate.py`), which rejects anything
 infeasible. Then `PyVRPPlanner.plan` on collector days around Shenzhen (places.csv): 16 stops
 for one collector, 100 stops for a team of five, and a re-plan of 60 remaining stops from the
@@ -51,8 +51,8 @@ from api.services.supervision.routing.planner import (  # noqa: E402
 from api.services.supervision.routing.pyvrp_planner import (  # noqa: E402
     PyVRPPlanner,
     replan_request,
-    solve_problem,
 )
+from api.services.supervision.routing.solver import solve_problem  # noqa: E402
 from api.services.supervision.routing.windows import intersect, visit_window  # noqa: E402
 
 TSPLIB = {"berlin52": 7542, "eil51": 426, "st70": 675, "kroA100": 21282}

@@ -32,13 +32,8 @@ from api.services.supervision.routing.planner import (
     TimeWindow,
 )
 from api.services.supervision.routing.problem import RouteOrder, RoutingProblem, Vehicle, Visit
-from api.services.supervision.routing.pyvrp_planner import (
-    PyVRPPlanner,
-    repair,
-    replan,
-    replan_request,
-    solve_problem,
-)
+from api.services.supervision.routing.pyvrp_planner import PyVRPPlanner, replan, replan_request
+from api.services.supervision.routing.solver import repair, solve_problem
 from api.services.supervision.routing.windows import intersect, visit_window
 
 DATA = Path(__file__).parent.parent / "data"
