@@ -29,6 +29,7 @@ from api.services.supervision.routing.planner import (
     PlanRequest,
     Point,
     Route,
+    Shift,
     Stop,
     Unplanned,
 )
@@ -141,33 +142,8 @@ class PyVRPPlanner:
             )
             visit_stop.append(i)
 
-        # Prizes: one priority point outweighs any detour (at most twice the longest edge), and a
-        # required stop outweighs every optional one together: kept whenever it fits at all.
-        point = 2 * int(mats.distance_int.max(initial=0)) + 1
-        optional_total = sum(
-            max(1, request.stops[i].priority) for i in visit_stop if not request.stops[i].required
-        )
-        must = point * (optional_total + 1)
-        visits = [
-            replace(
-                v,
-                prize=must
-                if request.stops[i].required
-                else point * max(1, request.stops[i].priority),
-            )
-            for v, i in zip(visits, visit_stop, strict=True)
-        ]
-        vehicles = tuple(
-            Vehicle(
-                start=layout.start_loc[k],
-                end=layout.end_loc[k],
-                earliest=_secs(s.start_at, layout.t0, up=True),
-                latest=max(
-                    _secs(s.end_at, layout.t0, up=False), _secs(s.start_at, layout.t0, up=True)
-                ),
-            )
-            for k, s in enumerate(request.shifts)
-        )
+        visits = _with_prizes(request, visits, visit_stop, mats)
+        vehicles = tuple(_vehicle(s, k, layout) for k, s in enumerate(request.shifts))
         problem = RoutingProblem(mats.distance_int, mats.duration_s, tuple(visits), vehicles)
         spent = time.perf_counter() - started
         warm = _warm_start(request, previous, visit_stop)
@@ -266,6 +242,30 @@ class PyVRPPlanner:
         return solve_problem(
             problem, left, seed=self._seed, stall=self._patience or _stall(n), warm_start=warm
         )
+
+
+def _with_prizes(
+    request: PlanRequest, visits: list[Visit], visit_stop: list[int], mats: TravelMatrices
+) -> list[Visit]:
+    """One priority point outweighs any detour (at most twice the longest edge); a required
+    stop outweighs every optional one together, so it is kept whenever it fits at all."""
+    point = 2 * int(mats.distance_int.max(initial=0)) + 1
+    stops = [request.stops[i] for i in visit_stop]
+    must = point * (sum(max(1, s.priority) for s in stops if not s.required) + 1)
+    return [
+        replace(v, prize=must if s.required else point * max(1, s.priority))
+        for v, s in zip(visits, stops, strict=True)
+    ]
+
+
+def _vehicle(shift: Shift, k: int, layout: _Layout) -> Vehicle:
+    earliest = _secs(shift.start_at, layout.t0, up=True)
+    return Vehicle(
+        start=layout.start_loc[k],
+        end=layout.end_loc[k],
+        earliest=earliest,
+        latest=max(_secs(shift.end_at, layout.t0, up=False), earliest),
+    )
 
 
 def _independent_parts(problem: RoutingProblem) -> list[tuple[list[int], list[int]]]:
