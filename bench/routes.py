@@ -5,7 +5,7 @@ README): TSPLIB berlin52, eil51, st70, kroA100 (EUC_2D rounded); Solomon VRPTW C
 RC101, C201, R201, RC201 at 25, 50 and 100 customers (DIMACS: distances and times truncated to
 one decimal, fleet 25, objective total distance); TSPTW Dumas, Ohlmann-Thomas and
 Potvin-Bengio with their matrices. Every instance is solved by
-`api.services.supervision.routing.pyvrp_planner.solve_problem` — the planner's own solver call
+`api.services.supervision.routing.solver.solve_problem` — the planner's own solver call
 — and every answer is replayed by our evaluator (`routing/evaluate.py`), which rejects anything
 infeasible. Then `PyVRPPlanner.plan` on collector days around Shenzhen (places.csv): 16 stops
 for one collector, 100 stops for a team of five, and a re-plan of 60 remaining stops from the
@@ -51,8 +51,8 @@ from api.services.supervision.routing.planner import (  # noqa: E402
 from api.services.supervision.routing.pyvrp_planner import (  # noqa: E402
     PyVRPPlanner,
     replan_request,
-    solve_problem,
 )
+from api.services.supervision.routing.solver import solve_problem  # noqa: E402
 from api.services.supervision.routing.windows import intersect, visit_window  # noqa: E402
 
 TSPLIB = {"berlin52": 7542, "eil51": 426, "st70": 675, "kroA100": 21282}
@@ -311,6 +311,8 @@ def day_rows(runs: int, reference_s: float) -> list[Row]:
                          appointments=0.2, time_limit_s=0.2)
     crowded = collector_day(100, 3, 100, km=10, visit_min=(10, 25), held=0.5, required=0.2,
                             appointments=0.2, time_limit_s=1.0)
+    branch = collector_day(300, 30, 300, km=15, visit_min=(10, 25), held=0.5, required=0.2,
+                           appointments=0.2, time_limit_s=3.0)
     again, before = replan_request_of_60()
     rows, ref = [], None
     for group, name, request, previous in (
@@ -318,13 +320,15 @@ def day_rows(runs: int, reference_s: float) -> list[Row]:
         ("collector day", "day-100 (team of 5)", team, None),
         ("collector day", "day-100, 1 s budget", replace(team, time_limit_s=1.0), None),
         ("collector day", "day-100, 3 collectors", crowded, None),
+        ("collector day", "day-300 (team of 30)", branch, None),
         ("re-plan", "re-plan 60 remaining", again, before),
         ("re-plan", "re-plan 60, cold start", again, None),
     ):
-        first_of_kind = name.startswith(("day-16", "day-100 (", "day-100, 3 c", "re-plan 60 rem"))
+        first_of_kind = not name.startswith(("day-100, 1 s", "re-plan 60, cold"))
         if first_of_kind:
             ref = reference_plan(request, reference_s, previous)
-        rows.append(day_row(group, name, request, runs, ref, previous)[0])
+        repeat = runs if request.time_limit_s < 2 else min(runs, 2)
+        rows.append(day_row(group, name, request, repeat, ref, previous)[0])
     return rows
 
 

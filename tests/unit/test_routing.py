@@ -32,13 +32,8 @@ from api.services.supervision.routing.planner import (
     TimeWindow,
 )
 from api.services.supervision.routing.problem import RouteOrder, RoutingProblem, Vehicle, Visit
-from api.services.supervision.routing.pyvrp_planner import (
-    PyVRPPlanner,
-    repair,
-    replan,
-    replan_request,
-    solve_problem,
-)
+from api.services.supervision.routing.pyvrp_planner import PyVRPPlanner, replan, replan_request
+from api.services.supervision.routing.solver import repair, solve_problem
 from api.services.supervision.routing.windows import intersect, visit_window
 
 DATA = Path(__file__).parent.parent / "data"
@@ -502,3 +497,29 @@ def test_a_shift_that_ends_before_it_starts_plans_nothing_and_says_so() -> None:
     backwards = replace(request, shifts=(replace(request.shifts[0], end_at=local(8, 0)),))
     plan = plan_checked(backwards)
     assert [u.reason for u in plan.unplanned] == [WINDOW_CLOSED]
+
+
+def test_eight_collectors_each_visit_only_their_own_cases_even_across_town() -> None:
+    """Each collector's five cases sit next to another collector's base: every case still goes
+    to its holder. One unheld case ties the eight days into one search; two of collector 4's
+    cases that cannot both be made (same address, same 20 minutes) make it choose what to
+    leave out. The held cases must still find their holders' routes, and one of the two is
+    left out."""
+    names = ["Beijing", "Mentougou", "Tongzhou", "Shunyi", "Daxing", "Fangshan", "Changping",
+             "Liangxiang"]
+    shifts = [shift(f"collector:{k}", at=PLACES[n]) for k, n in enumerate(names)]
+    stops = [
+        Stop(f"case:{k}.{i}", near(PLACES[names[(k + 1) % 8]], north_m=300 * i), 15 * 60, HOURS,
+             required=i == 0, shift_key=f"collector:{k}")
+        for k in range(8) for i in range(5)
+    ]
+    slot = TimeWindow(local(10, 0), local(10, 20))
+    door = near(PLACES["Daxing"], east_m=500)
+    either = tuple(Stop(f"case:x{i}", door, 20 * 60, slot, shift_key="collector:4")
+                   for i in (1, 2))
+    anyone = Stop("case:free", near(PLACES["Tongzhou"], east_m=-800), 15 * 60, HOURS)
+    plan = plan_checked(PlanRequest((*stops, *either, anyone), tuple(shifts)))
+    placed = where(plan)
+    assert sorted(placed.pop(k) for k in ("case:x1", "case:x2")) == ["collector:4", NOT_WORTH_IT]
+    assert placed.pop("case:free").startswith("collector:")
+    assert placed == {s.key: s.shift_key for s in stops}

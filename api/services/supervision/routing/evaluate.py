@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import numpy as np
 
+from api.services.supervision.routing.matrix import geodesic_matrix_m
 from api.services.supervision.routing.planner import Plan, PlanRequest
 from api.services.supervision.routing.problem import RouteOrder, RoutingProblem
 
@@ -82,8 +83,6 @@ def check_plan(request: PlanRequest, plan: Plan, tolerance_s: float = 1.0) -> li
     """Everything wrong with `plan` as an answer to `request` (empty: a valid plan). Times are
     replayed with the request's travel speed over the geodesic distances; `tolerance_s` absorbs
     the solver's whole-second rounding."""
-    from api.services.supervision.routing.matrix import geodesic_matrix_m
-
     bad: list[str] = []
     stops = {s.key: s for s in request.stops}
     shifts = {s.key: s for s in request.shifts}

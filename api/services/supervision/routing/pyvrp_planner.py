@@ -1,10 +1,10 @@
 """`PyVRPPlanner`: the planner interface answered with PyVRP (MIT), an iterated local search
 that stays feasible and close to the best-known values on time-window problems.
 
-Two layers: `solve_problem` solves an integer `RoutingProblem` (the benchmarks call it too, so
-they measure the planner's own code path), and `PyVRPPlanner` turns a `PlanRequest` into one
-— pre-checking what can never fit, so every stop left out has a reason a supervisor can read
-— and turns the solver's visit order back into times, recomputed and checked here."""
+`PyVRPPlanner` turns a `PlanRequest` into an integer `RoutingProblem` — pre-checking what can
+never fit, so every stop left out has a reason a supervisor can read — solves it with
+`solver.solve_problem` (the function the benchmarks call), and turns the visit order back into
+times, recomputed and checked here. `replan` re-plans one collector from where they stand."""
 
 from __future__ import annotations
 
@@ -16,30 +16,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from pyvrp import (
-    Client,
-    Depot,
-    IteratedLocalSearch,
-    IteratedLocalSearchParams,
-    Location,
-    PenaltyManager,
-    PenaltyParams,
-    ProblemData,
-    RandomNumberGenerator,
-    Solution,
-    SolveParams,
-    VehicleType,
-)
-from pyvrp import Route as PyVRPRoute
-from pyvrp.search import (
-    OPERATORS,
-    LocalSearch,
-    NeighbourhoodParams,
-    PerturbationManager,
-    Relocate3,
-    compute_neighbours,
-)
-from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
 
 from api.services.supervision.routing.evaluate import evaluate
 from api.services.supervision.routing.matrix import GeodesicTravel, TravelMatrices, TravelModel
@@ -53,6 +29,7 @@ from api.services.supervision.routing.planner import (
     PlanRequest,
     Point,
     Route,
+    Shift,
     Stop,
     Unplanned,
 )
@@ -64,217 +41,9 @@ from api.services.supervision.routing.problem import (
     Vehicle,
     Visit,
 )
+from api.services.supervision.routing.solver import SEED, repair, solve_problem
 
-SEED = 1  # fixed: the same request gives the same plan
-
-
-# ----------------------------------------------------------------------------- solver layer
-
-
-class _GiveUpWithoutFeasible:
-    """Stops a search that has found nothing feasible after `iterations` or `seconds` (PyVRP
-    reports an infeasible best as the largest int64 cost)."""
-
-    def __init__(self, iterations: int, seconds: float) -> None:
-        self._left = iterations
-        self._until = time.perf_counter() + seconds
-
-    def __call__(self, best_cost: int) -> bool:
-        if best_cost < _INFEASIBLE:
-            return False
-        self._left -= 1
-        return self._left < 0 or time.perf_counter() > self._until
-
-
-_INFEASIBLE = 2**63 - 1
-
-
-def _stop_criterion(
-    time_limit_s: float, stall: int, max_iterations: int | None, give_up: int | None
-) -> MultipleCriteria:
-    criteria = [MaxRuntime(max(time_limit_s, 0.001)), NoImprovement(stall)]
-    if max_iterations is not None:
-        criteria.append(MaxIterations(max_iterations))
-    if give_up is not None:
-        criteria.append(_GiveUpWithoutFeasible(give_up, 0.5 * time_limit_s))
-    return MultipleCriteria(criteria)
-
-
-def _forbidden_edge(problem: RoutingProblem) -> int:
-    """A length and duration for an edge a vehicle kind may not take: later than any time
-    bound of the problem and longer than any route, yet far from int64 overflow."""
-    times = [k.latest for k in problem.vehicles if k.latest < NEVER]
-    times += [v.latest for v in problem.visits if v.latest < NEVER]
-    n = len(problem.visits) + 1
-    span = max(times, default=0) + sum(v.service_s for v in problem.visits)
-    span += n * int(problem.duration.max(initial=0))
-    return 2 * max(span, n * int(problem.distance.max(initial=0)), 1) + 1
-
-
-def _problem_data(problem: RoutingProblem) -> ProblemData:
-    n = problem.distance.shape[0]
-    dist = np.asarray(problem.distance, dtype=np.int64)
-    dur = np.asarray(problem.duration, dtype=np.int64)
-    open_end = any(k.end is None for k in problem.vehicles)
-    if open_end:  # an open route ends at a free depot: every edge into it costs nothing
-        dist = np.pad(dist, ((0, 1), (0, 1)))
-        dur = np.pad(dur, ((0, 1), (0, 1)))
-        n += 1
-    np.fill_diagonal(dist, 0)
-    np.fill_diagonal(dur, 0)
-
-    depot_locs: list[int] = []
-    for k in problem.vehicles:
-        for loc in (k.start, n - 1 if k.end is None else k.end):
-            if loc not in depot_locs:
-                depot_locs.append(loc)
-    depot_of = {loc: i for i, loc in enumerate(depot_locs)}
-
-    loads = any(k.capacity is not None for k in problem.vehicles)
-    clients = [
-        Client(
-            location=v.location,
-            delivery=[v.demand] if loads else [],
-            service_duration=v.service_s,
-            tw_early=v.earliest,
-            tw_late=v.latest,
-            prize=v.prize,
-            required=v.required,
-        )
-        for v in problem.visits
-    ]
-
-    # Visits allowed on some vehicle kinds only: each kind with restrictions gets a profile in
-    # which the edges into the visits it may not make are prohibitively long.
-    forbidden = [
-        frozenset(
-            v.location for v in problem.visits if v.vehicles is not None and k not in v.vehicles
-        )
-        for k in range(len(problem.vehicles))
-    ]
-    signatures = list(dict.fromkeys(forbidden))
-    guard = _forbidden_edge(problem)
-    dist_mats, dur_mats = [], []
-    for sig in signatures:
-        d, t = dist, dur
-        if sig:
-            cols = sorted(sig)
-            d, t = dist.copy(), dur.copy()
-            d[:, cols] = guard
-            t[:, cols] = guard
-            d[cols, cols] = 0
-            t[cols, cols] = 0
-        dist_mats.append(d)
-        dur_mats.append(t)
-
-    vehicle_types = [
-        VehicleType(
-            num_available=k.count,
-            capacity=[k.capacity if k.capacity is not None else NEVER] if loads else [],
-            start_depot=depot_of[k.start],
-            end_depot=depot_of[n - 1 if k.end is None else k.end],
-            tw_early=k.earliest,
-            tw_late=k.latest,
-            profile=signatures.index(forbidden[i]),
-        )
-        for i, k in enumerate(problem.vehicles)
-    ]
-    return ProblemData(
-        locations=[Location(0.0, 0.0) for _ in range(n)],
-        clients=clients,
-        depots=[Depot(location=loc) for loc in depot_locs],
-        vehicle_types=vehicle_types,
-        distance_matrices=dist_mats,
-        duration_matrices=dur_mats,
-    )
-
-
-def solve_params(problem: RoutingProblem | None = None) -> SolveParams:
-    """The search settings, tuned on the Solomon 100-customer set at a one-second budget: a
-    short late-acceptance history, 30 neighbours, and penalties that adapt every 50 solutions
-    (PyVRP's defaults suit minutes-long runs; ours last milliseconds to a second). A single
-    route (one collector, a TSP) also moves chains of three visits: on TSPLIB and TSPTW that
-    closed the last percent or so at the same budget."""
-    operators = list(OPERATORS)
-    if problem is not None and sum(k.count for k in problem.vehicles) == 1:
-        operators.append(Relocate3)
-    return SolveParams(
-        ils=IteratedLocalSearchParams(history_length=50),
-        neighbourhood=NeighbourhoodParams(num_neighbours=30),
-        penalty=PenaltyParams(solutions_between_updates=50),
-        operators=operators,
-    )
-
-
-def _initial_penalties(
-    problem: RoutingProblem, data: ProblemData
-) -> tuple[list[float], float, float]:
-    """Start the time-warp penalty at about 100 distance units per time unit: low enough that
-    the search can pass through slightly late solutions early on, high enough to come back."""
-    dist, dur = problem.distance, problem.duration
-    ratio = float(dist.mean()) / float(dur.mean()) if dur.any() and dist.any() else 1.0
-    return [100.0] * data.num_load_dimensions, 100.0 * ratio, 100.0
-
-
-def solve_problem(
-    problem: RoutingProblem,
-    time_limit_s: float = 1.0,
-    *,
-    seed: int = SEED,
-    max_iterations: int | None = None,
-    params: SolveParams | None = None,
-    warm_start: tuple[RouteOrder, ...] | None = None,
-    stall: int | None = None,
-    give_up: int | None = None,
-) -> Solved:
-    """Solve an integer routing problem with PyVRP's iterated local search; the answer is the
-    best visit order per vehicle found (check it with `evaluate`). This is `pyvrp.solve` with
-    our own starting penalties. It stops at `time_limit_s`, after `stall` iterations without
-    improvement (default 20 per visit, at least 200), after `max_iterations`, or — with
-    `give_up` — when that many iterations, or half the time, have found nothing feasible."""
-    started = time.perf_counter()
-    if not problem.visits:
-        return Solved((), True, 0, 0.0)
-    data = _problem_data(problem)
-    params = params or solve_params(problem)
-    top_prize = max((v.prize for v in problem.visits), default=0)
-    # One second late must be able to cost more than any prize, or the search would rather be
-    # late than leave a stop out: the penalty's ceiling grows with the prizes.
-    ceiling = max(params.penalty.max_penalty, 2.0 * top_prize)
-    worst_warp = (len(problem.visits) + 1) * _forbidden_edge(problem)
-    ceiling = min(ceiling, 2.0**60 / worst_warp)  # penalty × time warp must stay in int64
-    penalty = replace(params.penalty, max_penalty=ceiling)
-    rng = RandomNumberGenerator(seed=seed)
-    ls = LocalSearch(
-        data,
-        rng,
-        compute_neighbours(data, params.neighbourhood),
-        PerturbationManager(params.perturbation),
-    )
-    for op in params.operators:
-        if op.supports(data):
-            ls.add_operator(op(data))
-    pm = PenaltyManager(_initial_penalties(problem, data), penalty)
-    if warm_start:
-        first = Solution(
-            data, [PyVRPRoute(data, list(r.visits), r.vehicle) for r in warm_start if r.visits]
-        )
-    else:
-        first = Solution.make_random(data, rng)
-    init = ls(first, pm.max_cost_evaluator(), exhaustive=True)
-    if stall is None:
-        stall = max(200, 20 * len(problem.visits))
-    # The clock covers building the data and the first local search too, not only the loop.
-    left = time_limit_s - (time.perf_counter() - started)
-    stop = _stop_criterion(left, stall, max_iterations, give_up)
-    result = IteratedLocalSearch(data, pm, ls, init, params.ils).run(stop, collect_stats=False)
-    best = result.best
-    routes = tuple(
-        RouteOrder(r.vehicle_type(), tuple(a.idx for a in r if a.is_client()))
-        for r in best.routes()
-    )
-    return Solved(routes, best.is_feasible(), result.num_iterations, time.perf_counter() - started)
-
+__all__ = ["PyVRPPlanner", "repair", "replan", "replan_request", "solve_problem", "validate"]
 
 # ----------------------------------------------------------------------------- wording
 
@@ -366,38 +135,15 @@ class PyVRPPlanner:
                     earliest=earliest,
                     latest=latest,
                     required=False,  # prizes below; required stops get a prize nothing outweighs
-                    vehicles=None if len(allowed) == len(request.shifts) else frozenset(allowed),
+                    # Only the holder's restriction needs telling: a shift that cannot make
+                    # the visit alone cannot make it among others either (time only grows).
+                    vehicles=None if stop.shift_key is None else frozenset(allowed),
                 )
             )
             visit_stop.append(i)
 
-        # Prizes: one priority point outweighs any detour (at most twice the longest edge), and a
-        # required stop outweighs every optional one together: kept whenever it fits at all.
-        point = 2 * int(mats.distance_int.max(initial=0)) + 1
-        optional_total = sum(
-            max(1, request.stops[i].priority) for i in visit_stop if not request.stops[i].required
-        )
-        must = point * (optional_total + 1)
-        visits = [
-            replace(
-                v,
-                prize=must
-                if request.stops[i].required
-                else point * max(1, request.stops[i].priority),
-            )
-            for v, i in zip(visits, visit_stop, strict=True)
-        ]
-        vehicles = tuple(
-            Vehicle(
-                start=layout.start_loc[k],
-                end=layout.end_loc[k],
-                earliest=_secs(s.start_at, layout.t0, up=True),
-                latest=max(
-                    _secs(s.end_at, layout.t0, up=False), _secs(s.start_at, layout.t0, up=True)
-                ),
-            )
-            for k, s in enumerate(request.shifts)
-        )
+        visits = _with_prizes(request, visits, visit_stop, mats)
+        vehicles = tuple(_vehicle(s, k, layout) for k, s in enumerate(request.shifts))
         problem = RoutingProblem(mats.distance_int, mats.duration_s, tuple(visits), vehicles)
         spent = time.perf_counter() - started
         warm = _warm_start(request, previous, visit_stop)
@@ -430,6 +176,47 @@ class PyVRPPlanner:
         time_limit_s: float,
         warm: tuple[RouteOrder, ...] | None = None,
     ) -> Solved:
+        """Collectors who share no stop are planned apart (when every case is held by its
+        collector, a team's day is so many one-collector days): smaller searches, and each
+        gets a share of the time in proportion to its stops."""
+        parts = _independent_parts(problem)
+        if len(parts) <= 1:
+            return self._solve_connected(problem, time_limit_s, warm)
+        started = time.perf_counter()
+        routes: list[RouteOrder] = []
+        feasible, iterations = True, 0
+        left_n = sum(len(visits) for _, visits in parts)
+        for kinds, visits in parts:
+            remaining = time_limit_s - (time.perf_counter() - started)
+            share = max(remaining * len(visits) / left_n, 0.05 * time_limit_s)
+            left_n -= len(visits)
+            sub, back = _subproblem(problem, kinds, visits)
+            sub_warm = None
+            if warm:
+                visit_pos = {v: j for j, v in enumerate(visits)}
+                sub_warm = tuple(
+                    RouteOrder(
+                        kinds.index(r.vehicle),
+                        tuple(visit_pos[v] for v in r.visits if v in visit_pos),
+                    )
+                    for r in warm
+                    if r.vehicle in kinds
+                )
+            solved = self._solve_connected(sub, share, sub_warm)
+            feasible &= solved.solver_feasible
+            iterations += solved.iterations
+            routes += [
+                RouteOrder(kinds[r.vehicle], tuple(back[v] for v in r.visits))
+                for r in solved.routes
+            ]
+        return Solved(tuple(routes), feasible, iterations, time.perf_counter() - started)
+
+    def _solve_connected(
+        self,
+        problem: RoutingProblem,
+        time_limit_s: float,
+        warm: tuple[RouteOrder, ...] | None = None,
+    ) -> Solved:
         """First as if every stop had to be made: when the day fits, that plain VRPTW is found
         fast and close to optimal (PyVRP's prize-collecting search converges much more slowly).
         When it does not fit — a capacity bound says so, or nothing feasible turns up soon —
@@ -457,6 +244,77 @@ class PyVRPPlanner:
         )
 
 
+def _with_prizes(
+    request: PlanRequest, visits: list[Visit], visit_stop: list[int], mats: TravelMatrices
+) -> list[Visit]:
+    """One priority point outweighs any detour (at most twice the longest edge); a required
+    stop outweighs every optional one together, so it is kept whenever it fits at all."""
+    point = 2 * int(mats.distance_int.max(initial=0)) + 1
+    stops = [request.stops[i] for i in visit_stop]
+    must = point * (sum(max(1, s.priority) for s in stops if not s.required) + 1)
+    return [
+        replace(v, prize=must if s.required else point * max(1, s.priority))
+        for v, s in zip(visits, stops, strict=True)
+    ]
+
+
+def _vehicle(shift: Shift, k: int, layout: _Layout) -> Vehicle:
+    earliest = _secs(shift.start_at, layout.t0, up=True)
+    return Vehicle(
+        start=layout.start_loc[k],
+        end=layout.end_loc[k],
+        earliest=earliest,
+        latest=max(_secs(shift.end_at, layout.t0, up=False), earliest),
+    )
+
+
+def _independent_parts(problem: RoutingProblem) -> list[tuple[list[int], list[int]]]:
+    """Groups of vehicle kinds linked by a visit more than one of them may make, each with its
+    visits (kinds with no visit are left out)."""
+    parent = list(range(len(problem.vehicles)))
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    everyone = range(len(problem.vehicles))
+    for v in problem.visits:
+        kinds = sorted(v.vehicles) if v.vehicles is not None else list(everyone)
+        for k in kinds[1:]:
+            parent[root(k)] = root(kinds[0])
+    parts: dict[int, tuple[list[int], list[int]]] = {}
+    for i, v in enumerate(problem.visits):
+        first = min(v.vehicles) if v.vehicles is not None else 0
+        parts.setdefault(root(first), ([], []))[1].append(i)
+    for k in everyone:
+        if root(k) in parts:
+            parts[root(k)][0].append(k)
+    return list(parts.values())
+
+
+def _subproblem(
+    problem: RoutingProblem, kinds: list[int], visits: list[int]
+) -> tuple[RoutingProblem, list[int]]:
+    """The problem restricted to some vehicle kinds and visits (same matrix), and the map from
+    its visit indices back to the original ones."""
+    local = {k: j for j, k in enumerate(kinds)}
+    sub_visits = []
+    for i in visits:
+        v = problem.visits[i]
+        allowed = None
+        if v.vehicles is not None and len(v.vehicles) < len(kinds):
+            allowed = frozenset(local[k] for k in v.vehicles)
+        sub_visits.append(replace(v, vehicles=allowed))
+    sub = replace(
+        problem,
+        visits=tuple(sub_visits),
+        vehicles=tuple(problem.vehicles[k] for k in kinds),
+    )
+    return sub, list(visits)
+
+
 def _warm_start(
     request: PlanRequest, previous: Plan | None, visit_stop: list[int]
 ) -> tuple[RouteOrder, ...] | None:
@@ -473,44 +331,6 @@ def _warm_start(
         if r.shift_key in shift_of
     )
     return routes if any(r.visits for r in routes) else None
-
-
-def repair(problem: RoutingProblem, routes: tuple[RouteOrder, ...]) -> tuple[RouteOrder, ...]:
-    """The routes with every visit dropped that would start late, repeat, or ride a vehicle it
-    may not, and trailing visits dropped until the vehicle is back in time (optional visits of
-    the planner's problem only ever become "left out"; a feasible route is returned unchanged)."""
-    dist_t = problem.duration
-    seen: set[int] = set()
-    fixed = []
-    for r in routes:
-        kind = problem.vehicles[r.vehicle]
-        keep: list[int] = []
-        t, here = kind.earliest, kind.start
-        for i in r.visits:
-            v = problem.visits[i]
-            start = max(t + int(dist_t[here, v.location]), v.earliest)
-            if (
-                i in seen
-                or start > v.latest
-                or (v.vehicles is not None and r.vehicle not in v.vehicles)
-            ):
-                continue
-            seen.add(i)
-            keep.append(i)
-            t, here = start + v.service_s, v.location
-        while keep and _route_end(problem, kind, keep) > kind.latest:
-            seen.discard(keep.pop())
-        fixed.append(RouteOrder(r.vehicle, tuple(keep)))
-    return tuple(fixed)
-
-
-def _route_end(problem: RoutingProblem, kind: Vehicle, visits: list[int]) -> int:
-    t, here = kind.earliest, kind.start
-    for i in visits:
-        v = problem.visits[i]
-        t = max(t + int(problem.duration[here, v.location]), v.earliest) + v.service_s
-        here = v.location
-    return t if kind.end is None else t + int(problem.duration[here, kind.end])
 
 
 def _stall(n_visits: int) -> int:
