@@ -24,7 +24,7 @@ from api.models import (
 from api.models.cases import CLOSED_STATUSES
 from api.services.exceptions import Forbidden
 from api.services.identity import audit
-from api.services.identity.access import visible_cases
+from api.services.identity.access import require_role, visible_cases
 from api.services.identity.accounts import Principal
 
 BUCKET_RANK = {Bucket.M3_PLUS: 4, Bucket.M3: 3, Bucket.M2: 2, Bucket.M1: 1, Bucket.CURRENT: 0}
@@ -40,8 +40,7 @@ def unassigned_queue(
     page_size: int = 50,
 ) -> tuple[list[dict], int]:
     """One page of the queue the principal may see, and its length; the page is audited."""
-    if principal.role not in (Role.SUPERVISOR, Role.ADMIN):
-        raise Forbidden("Only supervisors and administrators read the assignment queue.")
+    require_role(principal, Role.SUPERVISOR, Role.ADMIN)
     if principal.role is Role.SUPERVISOR and team_id not in (None, principal.team_id):
         raise Forbidden("Supervisors see only their own team.",
                         fields={"team_id": ["not your team"]})
@@ -61,24 +60,28 @@ def unassigned_queue(
         .where(VisitReport.case_id == Case.id)
         .scalar_subquery()
     )
-    stmt = visible_cases(
-        principal,
-        select(Case.id, Case.contract_no, Case.product, Debtor.name, Case.status, Case.bucket,
-               Case.days_past_due, Case.overdue_fen, Case.outstanding_fen, Case.currency,
-               Case.team_id, Case.collector_id, promise_broken.label("promise_broken"),
-               last_visit.label("last_visit_on")).join(Debtor, Debtor.id == Case.debtor_id),
-    ).where(
+    where = [
         Case.status.not_in(CLOSED_STATUSES),
         or_(Case.collector_id.is_(None), Case.collector_id.in_(inactive)),
-    )
+    ]
     if team_id is not None:
-        stmt = stmt.where(Case.team_id == team_id)
+        where.append(Case.team_id == team_id)
     if buckets:
-        stmt = stmt.where(Case.bucket.in_(buckets))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+        where.append(Case.bucket.in_(buckets))
+    total = session.scalar(
+        visible_cases(principal, select(func.count()).select_from(Case)).where(*where))
     rows = session.execute(
-        stmt.order_by(bucket_rank.desc(), promise_broken.desc(), Case.days_past_due.desc(),
-                      Case.overdue_fen.desc(), Case.id)
+        visible_cases(
+            principal,
+            select(Case.id, Case.contract_no, Case.product, Debtor.name, Case.status,
+                   Case.bucket, Case.days_past_due, Case.overdue_fen, Case.outstanding_fen,
+                   Case.currency, Case.team_id, Case.collector_id,
+                   promise_broken.label("promise_broken"), last_visit.label("last_visit_on"))
+            .join(Debtor, Debtor.id == Case.debtor_id),
+        )
+        .where(*where)
+        .order_by(bucket_rank.desc(), promise_broken.desc(), Case.days_past_due.desc(),
+                  Case.overdue_fen.desc(), Case.id)
         .limit(page_size).offset((page - 1) * page_size)
     ).all()
     items = [

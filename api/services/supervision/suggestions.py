@@ -240,7 +240,9 @@ def _load(
     }
     if not cases:
         return cases
-    since = now - timedelta(days=max(t.calls_failed_days, t.contact_lost_days))
+    since = now - timedelta(days=max(  # far enough back for every rule's window
+        t.calls_failed_days, t.contact_lost_days, t.serious_visit_gap_days,
+        t.promise_broken_days + 1, t.business_playbook_last_dpd) + 1)
     for case_id, channel, outcome, contact_id, at in session.execute(
         select(ContactAttempt.case_id, ContactAttempt.channel, ContactAttempt.outcome,
                ContactAttempt.contact_id, ContactAttempt.occurred_at)
