@@ -37,7 +37,9 @@ class EvidenceFile(db.Model):
 
     __tablename__ = "evidence_files"
     __table_args__ = (
-        Index("ix_evidence_files_record", "record_type", "record_id"),
+        # A record's files; with status and mime, "has this visit a photo on the server?" is
+        # answered from the index alone (the exceptions feed asks it of every recent visit).
+        Index("ix_evidence_files_record", "record_type", "record_id", "status", "mime"),
         # Uploads still pending, oldest first (the exceptions feed's stuck uploads). Partial:
         # small, and no planner takes it for a `status = 'complete'` test.
         Index(

@@ -1,5 +1,6 @@
-"""The supervisors' exceptions feed (exception_items: one item per kind and subject), and a
-partial index of the uploads still pending, oldest first.
+"""The supervisors' exceptions feed (exception_items: one item per kind and subject); a partial
+index of the uploads still pending, oldest first; a record's files indexed with their status
+and type, so "has this visit a photo on the server?" needs no table read.
 
 Revision ID: d3e8f1a2b4c6
 Revises: 3a9e5c1d7b42
@@ -139,6 +140,12 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("evidence_files", schema=None) as batch_op:
+        batch_op.drop_index("ix_evidence_files_record")
+        batch_op.create_index(
+            "ix_evidence_files_record",
+            ["record_type", "record_id", "status", "mime"],
+            unique=False,
+        )
         batch_op.create_index(
             "ix_evidence_files_pending",
             ["declared_at"],
@@ -151,6 +158,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("evidence_files", schema=None) as batch_op:
         batch_op.drop_index("ix_evidence_files_pending")
+        batch_op.drop_index("ix_evidence_files_record")
+        batch_op.create_index(
+            "ix_evidence_files_record", ["record_type", "record_id"], unique=False
+        )
 
     with op.batch_alter_table("exception_items", schema=None) as batch_op:
         batch_op.drop_index("ix_exception_items_team_detected")

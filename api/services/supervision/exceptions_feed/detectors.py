@@ -168,11 +168,14 @@ def _photos(visit_id, *conditions):
 
 
 def _photo_declared(visit_id, *conditions) -> ColumnElement:
-    return exists().where(
-        EvidenceFile.record_type == "visit_report",
-        EvidenceFile.record_id == visit_id,
-        IMAGE,
-        *conditions,
+    # SELECT 1, not *: SQLite then answers from the index alone.
+    return exists(
+        select(literal_column("1")).where(
+            EvidenceFile.record_type == "visit_report",
+            EvidenceFile.record_id == visit_id,
+            IMAGE,
+            *conditions,
+        )
     )
 
 

@@ -53,19 +53,16 @@ def visible_items(principal: Principal, stmt: Select | None = None) -> Select:
     if principal.role is Role.SUPERVISOR:
         if principal.team_id is None:
             return stmt.where(false())
-        # A case item only while the case is still the team's (until a scan moves it on);
-        # an uncorrelated IN is computed once, where EXISTS would be probed row by row.
-        ours = select(Case.id).where(Case.team_id == principal.team_id)
-        return stmt.where(
+        # A case item only while the case is still the team's (until a scan moves it on).
+        return stmt.outerjoin(Case, Case.id == item.case_id).where(
             item.team_id == principal.team_id,
-            or_(item.case_id.is_(None), item.case_id.in_(ours)),
+            or_(item.case_id.is_(None), Case.team_id == principal.team_id),
         )
     if principal.role is Role.COLLECTOR:
-        held = select(Case.id).where(Case.collector_id == principal.user_id)
-        return stmt.where(
+        return stmt.outerjoin(Case, Case.id == item.case_id).where(
             item.actor == ExceptionActor.COLLECTOR,
             item.collector_id == principal.user_id,
-            or_(item.case_id.is_(None), item.case_id.in_(held)),
+            or_(item.case_id.is_(None), Case.collector_id == principal.user_id),
         )
     return stmt  # admins and legal staff
 
