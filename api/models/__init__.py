@@ -33,6 +33,7 @@ from api.models.field import (
 from api.models.imports import ImportRun
 from api.models.org import Device, RefreshToken, Role, Team, User
 from api.models.sync import CaseDocument, DeviceMutation, SyncChange, SyncCounter
+from api.models.targets import Target
 from api.models.visits import (
     FieldReceipt,
     Geofence,
@@ -89,6 +90,7 @@ __all__ = [
     "Role",
     "SyncChange",
     "SyncCounter",
+    "Target",
     "Team",
     "UploadStatus",
     "User",

@@ -16,11 +16,12 @@ def register_blueprints(api: Api) -> None:
         imports,
         proposals,
         sync,
+        targets,
         timeline,
     )
 
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
-        evidence, health,
+        evidence, health, targets,
     ):
         api.register_blueprint(module.blp)
