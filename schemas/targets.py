@@ -45,7 +45,8 @@ def row_id(description: str, **kwargs) -> ma.fields.Integer:
 
 def amount(description: str) -> ma.fields.Integer:
     return ma.fields.Integer(
-        allow_none=True, load_default=None, validate=ma.validate.Range(min=0, max=MAX_FEN),
+        strict=True, allow_none=True, load_default=None,
+        validate=ma.validate.Range(min=0, max=MAX_FEN),
         metadata={"description": f"{description}, fen; null: no target", "example": 50_000_000})
 
 
@@ -60,11 +61,13 @@ class MeasuresSchema(Schema):
     m2_fen = amount("money recovered from cases in M2 at the start of the month")
     m3_plus_fen = amount("money recovered from cases in M3 or M3+ at the start of the month")
     m2_account_share_bp = ma.fields.Integer(
-        allow_none=True, load_default=None, validate=ma.validate.Range(min=0, max=10_000),
+        strict=True, allow_none=True, load_default=None,
+        validate=ma.validate.Range(min=0, max=10_000),
         metadata={"description": f"share of the M2 accounts held that pay something, {BP}",
                   "example": 4000})
     visits = ma.fields.Integer(
-        allow_none=True, load_default=None, validate=ma.validate.Range(min=0, max=1_000_000),
+        strict=True, allow_none=True, load_default=None,
+        validate=ma.validate.Range(min=0, max=1_000_000),
         metadata={"description": "visit reports filed", "example": 120})
 
 
