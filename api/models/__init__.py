@@ -47,6 +47,7 @@ from api.models.routes import (
     StopStatus,
 )
 from api.models.sync import CaseDocument, DeviceMutation, SyncChange, SyncCounter
+from api.models.targets import Target
 from api.models.visits import (
     FieldReceipt,
     Geofence,
@@ -113,6 +114,7 @@ __all__ = [
     "StopStatus",
     "SyncChange",
     "SyncCounter",
+    "Target",
     "Team",
     "UploadStatus",
     "User",

@@ -19,11 +19,12 @@ def register_blueprints(api: Api) -> None:
         proposals,
         routes,
         sync,
+        targets,
         timeline,
     )
 
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
-        evidence, exceptions_feed, health, assignments, routes,
+        evidence, exceptions_feed, health, assignments, routes, targets,
     ):
         api.register_blueprint(module.blp)
