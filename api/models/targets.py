@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.extensions import db
-from api.models.cases import Payment
+from api.models.cases import Instalment, Payment
 from api.models.types import IdPk, UTCDateTime, utcnow
 
 # The measures a target may set; None means "no target for this measure".
@@ -59,5 +59,8 @@ class Target(db.Model):
     set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# Progress sums a team's payments by date (api.services.supervision.progress).
-Index("ix_payments_case_paid_on", Payment.case_id, Payment.paid_on)
+# Progress (api.services.supervision.progress) reads a period's payments by date, and each
+# case's payments and instalments up to the start of the month from an index alone.
+Index("ix_payments_paid_on", Payment.paid_on)
+Index("ix_payments_case_paid_on", Payment.case_id, Payment.paid_on, Payment.amount_fen)
+Index("ix_instalments_case_due_on", Instalment.case_id, Instalment.due_on, Instalment.amount_fen)

@@ -44,8 +44,12 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    BigInteger,
+    Column,
     Date,
+    MetaData,
     String,
+    Table,
     and_,
     case,
     exists,
@@ -53,6 +57,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     type_coerce,
     union_all,
 )
@@ -237,7 +242,7 @@ def collect(session: Session, w: Window) -> dict[int | None, Figures]:
     out: dict[int | None, Figures] = defaultdict(Figures)
     if w.as_of < w.starts:  # nothing of the period has happened yet
         return out
-    opening = opening_buckets(w)
+    opening = fill_opening(session, w)
     for collector_id, bucket, source, amount in session.execute(money_query(w, opening)):
         f = out[collector_id]
         f.by_bucket[bucket] += amount
@@ -263,45 +268,84 @@ def _held_at(a, moment):
 
 
 def _holder(w: Window, a, case_id, moment):
-    """Join condition: `a` is the team's assignment of the case open at `moment`."""
-    cond = and_(a.case_id == case_id, a.team_id == w.team_id, _held_at(a, moment))
-    return and_(cond, a.collector_id == w.collector_id) if w.collector_id else cond
+    """Join condition: `a` is the team's assignment of the case open at `moment`. The team and
+    collector are filters, never the way in (`+ 0` keeps them off their indexes): otherwise
+    SQLite, without statistics, may walk the team's whole assignment list for every event
+    instead of looking the case up."""
+    cond = and_(a.case_id == case_id, a.team_id + 0 == w.team_id, _held_at(a, moment))
+    return and_(cond, a.collector_id + 0 == w.collector_id) if w.collector_id else cond
+
+
+# Each case the team held in the period with its bucket at the start of the month, worked out
+# once per request into a temporary table: the queries that join it get a keyed lookup, and
+# both engines' planners stay predictable. PostgreSQL empties it at commit; SQLite keeps it
+# with the connection, so it is emptied before use as well.
+OPENING = Table("progress_opening", MetaData(),
+                Column("case_id", BigInteger, primary_key=True, autoincrement=False),
+                Column("bucket", String(8), nullable=False),
+                prefixes=["TEMPORARY"], postgresql_on_commit="DELETE ROWS")
+
+
+def fill_opening(session: Session, w: Window) -> Table:
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # Compiling these one-off statements costs more than running them.
+        connection.execute(text("SET LOCAL jit = off"))
+    OPENING.create(connection, checkfirst=True)
+    connection.execute(OPENING.delete())
+    connection.execute(OPENING.insert().from_select(["case_id", "bucket"], opening_buckets(w)))
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("ANALYZE progress_opening"))  # a temporary table has no stats
+    return OPENING
 
 
 def opening_buckets(w: Window):
-    """CTE (case_id, bucket): each case the team held in the period, with its bucket at the
-    start of the month (see the module docstring)."""
+    """Select (case_id, bucket): the team's cases of the period and their bucket at the start
+    of the month, from the loan figures as of `eve`, the last day of the previous month.
+
+    FIFO, an instalment is paid once the payments cover the running total up to it, and due
+    dates rise with `seq` (the case file refuses a schedule where they do not). So the oldest
+    unpaid instalment fell due on or after day X exactly when the payments up to `eve` cover
+    every instalment due before X: one GROUP BY compares what was paid with what was due
+    before `eve`, `eve`−30, −60 and −90 days, with no running totals."""
     eve = w.period.month - timedelta(days=1)
     held = select(Assignment.case_id).where(
         Assignment.team_id == w.team_id, Assignment.started_at <= w.as_of,
         or_(Assignment.ended_at.is_(None), Assignment.ended_at > w.starts))
     if w.collector_id:
         held = held.where(Assignment.collector_id == w.collector_id)
-    cases = held.distinct().cte("team_cases")
-    paid = (select(Payment.case_id, func.sum(Payment.amount_fen).label("paid"))
-            .where(Payment.case_id.in_(select(cases.c.case_id)), Payment.paid_on <= eve)
-            .group_by(Payment.case_id).subquery("paid_before"))
-    running = (select(Instalment.case_id, Instalment.due_on,
-                      func.sum(Instalment.amount_fen).over(
-                          partition_by=Instalment.case_id, order_by=Instalment.seq)
-                      .label("due_so_far"))
-               .where(Instalment.case_id.in_(select(cases.c.case_id))).subquery("schedule"))
-    open_due = case((and_(running.c.due_so_far > func.coalesce(paid.c.paid, 0),
-                          running.c.due_on < eve), running.c.due_on))
-    oldest = (select(running.c.case_id, func.min(open_due).label("oldest"))
-              .outerjoin(paid, paid.c.case_id == running.c.case_id)
-              .group_by(running.c.case_id).subquery("oldest_unpaid"))
+    held = held.distinct().cte("held")
+    zero, no_day = literal(0, BigInteger), literal(None, Date)
+    # Every case once (so each appears), its payments up to `eve`, its instalments due before.
+    stream = union_all(
+        select(held.c.case_id, zero.label("paid_fen"), no_day.label("due_on"),
+               zero.label("due_fen")),
+        select(Payment.case_id, Payment.amount_fen, no_day, zero)
+        .join(held, held.c.case_id == Payment.case_id).where(Payment.paid_on <= eve),
+        select(Instalment.case_id, zero, Instalment.due_on, Instalment.amount_fen)
+        .join(held, held.c.case_id == Instalment.case_id).where(Instalment.due_on < eve),
+    ).subquery("stream")
+    paid = func.sum(stream.c.paid_fen)
+
+    def covered(days: int):
+        """Every instalment due more than `days` days before `eve` is paid."""
+        due = func.sum(case((stream.c.due_on < eve - timedelta(days=days), stream.c.due_fen),
+                            else_=0))
+        return paid >= due
+
+    # Nothing due before the month: current; with no schedule at all, the case's own bucket.
+    nothing_due = case(
+        (exists().where(Instalment.case_id == stream.c.case_id), "current"),
+        else_=select(type_coerce(Case.bucket, String)).where(Case.id == stream.c.case_id)
+        .scalar_subquery())
     bucket = case(
-        (oldest.c.case_id.is_(None), type_coerce(Case.bucket, String)),  # no schedule
-        (oldest.c.oldest.is_(None), "current"),
-        (oldest.c.oldest >= eve - timedelta(days=30), "M1"),
-        (oldest.c.oldest >= eve - timedelta(days=60), "M2"),
-        (oldest.c.oldest >= eve - timedelta(days=90), "M3"),
-        else_="M3+",
-    )
-    return (select(cases.c.case_id, bucket.label("bucket"))
-            .join(Case, Case.id == cases.c.case_id)
-            .outerjoin(oldest, oldest.c.case_id == cases.c.case_id).cte("opening"))
+        (func.count(stream.c.due_on) == 0, nothing_due),
+        (covered(0), "current"),
+        (covered(30), "M1"),
+        (covered(60), "M2"),
+        (covered(90), "M3"),
+        else_="M3+")
+    return select(stream.c.case_id, bucket).group_by(stream.c.case_id)
 
 
 def _days(w: Window):

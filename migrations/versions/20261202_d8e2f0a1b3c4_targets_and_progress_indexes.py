@@ -1,5 +1,5 @@
-"""Targets: a month's targets per team and per collector; payments indexed by case and date
-for progress.
+"""Targets: a month's targets per team and per collector; indexes for progress (payments by
+date, and by case and date, instalments by case and due date, each covering the amount).
 
 Revision ID: d8e2f0a1b3c4
 Revises: d3e8f1a2b4c6
@@ -75,13 +75,23 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("payments", schema=None) as batch_op:
-        batch_op.create_index("ix_payments_case_paid_on", ["case_id", "paid_on"], unique=False)
+        batch_op.create_index("ix_payments_paid_on", ["paid_on"], unique=False)
+        batch_op.create_index(
+            "ix_payments_case_paid_on", ["case_id", "paid_on", "amount_fen"], unique=False
+        )
+    with op.batch_alter_table("instalments", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_instalments_case_due_on", ["case_id", "due_on", "amount_fen"], unique=False
+        )
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("instalments", schema=None) as batch_op:
+        batch_op.drop_index("ix_instalments_case_due_on")
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.drop_index("ix_payments_case_paid_on")
+        batch_op.drop_index("ix_payments_paid_on")
 
     with op.batch_alter_table("targets", schema=None) as batch_op:
         batch_op.drop_index(
