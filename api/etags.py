@@ -34,7 +34,8 @@ def user_etag(user: User) -> str:
         "user",
         user.id,
         [user.username, user.full_name, user.role.value, user.team_id, user.is_active,
-         user.token_generation],  # a new password moves the generation on
+         user.token_generation,  # a new password moves the generation on
+         user.base_lat, user.base_lon],
     )
 
 

@@ -67,10 +67,11 @@ def bucket_of(user_id: int) -> str:
 
 def _on_before_flush(session: Session, _context, _instances) -> None:
     touched = _touched(session)
-    for obj in chain(session.new, session.dirty, session.deleted):
+    dirty = session.dirty  # an IdentitySet built on each access: take it once, not per object
+    for obj in chain(session.new, dirty, session.deleted):
         if not isinstance(obj, CASE_PARTS + DEBTOR_PARTS + ROUTE_PARTS):
             continue
-        if obj in session.dirty and not session.is_modified(obj, include_collections=False):
+        if obj in dirty and not session.is_modified(obj, include_collections=False):
             continue
         if isinstance(obj, ROUTE_PARTS):
             touched["routes"].append(obj)

@@ -22,8 +22,8 @@ from api.services.identity.accounts import Principal
 from api.services.supervision.suggestions import RULES
 
 MAX_CASES = 1000  # per bulk request: one transaction, published to phones in chunks
-# Flushed every so many cases: the change log's before-flush hook scans the session's dirty
-# list once per dirty object, so one flush of 1,000 cases (3,000 objects) costs ~10x more.
+# Flushed every so many cases, so no single flush (and the change log's look at it) grows with
+# the request.
 FLUSH_EVERY = 100
 ASSIGNERS = (Role.SUPERVISOR, Role.ADMIN)
 
