@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete, select
@@ -379,3 +380,62 @@ def test_a_case_with_no_schedule_keeps_its_bucket(june):
     db.session.commit()
     body = june.get(june.supervisor, team_id=june.team.id, month="2026-06", as_of=AS_OF)
     assert by_id(body)[june.bo.id]["recovered"]["by_bucket"]["M3"] == 80_000
+
+
+def test_the_bucket_a_case_starts_june_in_follows_its_schedule_and_may_payments(june):
+    """Four instalments of 1,000 yuan fell due on 1 and 31 March, 30 April and 30 May. Paid by
+    31 May: 2,000 yuan covers March, so the oldest unpaid is 30 April, 31 days late: M2;
+    1,000 yuan leaves 31 March unpaid (61 days): M3; nothing leaves 1 March (91 days): M3+;
+    4,000 yuan covers all: current. Each pays a little in June, counted in that bucket."""
+    before = by_id(june.get(june.supervisor, team_id=june.team.id, month="2026-06",
+                            as_of=AS_OF))[june.bo.id]
+    for paid_by_may, june_payment in ((200_000, 500), (100_000, 300), (0, 200),
+                                      (400_000, 100)):
+        case = june._case(june.bo, due=date(2026, 3, 1))
+        if paid_by_may:
+            june._pay(case, date(2026, 5, 10), paid_by_may)
+        june._pay(case, date(2026, 6, 16), june_payment)
+    db.session.commit()
+    after = by_id(june.get(june.supervisor, team_id=june.team.id, month="2026-06",
+                           as_of=AS_OF))[june.bo.id]
+    grew = {b: after["recovered"]["by_bucket"][b] - before["recovered"]["by_bucket"][b]
+            for b in before["recovered"]["by_bucket"]}
+    assert grew == {"current": 100, "M1": 0, "M2": 500, "M3": 300, "M3+": 200}
+    assert after["m2_accounts"] == {"held": 2, "paid": 1, "share_bp": 5000}
+
+
+def test_opening_buckets_agree_with_the_case_files_loan_figures(june):
+    """For schedules and payments of every shape, the bucket progress gives a case for June is
+    the one `compute_figures` gives its case file as of 31 May."""
+    import random
+
+    from api.services.casefile.loan_figures import PaymentRecord, ScheduledInstalment
+    from api.services.casefile.loan_figures import compute_figures as figures
+    from api.services.supervision.progress import Window, fill_opening
+    from api.services.supervision.targets import Period
+
+    rng = random.Random(2026)
+    expected = {}
+    for _ in range(40):
+        case = june._case(june.ann, due=date(2026, 6, 1))
+        first = date(2025, 12, 1) + timedelta(days=rng.randrange(200))
+        db.session.execute(delete(Instalment).where(Instalment.case_id == case.id))
+        schedule = [ScheduledInstalment(k + 1, first + timedelta(days=30 * k),
+                                        rng.choice((0, 50_000, 100_000, 123_456)), 0)
+                    for k in range(rng.randint(1, 8))]
+        case.instalments = [Instalment(seq=i.seq, due_on=i.due_on, amount_fen=i.amount_fen,
+                                       principal_fen=0) for i in schedule]
+        payments = [PaymentRecord(first + timedelta(days=rng.randrange(200)),
+                                  rng.choice((1, 50_000, 100_000, 250_000)))
+                    for _ in range(rng.randint(0, 4))]
+        for p in payments:
+            june._pay(case, p.paid_on, p.amount_fen)
+        expected[case.id] = figures(schedule, payments, date(2026, 5, 31)).bucket
+    db.session.flush()
+    window = Window(june.team.id, ZoneInfo("Asia/Shanghai"), Period.of("month", date(2026, 6, 1)),
+                    datetime(2026, 6, 20, 4, tzinfo=UTC))
+    table = fill_opening(db.session, window)
+    got = dict(db.session.execute(select(table.c.case_id, table.c.bucket)).all())
+    assert {k: got[k] for k in expected} == expected
+    assert len(set(expected.values())) >= 4  # the shapes reached most buckets
+    db.session.rollback()

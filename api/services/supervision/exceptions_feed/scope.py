@@ -49,7 +49,6 @@ _REOPEN_CLEARS = (
     "resolved_at",
     "resolution_note",
 )
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -125,16 +124,16 @@ class Scope:
         return self._execute_upsert(self._insert().from_select(columns, rows))
 
     def open_rows(self, kind: ExceptionKind, subject_type: str, rows: Sequence[dict]) -> Counter:
-        """The same for candidates judged in Python (already filtered the same way)."""
-        opened: Counter = Counter()
-        for start in range(0, len(rows), _CHUNK):
-            values = [
-                {**row, "kind": kind, "subject_type": subject_type, "detected_at": self.now,
-                 "state": ExceptionState.OPEN, "auto_resolved": False}
-                for row in rows[start : start + _CHUNK]
-            ]
-            opened += self._execute_upsert(self._insert().values(values))
-        return opened
+        """The same for candidates judged in Python (already filtered the same way): one
+        statement, executed for many rows (batched by SQLAlchemy's insertmanyvalues)."""
+        if not rows:
+            return Counter()
+        values = [
+            {**row, "kind": kind, "subject_type": subject_type, "detected_at": self.now,
+             "state": ExceptionState.OPEN, "auto_resolved": False}
+            for row in rows
+        ]
+        return self._execute_upsert(self._insert(), values)
 
     def kind(self, kind: ExceptionKind):
         """The kind, as a candidate column."""
@@ -158,7 +157,7 @@ class Scope:
     def _insert(self):
         return (pg_insert if self.postgresql else sqlite_insert)(ITEMS)
 
-    def _execute_upsert(self, stmt) -> Counter:
+    def _execute_upsert(self, stmt, rows: list[dict] | None = None) -> Counter:
         new = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=["kind", "subject_type", "subject_id"],
@@ -171,4 +170,8 @@ class Scope:
             where=(ITEMS.c.state == ExceptionState.RESOLVED)
             & (ITEMS.c.occurred_at < new.occurred_at),
         )
-        return Counter(self.session.scalars(stmt.returning(ITEMS.c.kind)))
+        returning = stmt.returning(ITEMS.c.kind)
+        if rows is None:
+            return Counter(self.session.scalars(returning))
+        result = self.session.execute(returning, rows)
+        return Counter(kind for (kind,) in result)
