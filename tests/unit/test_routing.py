@@ -523,3 +523,14 @@ def test_eight_collectors_each_visit_only_their_own_cases_even_across_town() -> 
     assert sorted(placed.pop(k) for k in ("case:x1", "case:x2")) == ["collector:4", NOT_WORTH_IT]
     assert placed.pop("case:free").startswith("collector:")
     assert placed == {s.key: s.shift_key for s in stops}
+
+
+def test_times_given_in_local_zones_come_back_in_utc() -> None:
+    start = datetime(2026, 12, 2, 9, 0, tzinfo=SHANGHAI)  # not UTC on purpose
+    window = TimeWindow(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI),
+                        datetime(2026, 12, 2, 12, 0, tzinfo=SHANGHAI))
+    request = PlanRequest((Stop("case:1", near(BASE, north_m=2000), 1800, window),),
+                          (Shift("c", BASE, start, start + timedelta(hours=8)),))
+    (visit,) = plan_checked(request).routes[0].stops
+    assert visit.start == local(10, 0) and visit.start.tzinfo is UTC
+    assert visit.arrival.tzinfo is UTC and visit.departure.tzinfo is UTC

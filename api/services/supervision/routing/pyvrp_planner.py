@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -397,7 +397,7 @@ def _layout(request: PlanRequest) -> _Layout:
     for i, stop in enumerate(request.stops):
         stop_loc[i] = len(points)
         points.append(stop.point)
-    t0 = min(s.start_at for s in request.shifts)
+    t0 = min(s.start_at for s in request.shifts).astimezone(UTC)
     return _Layout(t0, points, start_loc, end_loc, stop_loc)
 
 
