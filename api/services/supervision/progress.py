@@ -140,6 +140,11 @@ def team_progress(
     docstring for every rule."""
     team = team_for(session, principal, team_id)
     collector_id = collector_scope(principal, collector_id)
+    if collector_id is not None and principal.role is not Role.COLLECTOR:
+        member = session.get(User, collector_id)
+        if member is None or member.role is not Role.COLLECTOR or member.team_id != team.id:
+            raise InvalidInput("Name a collector of the team.",
+                               fields={"collector_id": [f"not a collector of team {team.id}"]})
     zone = ZoneInfo(team.timezone)
     now = utcnow()
     if as_of is None:
