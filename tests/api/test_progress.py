@@ -299,6 +299,12 @@ def test_a_collector_sees_only_their_own(june):
     june.get(june.ann, month="2026-06", collector_id=june.bo.id, status=403)
     june.get(june.other_collector, team_id=june.team.id, status=403)
     june.get(june.ann, "/progress/leaderboard", status=403)
+    # A supervisor may narrow to one of the team's collectors, never to someone else's.
+    bo = june.get(june.supervisor, month="2026-06", collector_id=june.bo.id, as_of=AS_OF)
+    assert [c["collector_id"] for c in bo["collectors"]] == [june.bo.id] and bo["team"] is None
+    body = june.get(june.supervisor, collector_id=june.other_collector.id, status=422)
+    assert set(body["error"]["fields"]) == {"collector_id"}
+    assert june.other_collector.full_name not in json.dumps(body)
 
 
 def test_other_teams_and_legal_are_refused(june):

@@ -1,7 +1,9 @@
 """Progress against targets for a team and its collectors, as of a stated time.
 
-Every figure is a handful of set-based queries (GROUP BY collector), whatever the team's size.
-The rules, in the trade's terms:
+Every figure comes from a handful of set-based queries (GROUP BY collector), whatever the
+team's size: the cases' buckets at the start of the month first go into a temporary table in
+one INSERT ... SELECT, then one query each for money, M2 accounts, promises and visits. The
+rules, in the trade's terms:
 
 * **Periods** are the team's local calendar (`Team.timezone`): a month, a week (Monday to
   Sunday, clipped to the month) or a day. Targets split by `targets.Period.share`.
@@ -14,7 +16,9 @@ The rules, in the trade's terms:
   local day or up to 7 days after. Such a payment is left out: the receipt counts, on the day
   the money was taken, so a month's figure does not move when the lender's file arrives.
   Over a case's life, recovered = the case file's `paid_fen` + receipts the lender has not
-  yet reported.
+  yet reported. (Two same-amount payments in the week after one receipt are both taken as
+  that receipt: a rare undercount that a receipt number in the lender's file avoids; never a
+  double count.)
 * **Bucket** of a recovery is the case's bucket at the start of the month: its loan figures
   (`api.services.casefile.loan_figures`) as of the last day of the previous month, from the
   schedule and the payments dated up to then (FIFO, as the case file computes them). A case
@@ -140,6 +144,11 @@ def team_progress(
     docstring for every rule."""
     team = team_for(session, principal, team_id)
     collector_id = collector_scope(principal, collector_id)
+    if collector_id is not None and principal.role is not Role.COLLECTOR:
+        member = session.get(User, collector_id)
+        if member is None or member.role is not Role.COLLECTOR or member.team_id != team.id:
+            raise InvalidInput("Name a collector of the team.",
+                               fields={"collector_id": [f"not a collector of team {team.id}"]})
     zone = ZoneInfo(team.timezone)
     now = utcnow()
     if as_of is None:
