@@ -97,8 +97,7 @@ class Scan(MethodView):
     @auth_required(Role.SUPERVISOR, Role.ADMIN)
     @blp.response(200, ScanResultSchema)
     def post(self):
-        """Scan for exceptions now: a supervisor's scan covers their team, an admin's every
-        team
+        """Scan for exceptions now: a supervisor's covers their team, an admin's every team
 
         Judges again every pending promise with a date that has passed (so broken promises
         show in the case file and on the phone too), opens an item for each new exception,

@@ -69,6 +69,8 @@ class ScanSettings:
 
 @dataclass(frozen=True)
 class Scope:
+    """One scan's session, clock, thresholds and team, and the statements detectors share."""
+
     session: Session
     now: datetime
     settings: ScanSettings
@@ -164,7 +166,8 @@ class Scope:
             set_={
                 "state": ExceptionState.OPEN,
                 "auto_resolved": False,
-                **{name: new[name] for name in (*CANDIDATE_COLUMNS, "detected_at")},
+                **{name: new[name] for name in (*CANDIDATE_COLUMNS, "detected_at")
+                   if name not in ("kind", "subject_id")},
                 **dict.fromkeys(_REOPEN_CLEARS),
             },
             where=(ITEMS.c.state == ExceptionState.RESOLVED)
