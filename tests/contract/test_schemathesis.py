@@ -25,7 +25,7 @@ from tests.contract.conftest import ROLES, Seeded
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("FIELDVISIT_SCHEMATHESIS_EXAMPLES", "5"))
-BUDGET_S = float(os.environ.get("FIELDVISIT_SCHEMATHESIS_BUDGET_S", "90"))
+BUDGET_S = float(os.environ.get("FIELDVISIT_SCHEMATHESIS_BUDGET_S", "300"))
 CHECKS = [
     sc.not_a_server_error,
     sc.status_code_conformance,
