@@ -21,6 +21,8 @@ from api.services.supervision.routing.planner import (
 )
 
 TIME_LIMIT_S = 1.0  # the solver stops earlier once it stalls (small days: milliseconds)
+# A collector waits at the door for a re-plan: one route, seeded with the old order.
+REPLAN_TIME_LIMIT_S = 0.3
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from api.services.identity import audit
 from api.services.identity.access import require_role
 from api.services.identity.accounts import Principal
 from api.services.supervision.plan_store import (
-    TIME_LIMIT_S,
+    REPLAN_TIME_LIMIT_S,
     StartPoint,
     collector_key,
     finish,
@@ -121,7 +121,7 @@ def replan(
     start, kind = _replan_start(old, position, done)
     departs = max(at, old.shift_start)
     shift = Shift(key, start, departs, old.shift_end)
-    answer = planner.plan(PlanRequest(tuple(stops), (shift,), time_limit_s=TIME_LIMIT_S))
+    answer = planner.plan(PlanRequest(tuple(stops), (shift,), time_limit_s=REPLAN_TIME_LIMIT_S))
 
     plan = new_plan(
         session,
