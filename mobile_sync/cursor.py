@@ -12,7 +12,7 @@ from api.services.exceptions import DomainError
 
 VERSION = 1
 # Bumped whenever what a bucket contains changes meaning: every old cursor then resets.
-BUCKET_DEFINITION = 1
+BUCKET_DEFINITION = 2  # 2: buckets carry route plans beside cases
 END_OF_TX = 2**62
 
 

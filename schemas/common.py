@@ -5,6 +5,13 @@ import marshmallow as ma
 from api.extensions import Schema
 
 MAX_PAGE = 10_000_000  # keeps the row offset within 64 bits at any page size
+YEARS = (2000, 2099)  # dates and moments a supervisor may name (plans, targets, progress)
+
+
+def in_years(value) -> None:
+    """A date or datetime within `YEARS` (far dates overflow time-zone arithmetic)."""
+    if not YEARS[0] <= value.year <= YEARS[1]:
+        raise ma.ValidationError(f"must be in the years {YEARS[0]} to {YEARS[1]}")
 
 
 class PageArgsSchema(Schema):

@@ -8,7 +8,7 @@ from api.extensions import Schema
 from api.models import PlanStatus, StartKind, StopStatus
 from api.services.geo import DATUMS, WGS84
 from api.services.supervision.plans import MAX_COLLECTORS
-from schemas.common import PageArgsSchema, page_of
+from schemas.common import PageArgsSchema, in_years, page_of
 
 MAX_STOPS = 200
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -45,9 +45,11 @@ class ShiftInSchema(Schema):
 
 class AppointmentSchema(Schema):
     start = ma.fields.AwareDateTime(
-        required=True, metadata={"example": "2026-12-03T10:00:00+06:00"}
+        required=True, validate=in_years, metadata={"example": "2026-12-03T10:00:00+06:00"}
     )
-    end = ma.fields.AwareDateTime(required=True, metadata={"example": "2026-12-03T11:00:00+06:00"})
+    end = ma.fields.AwareDateTime(
+        required=True, validate=in_years, metadata={"example": "2026-12-03T11:00:00+06:00"}
+    )
 
     @ma.validates_schema
     def check(self, data, **kwargs):
@@ -96,6 +98,7 @@ class PlanRequestSchema(Schema):
     )
     day = ma.fields.Date(
         required=True,
+        validate=in_years,
         metadata={
             "description": "the service day, in the team's time zone",
             "example": "2026-12-03",
@@ -153,6 +156,7 @@ class ReplanSchema(Schema):
         },
     )
     at = ma.fields.AwareDateTime(
+        validate=in_years,
         metadata={
             "description": "the moment to plan from (default: now); the route leaves "
             "then, or at the shift's start if later"

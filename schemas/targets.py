@@ -6,10 +6,10 @@ from datetime import date
 import marshmallow as ma
 
 from api.extensions import Schema
+from schemas.common import YEARS, in_years
 
 MAX_ID = 2**31 - 1
 MAX_FEN = 10**15  # ten trillion yuan: far above any team's month, well inside 64 bits
-YEARS = (2000, 2099)
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 BP = "basis points, 10000 = 100%"
 
@@ -31,11 +31,6 @@ class MonthField(ma.fields.String):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else f"{value:%Y-%m}"
-
-
-def _in_years(value) -> None:
-    if not YEARS[0] <= value.year <= YEARS[1]:
-        raise ma.ValidationError(f"must be in the years {YEARS[0]} to {YEARS[1]}")
 
 
 def row_id(description: str, **kwargs) -> ma.fields.Integer:
@@ -146,10 +141,10 @@ class LeaderboardQuerySchema(Schema):
                               validate=ma.validate.OneOf(["month", "week", "day"]))
     month = MonthField(metadata={"description": "with period=month; default: the month of "
                                  "`as_of` in the team's time zone"})
-    day = ma.fields.Date(data_key="date", validate=_in_years, metadata={
+    day = ma.fields.Date(data_key="date", validate=in_years, metadata={
         "description": "with period=week or day: a day of the week, or the day; default: the "
                        "day of `as_of` in the team's time zone"})
-    as_of = ma.fields.AwareDateTime(validate=_in_years, metadata={
+    as_of = ma.fields.AwareDateTime(validate=in_years, metadata={
         "description": "figures as they stood at this moment (default: now)",
         "example": "2026-12-15T18:00:00+08:00"})
 

@@ -74,10 +74,11 @@ class Acknowledge(MethodView):
 
 @blp.route("/<int:exception_id>/resolve")
 class Resolve(MethodView):
-    @auth_required()
+    @auth_required(Role.SUPERVISOR, Role.LEGAL, Role.ADMIN)
     @blp.arguments(ResolveSchema)
     @blp.response(200, ExceptionItemSchema)
-    @blp.alt_response(403, description="Legal staff act only on the items for legal")
+    @blp.alt_response(403, description="Collectors only acknowledge; legal staff resolve only "
+                      "the items for legal")
     @blp.alt_response(404, description=NOT_YOURS)
     @blp.alt_response(409, description="Already resolved")
     @blp.alt_response(422, description="The note is missing, blank or too long")

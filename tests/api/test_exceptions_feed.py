@@ -360,7 +360,10 @@ def test_each_role_sees_and_acts_on_its_own_items_only(feed):
     promise_id = feed.item("promise_broken", broken)["id"]
     assert feed.act(feed.alice, promise_id, "acknowledge", note="calling tonight") \
         .status_code == 200
-    assert feed.act(feed.carol, promise_id, "resolve", note="x").status_code == 404
+    assert feed.act(feed.carol, promise_id, "resolve", note="x").status_code == 403  # role
+    refused = feed.act(feed.alice, promise_id, "resolve", note="the debtor will pay")
+    assert refused.status_code == 403  # a collector cannot silence an item about themselves
+    assert feed.item("promise_broken", broken)["state"] == "acknowledged"
 
     # The case goes to litigation: the broken promise is now legal's to act on, not Alice's.
     case = db.session.get(Case, feed.case_a.id)

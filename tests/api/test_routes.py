@@ -766,3 +766,25 @@ def test_a_plan_for_today_starts_no_earlier_than_now(client, world):
     )["plans"]
     assert t(route["departs_at"]) >= before - timedelta(seconds=1)
     assert t(route["stops"][0]["arrival"]) >= before
+
+
+def test_a_plan_whose_day_is_over_is_not_replanned_and_far_dates_are_refused(client, branch):
+    [route] = ok(
+        plan(client, branch["boss"], collector_id=branch["alice"].id,
+             case_ids=[branch["cases"][0].id])
+    )["plans"]
+    stored = db.session.get(RoutePlan, route["id"])
+    stored.service_day -= timedelta(days=3)
+    db.session.commit()
+    response = client.post(f"/routes/{route['id']}/replan", headers=branch["alice_phone"],
+                           json={})
+    assert response.status_code == 422, response.get_json()
+    assert "route_id" in response.get_json()["error"]["fields"]
+    far = {"start": "0001-01-01T00:30:00+01:00", "end": "0001-01-01T01:30:00+01:00"}
+    response = plan(client, branch["boss"], collector_id=branch["alice"].id,
+                    stops=[{"case_id": branch["cases"][1].id, "window": far}])
+    assert response.status_code == 422
+    assert "stops.0.window.start" in response.get_json()["error"]["fields"]
+    response = client.post(f"/routes/{route['id']}/replan", headers=branch["boss"],
+                           json={"at": "9999-12-31T23:00:00-05:00"})
+    assert response.status_code == 422 and "at" in response.get_json()["error"]["fields"]

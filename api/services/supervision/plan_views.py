@@ -315,14 +315,10 @@ def route_document(plan: RoutePlan) -> dict:
         "distance_m": plan.distance_m,
         "replanned_from_id": plan.replanned_from_id,
         "stops": [stop(s) for s in route_order(plan)],
+        # By reason code only: the detail names the case's contract, and with `distribute` an
+        # unplanned case may be held by someone else.
         "unplanned": [
-            {
-                "case_id": s.case_id,
-                "address_id": s.address_id,
-                "required": s.required,
-                "reason": s.unplanned_reason,
-                "detail": s.unplanned_detail,
-            }
+            {"case_id": s.case_id, "required": s.required, "reason": s.unplanned_reason}
             for s in plan.stops
             if s.status is StopStatus.UNPLANNED
         ],

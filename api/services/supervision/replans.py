@@ -82,6 +82,11 @@ def replan(
             + (f"; re-plan its successor, plan {newer}." if newer else "."),
             code="plan_superseded",
         )
+    if old.service_day < now.astimezone(ZoneInfo(old.timezone)).date():
+        raise InvalidInput(
+            f"Plan {old.id} was for {old.service_day.isoformat()}, a day already past.",
+            fields={"route_id": ["the plan's day is over"]},
+        )
     if at >= old.shift_end:
         raise InvalidInput(
             f"The shift of plan {old.id} ended at {old.shift_end.isoformat()}.",

@@ -110,8 +110,12 @@ def acknowledge(session: Session, principal: Principal, item_id: int, note: str 
 
 
 def resolve(session: Session, principal: Principal, item_id: int, note: str | None) -> dict:
-    """open or acknowledged → resolved, by hand, saying how."""
+    """open or acknowledged → resolved, by hand, saying how. Collectors only acknowledge:
+    what is asked of them (sync the phone, call the debtor) is resolved by a scan that sees it
+    done, or by their supervisor, so no one can silence an item about themselves."""
     item = _actionable(session, principal, item_id)
+    if principal.role is Role.COLLECTOR:
+        raise Forbidden("Collectors acknowledge items; a scan or the supervisor resolves them.")
     text = _note(note, required=True)
     if item.state is ExceptionState.RESOLVED:
         raise Conflict("This item is already resolved.")
