@@ -321,10 +321,18 @@ def test_acknowledge_then_resolve_and_the_wrong_moves(feed):
     assert feed.scan()["opened"] == 0  # a visit's flags are for ever: resolved stays resolved
     assert feed.item("far_from_address", visit)["state"] == "resolved"
 
-    # Straight from open to resolved is allowed too.
+    # Acknowledging needs no body at all; resolving an acknowledged item by someone else is fine.
     other = feed.item("too_few_collectors", visit)["id"]
+    bare = feed.client.post(f"/exceptions/{other}/acknowledge", headers=feed.headers(feed.sup_a))
+    assert bare.status_code == 200 and bare.get_json()["acknowledge_note"] is None
     assert feed.act(feed.admin, other, "resolve", note="Policy waived for this area.") \
         .get_json()["state"] == "resolved"
+    # Straight from open to resolved is allowed too.
+    lone = feed.visit(feed.case_a, start=yesterday_at(11))
+    feed.scan()
+    straight = feed.act(feed.sup_a, feed.item("too_few_collectors", lone)["id"], "resolve",
+                        note="Second collector was parking the car.")
+    assert straight.status_code == 200 and straight.get_json()["acknowledged_at"] is None
     assert feed.act(feed.admin, 2**31 - 1, "acknowledge").status_code == 404
 
 

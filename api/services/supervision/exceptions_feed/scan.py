@@ -1,7 +1,7 @@
 """One scan of the field for exceptions: judge overdue promises again, let items follow their
 case to its current team and collector, resolve what has cleared, open what is new. Every step
-is a handful of set-based statements, so a scan costs about the same whatever the history, and
-running it twice changes nothing the second time."""
+is a handful of set-based statements over the look-back's visits and the open items (not the
+whole history), and running it twice changes nothing the second time."""
 
 from __future__ import annotations
 
