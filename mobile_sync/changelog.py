@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import chain
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select, text, tuple_
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -112,8 +112,9 @@ def publish(session: Session, cipher: PiiCipher) -> int:
     touched = session.info.pop(_KEY, None)
     if not touched:
         return 0
-    published = _publish_cases(session, cipher, touched)
+    published, moved = _publish_cases(session, cipher, touched)
     plan_ids = {o.id if isinstance(o, RoutePlan) else o.plan_id for o in touched["routes"]}
+    plan_ids |= _plans_holding(session, moved)
     plan_ids.discard(None)
     tx_id = transaction_id(session) if plan_ids else None
     for plan_id in sorted(plan_ids):
@@ -125,9 +126,26 @@ def publish(session: Session, cipher: PiiCipher) -> int:
     return published + len(plan_ids)
 
 
-def _publish_cases(session: Session, cipher: PiiCipher, touched: dict) -> int:
+def _plans_holding(session: Session, moved: list[tuple[int, int]]) -> set[int]:
+    """The published plans of collectors who just lost a case that is on them: re-sealed, so
+    the phone no longer holds where that debtor lives."""
+    if not moved:
+        return set()
+    plans = set()
+    for start in range(0, len(moved), CHUNK):
+        chunk = moved[start : start + CHUNK]
+        plans |= set(session.scalars(
+            select(RouteStop.plan_id).join(RoutePlan, RoutePlan.id == RouteStop.plan_id).where(
+                RoutePlan.status == PlanStatus.PUBLISHED,
+                tuple_(RoutePlan.collector_id, RouteStop.case_id).in_(chunk))))
+    return plans
+
+
+def _publish_cases(session: Session, cipher: PiiCipher, touched: dict) -> tuple[int, list]:
+    """Publish the touched cases; answers how many, and (previous holder, case id) of each case
+    that left a collector."""
     if not (touched["cases"] or touched["debtors"]):
-        return 0
+        return 0, []
     case_ids = {
         getattr(o, "case_id", None) or o.id
         for o in touched["cases"]
@@ -139,21 +157,25 @@ def _publish_cases(session: Session, cipher: PiiCipher, touched: dict) -> int:
         case_ids |= set(session.scalars(select(Case.id).where(Case.debtor_id.in_(debtor_ids))))
     case_ids.discard(None)
     if not case_ids:
-        return 0
+        return 0, []
     tx_id = transaction_id(session)
     ordered = sorted(case_ids)
+    moved: list[tuple[int, int]] = []
     for start in range(0, len(ordered), CHUNK):
-        _publish_chunk(session, cipher, tx_id, ordered[start : start + CHUNK])
+        moved += _publish_chunk(session, cipher, tx_id, ordered[start : start + CHUNK])
     session.flush()
-    return len(case_ids)
+    return len(case_ids), moved
 
 
-def _publish_chunk(session: Session, cipher: PiiCipher, tx_id: int, ids: list[int]) -> None:
+def _publish_chunk(
+    session: Session, cipher: PiiCipher, tx_id: int, ids: list[int]
+) -> list[tuple[int, int]]:
     documents = build_documents(session, ids, cipher)
     existing = {
         d.case_id: d
         for d in session.scalars(select(CaseDocument).where(CaseDocument.case_id.in_(ids)))
     }
+    moved = []
     for case_id in ids:
         previous = existing.get(case_id)
         if case_id not in documents:  # the case was deleted
@@ -167,9 +189,11 @@ def _publish_chunk(session: Session, cipher: PiiCipher, tx_id: int, ids: list[in
         else:
             if previous.collector_id is not None and previous.collector_id != holder:
                 session.add(_change(tx_id, previous.collector_id, case_id, "remove"))
+                moved.append((previous.collector_id, case_id))
             previous.collector_id, previous.sealed = holder, sealed
         if holder is not None:
             session.add(_change(tx_id, holder, case_id, "put"))
+    return moved
 
 
 def _change(
@@ -189,7 +213,9 @@ def publish_route(
     tx_id = transaction_id(session) if tx_id is None else tx_id
     document = session.get(RouteDocument, plan.id)
     if plan.status is PlanStatus.PUBLISHED:
-        sealed = cipher.seal(dumps(route_document(plan)).encode())
+        held = set(session.scalars(select(Case.id).where(
+            Case.id.in_([s.case_id for s in plan.stops]), Case.collector_id == plan.collector_id)))
+        sealed = cipher.seal(dumps(route_document(plan, held)).encode())
         if document is None:
             session.add(RouteDocument(plan_id=plan.id, collector_id=plan.collector_id,
                                       service_day=plan.service_day, sealed=sealed))

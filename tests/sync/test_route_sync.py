@@ -180,3 +180,21 @@ def test_the_reference_client_keeps_the_days_route(client, tmp_path, crew):
     report = phone.sync()
     assert report.pull.resets == 1 and list(phone.routes()) == [second["id"]]
     phone.close()
+
+
+def test_a_case_given_to_someone_else_leaves_no_address_in_the_old_plan(client, crew):
+    route = make_plan(client, crew)
+    _, cursor = pull_all(client, crew["alice_phone"])
+    moved = crew["cases"][0]
+    answer = client.post("/assignments", headers=crew["boss"], json={
+        "case_ids": [moved.id], "collector_id": crew["bob"].id, "reason": "workload"})
+    assert answer.status_code == 200, answer.get_json()
+    changes, _ = pull_all(client, crew["alice_phone"], cursor)
+    assert ("remove", moved.id) in [(c["op"], c["id"]) for c in changes if c["entity"] == "case"]
+    [put] = routes_in(changes)
+    assert put["op"] == "put" and put["id"] == route["id"]
+    stops = {s["case_id"]: s for s in put["data"]["stops"]}
+    assert (stops[moved.id]["lat"], stops[moved.id]["lon"], stops[moved.id]["address_id"]) == (
+        None, None, None)
+    kept = next(c.id for c in crew["cases"] if c.id != moved.id)
+    assert stops[kept]["lat"] is not None

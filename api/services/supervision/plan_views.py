@@ -276,17 +276,19 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def route_document(plan: RoutePlan) -> dict:
+def route_document(plan: RoutePlan, held: set[int] | None = None) -> dict:
     """What the collector's phone holds of a published plan: the order and times of the day,
-    by case id (the case documents carry the debtors and addresses)."""
+    by case id (the case documents carry the debtors and addresses). A stop whose case the
+    collector no longer holds (`held`: the case ids they do) keeps its place but not where."""
 
     def stop(s: RouteStop) -> dict:
+        mine = held is None or s.case_id in held
         return {
             "sequence": s.sequence,
             "case_id": s.case_id,
-            "address_id": s.address_id,
-            "lat": s.lat,
-            "lon": s.lon,
+            "address_id": s.address_id if mine else None,
+            "lat": s.lat if mine else None,
+            "lon": s.lon if mine else None,
             "window": {"start": _iso(s.window_start), "end": _iso(s.window_end)}
             if s.window_start and s.window_end
             else None,
