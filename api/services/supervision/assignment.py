@@ -22,9 +22,6 @@ from api.services.identity.accounts import Principal
 from api.services.supervision.suggestions import RULES
 
 MAX_CASES = 1000  # per bulk request: one transaction, published to phones in chunks
-# Flushed every so many cases, so no single flush (and the change log's look at it) grows with
-# the request.
-FLUSH_EVERY = 100
 ASSIGNERS = (Role.SUPERVISOR, Role.ADMIN)
 
 
@@ -113,7 +110,7 @@ def _apply(
     session: Session, principal: Principal, cases: list[Case], target: Target, reason: str | None
 ) -> BulkOutcome:
     outcome = BulkOutcome(target, reason)
-    for n, case in enumerate(cases, start=1):
+    for case in cases:
         changed = set_assignment(
             session,
             case,
@@ -123,8 +120,6 @@ def _apply(
             reason=reason,
         )
         (outcome.assigned if changed else outcome.unchanged).append(case.id)
-        if n % FLUSH_EVERY == 0:
-            session.flush()
     return outcome
 
 
