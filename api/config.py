@@ -151,12 +151,30 @@ class Policy:
     """Compliance policy defaults (China, 2026 industry guideline); overridable per deployment
     (`FIELDVISIT_POLICY_<NAME>`)."""
 
+    # Which policy version this is (api.services.compliance.policies resolves it per case).
+    name: str = "cn-default"
+    version: Positive = 1
+    version_id: int | None = None  # policy_versions.id once stored; recorded on verdicts
+
     visit_hours_start: TimeOfDay = "08:00"
     visit_hours_end: TimeOfDay = "22:00"
+    contact_hours_start: TimeOfDay = "08:00"  # calls and messages, debtor-local
+    contact_hours_end: TimeOfDay = "22:00"
     min_collectors_per_visit: Positive = 2
+    # Two presences pair as one visit's co-collectors within this distance and time.
+    co_presence_max_distance_m: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 100.0
+    co_presence_max_gap_s: Positive = 900
     geofence_radius_m: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 200.0
     max_clock_offset_s: NotNegative = 300
     max_connected_calls_per_day: NotNegative = 3
+    # Attempt caps per debtor; None: no cap. What counts is `attempts_counted`.
+    daily_attempt_cap: NotNegative | None = 3
+    weekly_attempt_cap: NotNegative | None = None  # 7 consecutive days
+    attempts_counted: Literal["connected_calls", "calls", "calls_and_visits"] = "connected_calls"
+    contacts_only_when_unreachable: bool = True
+    collector_authorisation_required: bool = True
+    block_dispatch_on_open_complaint: bool = True
+    retention_days: Positive = 730  # collection records kept after the case closes
     default_timezone: Annotated[str, AfterValidator(_timezone)] = "Asia/Shanghai"
 
     @field_validator("visit_hours_end")

@@ -37,11 +37,13 @@ HTTP_CODES = {
 
 
 def error_response(
-    status: int, message: str, *, code: str | None = None, fields=None, headers=None
+    status: int, message: str, *, code: str | None = None, fields=None, headers=None,
+    details: dict | None = None,
 ):
     body = {"status": status, "code": code or HTTP_CODES.get(status, "error"), "message": message}
     if fields:
         body["fields"] = fields
+    body.update(details or {})
     response = jsonify({"error": body})
     response.status_code = status
     for key, value in (headers or {}).items():
@@ -109,7 +111,8 @@ def register_error_handlers(app: Flask) -> None:
         if getattr(error, "retry_after", None):
             headers["Retry-After"] = str(error.retry_after)
         return error_response(
-            error.status, error.message, code=error.code, fields=error.fields, headers=headers
+            error.status, error.message, code=error.code, fields=error.fields, headers=headers,
+            details=error.details(),
         )
 
     @app.errorhandler(IntegrityError)

@@ -14,6 +14,10 @@ class ErrorBodySchema(ma.Schema):
         values=ma.fields.List(ma.fields.String()),
         metadata={"example": {"debtor.national_id": ["check digit should be X"]}},
     )
+    # A rule breach (code `rule_breach`) names the rule and the policy version that applied.
+    rule = ma.fields.String(metadata={"example": "visit_hours"})
+    policy = ma.fields.String(metadata={"example": "cn-default"})
+    policy_version = ma.fields.Integer(metadata={"example": 1})
 
 
 class ErrorSchema(ma.Schema):

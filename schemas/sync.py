@@ -84,9 +84,10 @@ _PYTHON_TYPES = {
 
 SyncPolicySchema = Schema.from_dict(
     {
+        # A setting whose default is None (no cap, not stored yet) is an optional integer.
         f.name: _PYTHON_TYPES[type(f.default).__name__](
             required=True, metadata={"example": f.default}
-        )
+        ) if f.default is not None else ma.fields.Integer(required=True, allow_none=True)
         for f in dataclasses.fields(Policy)
     },
     name="SyncPolicySchema",

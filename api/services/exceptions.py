@@ -16,6 +16,10 @@ class DomainError(Exception):
         if code:
             self.code = code
 
+    def details(self) -> dict:
+        """Extra members of the error body (a rule breach names its rule and policy)."""
+        return {}
+
 
 class InvalidInput(DomainError):
     """Input that is well-formed but breaks a domain rule (bad check digit, unknown bucket...)."""
