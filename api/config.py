@@ -177,6 +177,11 @@ class Policy:
     retention_days: Positive = 730  # collection records kept after the case closes
     default_timezone: Annotated[str, AfterValidator(_timezone)] = "Asia/Shanghai"
 
+    @property
+    def ref(self) -> str:
+        """How a verdict names the policy version it was judged under: `cn-default@1`."""
+        return f"{self.name}@{self.version}"
+
     @field_validator("visit_hours_end")
     @classmethod
     def _after_start(cls, end: str, info: ValidationInfo) -> str:

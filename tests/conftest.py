@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,22 @@ def wipe() -> None:
         else:
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def use_policy(app):
+    """`use_policy(policy, jurisdiction="CN")`: every case of the jurisdiction is governed by
+    `policy` from now on (stored as a new version of the jurisdiction's policy, in effect
+    from 2000). The one seam through which tests choose a policy."""
+    from api.services.compliance.policies import store_version
+
+    def use(policy, jurisdiction="CN"):
+        version = store_version(db.session, jurisdiction, policy,
+                                effective_from=datetime(2000, 1, 1, tzinfo=UTC))
+        db.session.commit()
+        return version
+
+    return use
 
 
 @pytest.fixture

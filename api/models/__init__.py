@@ -20,6 +20,7 @@ from api.models.cases import (
     Relation,
     RepossessionStatus,
 )
+from api.models.compliance import CompliancePolicy, PolicyVersion
 from api.models.evidence import EvidenceFile, EvidenceKind, UploadStatus
 from api.models.exceptions_feed import (
     ExceptionActor,
@@ -74,6 +75,7 @@ __all__ = [
     "Channel",
     "Collateral",
     "CollateralKind",
+    "CompliancePolicy",
     "Contact",
     "ContactAttempt",
     "ContactOutcome",
@@ -97,6 +99,7 @@ __all__ = [
     "NoticeServed",
     "Payment",
     "PlanStatus",
+    "PolicyVersion",
     "Product",
     "PromiseStatus",
     "ProposalKind",

@@ -216,6 +216,11 @@ class Case(db.Model):
     reminder_class: Mapped[str] = mapped_column(String(1), default="C")
     next_due_on: Mapped[date | None]
 
+    # Whose loan and under which law: they choose the compliance policy (compliance.policies).
+    lender: Mapped[str] = mapped_column(String(64), default="default", server_default="default")
+    jurisdiction: Mapped[str] = mapped_column(String(2), default="CN", server_default="CN")
+    # Set by an import or an admin; otherwise the policy of the lender and jurisdiction.
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("compliance_policies.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     collector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(default=1)

@@ -1,16 +1,100 @@
-"""Which policy version governs a case at a moment. (Being built: policies as data, per
-lender and jurisdiction. Until then every case gets the CN defaults.)"""
+"""Which policy version governs a case at a moment.
+
+A case's policy is the one assigned to it (by an import or an admin), else its lender's in its
+jurisdiction, else the jurisdiction's (lender `*`), else the built-in preset. Within a policy,
+the version in effect is the latest whose `effective_from` is not after the moment; before the
+first one, the preset applies. Verdicts record the version they were judged under
+(`Policy.ref`), so a later version never rewrites them."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import datetime
 
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from api.config import Policy
-from api.models import Case
+from api.models import Case, CompliancePolicy, PolicyVersion
+from api.models.compliance import ANY_LENDER
+from api.services.compliance.presets import PRESETS
+
+IDENTITY = ("name", "version", "version_id")
+
+
+def rules_of(policy: Policy) -> dict:
+    """The rule settings of `policy`, without its identity (what a version stores)."""
+    return {k: v for k, v in dataclasses.asdict(policy).items() if k not in IDENTITY}
+
+
+RULE_FIELDS = frozenset(f.name for f in dataclasses.fields(Policy)) - set(IDENTITY)
+
+
+def as_policy(row: PolicyVersion) -> Policy:
+    """The stored version as a Policy; a setting it predates takes today's default."""
+    rules = {k: v for k, v in json.loads(row.rules).items() if k in RULE_FIELDS}
+    return Policy(**rules, name=row.policy.name, version=row.version, version_id=row.id)
+
+
+def preset_for(jurisdiction: str) -> Policy:
+    return PRESETS.get(jurisdiction, PRESETS["CN"])
+
+
+def policy_row_for_case(session: Session, case: Case) -> CompliancePolicy | None:
+    if case.policy_id is not None:
+        return session.get(CompliancePolicy, case.policy_id)
+    rows = session.scalars(
+        select(CompliancePolicy).where(
+            CompliancePolicy.jurisdiction == case.jurisdiction,
+            or_(CompliancePolicy.lender == case.lender, CompliancePolicy.lender == ANY_LENDER),
+        )
+    ).all()
+    return min(rows, key=lambda r: r.lender == ANY_LENDER, default=None)
+
+
+def version_at(session: Session, policy_id: int, at: datetime) -> PolicyVersion | None:
+    return session.scalar(
+        select(PolicyVersion)
+        .where(PolicyVersion.policy_id == policy_id, PolicyVersion.effective_from <= at)
+        .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.version.desc())
+        .limit(1)
+    )
 
 
 def policy_for_case(session: Session, case: Case, at: datetime) -> Policy:
     """The policy version in effect for `case` at `at` (its rules, name, version, version_id)."""
-    return Policy()
+    row = policy_row_for_case(session, case)
+    version = version_at(session, row.id, at) if row is not None else None
+    return as_policy(version) if version is not None else preset_for(case.jurisdiction)
+
+
+def store_version(
+    session: Session,
+    jurisdiction: str,
+    rules: Policy,
+    *,
+    effective_from: datetime,
+    lender: str = ANY_LENDER,
+    note: str | None = None,
+    created_by_id: int | None = None,
+) -> Policy:
+    """A new version of the policy for (`jurisdiction`, `lender`) with `rules`' settings,
+    creating the policy (named `rules.name`) when there is none yet."""
+    policy = session.scalar(select(CompliancePolicy).where(
+        CompliancePolicy.jurisdiction == jurisdiction, CompliancePolicy.lender == lender))
+    if policy is None:
+        name = rules.name
+        if session.scalar(select(CompliancePolicy.id).where(CompliancePolicy.name == name)):
+            name = f"{name}-{jurisdiction.lower()}-{lender}"
+        policy = CompliancePolicy(name=name, jurisdiction=jurisdiction, lender=lender)
+        session.add(policy)
+        session.flush()
+    latest = session.scalar(select(func.max(PolicyVersion.version))
+                            .where(PolicyVersion.policy_id == policy.id)) or 0
+    row = PolicyVersion(policy=policy, version=latest + 1, effective_from=effective_from,
+                        rules=json.dumps(rules_of(rules), sort_keys=True), note=note,
+                        created_by_id=created_by_id)
+    session.add(row)
+    session.flush()
+    return as_policy(row)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from api.config import Policy
 from api.models import Assignment, Case, Role
 from api.models.types import utcnow
+from api.services.compliance.policies import policy_for_case
 from api.services.exceptions import Conflict, InvalidInput, NotFound
 from api.services.fieldwork.context import FieldContext, ensure_new_record
 from api.services.identity.accounts import Principal
@@ -98,7 +99,7 @@ def field_context(
         client_time=client_time,
         case=case,
         case_reassigned=reassigned,
-        policy=env.policy,
+        policy=policy_for_case(session, case, client_time),
         cipher=env.cipher,
         blobs=env.blobs,
         verify_cosign=env.verify_cosign,
