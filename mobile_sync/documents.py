@@ -105,6 +105,10 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
             "next_due_on": case.next_due_on,
             "figures_as_of": case.figures_as_of,
             "version": case.version,
+            # Which compliance policy: reference data `policies`, chosen as docs/sync.md says.
+            "lender": case.lender,
+            "jurisdiction": case.jurisdiction,
+            "policy_id": case.policy_id,
             "debtor": debtor_view(debtor, cipher, full=True),
             "contacts": [contact_view(c, full=True) for c in graph.contacts],
             "addresses": [address_view(a) for a in graph.addresses],

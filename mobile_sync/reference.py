@@ -1,14 +1,12 @@
 """Reference data every phone carries: the closed vocabularies of what it files (outcomes,
 reasons, who was met, next steps, file kinds, notice types, payment methods, flags) and the
-policy. Sent with a bootstrap and whenever its version changes."""
+compliance policies. Sent with a bootstrap and whenever its version changes."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
 
-from api.config import Policy
 from api.models import (
     AddressKind,
     Channel,
@@ -23,7 +21,9 @@ from api.models import vocabulary as v
 from api.services.geo import DATUMS
 
 
-def reference_data(policy: Policy) -> dict:
+def reference_data(policies: list[dict]) -> dict:
+    """`policies`: api.services.compliance.policies.phone_policies (the phone picks a case's
+    policy by the rule in docs/sync.md, and the version by the time of what it files)."""
     return {
         "channels": [c.value for c in Channel],
         "contact_outcomes": [o.value for o in ContactOutcome],
@@ -46,7 +46,7 @@ def reference_data(policy: Policy) -> dict:
         "phone_labels": list(v.PHONE_LABELS),
         "phone_owners": list(v.PHONE_OWNERS),
         "flags": v.FLAGS,
-        "policy": asdict(policy),
+        "policies": policies,
     }
 
 

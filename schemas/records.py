@@ -114,6 +114,9 @@ class RecordSummarySchema(Schema):
     flags = ma.fields.List(
         ma.fields.String(), metadata={"example": ["outside_visit_hours", "too_few_collectors"]}
     )
+    policy_ref = ma.fields.String(allow_none=True, metadata={
+        "example": "cn-default@1",
+        "description": "the compliance policy version its flags were judged under"})
     files_declared = ma.fields.Integer()
     files_uploaded = ma.fields.Integer(metadata={"description": "received and verified"})
 

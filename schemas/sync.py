@@ -1,10 +1,7 @@
 """The offline-sync protocol's requests and answers (see docs/sync.md)."""
 
-import dataclasses
-
 import marshmallow as ma
 
-from api.config import Policy
 from api.extensions import Schema
 from api.models import (
     AddressKind,
@@ -19,6 +16,7 @@ from api.models import (
 )
 from api.services.geo import DATUMS
 from schemas.mutations import MutationField
+from schemas.policies import PolicyRulesSchema
 
 MAX_BATCH = 200  # mutations per push (docs/sync.md)
 MAX_PUSH_BYTES = 8 * 1024 * 1024  # a push's body: 200 of the largest visit reports fit
@@ -75,23 +73,20 @@ def _labelled(table: dict[str, str], description: str) -> ma.fields.Dict:
     )
 
 
-_PYTHON_TYPES = {
-    "str": ma.fields.String,
-    "int": ma.fields.Integer,
-    "float": ma.fields.Float,
-    "bool": ma.fields.Boolean,
-}
+class PhonePolicyVersionSchema(Schema):
+    version = ma.fields.Integer(required=True)
+    effective_from = ma.fields.AwareDateTime(required=True)
+    rules = ma.fields.Nested(PolicyRulesSchema, required=True)
 
-SyncPolicySchema = Schema.from_dict(
-    {
-        # A setting whose default is None (no cap, not stored yet) is an optional integer.
-        f.name: _PYTHON_TYPES[type(f.default).__name__](
-            required=True, metadata={"example": f.default}
-        ) if f.default is not None else ma.fields.Integer(required=True, allow_none=True)
-        for f in dataclasses.fields(Policy)
-    },
-    name="SyncPolicySchema",
-)
+
+class PhonePolicySchema(Schema):
+    """A policy and its versions in effect from now on; `id` null: a built-in preset."""
+
+    id = ma.fields.Integer(required=True, allow_none=True)
+    name = ma.fields.String(required=True, metadata={"example": "cn-default"})
+    jurisdiction = ma.fields.String(required=True, metadata={"example": "CN"})
+    lender = ma.fields.String(required=True, metadata={"example": "*"})
+    versions = ma.fields.List(ma.fields.Nested(PhonePolicyVersionSchema), required=True)
 
 
 class ReferenceDataSchema(Schema):
@@ -123,7 +118,10 @@ class ReferenceDataSchema(Schema):
     phone_labels = _codes(vocabulary.PHONE_LABELS, "a proposed phone's `label`")
     phone_owners = _codes(vocabulary.PHONE_OWNERS, "a proposed phone's `belongs_to`")
     flags = _labelled(vocabulary.FLAGS, "the flags a record may carry: code → meaning")
-    policy = ma.fields.Nested(SyncPolicySchema, required=True)
+    policies = ma.fields.List(ma.fields.Nested(PhonePolicySchema), required=True, metadata={
+        "description": "a case's policy: the one with the document's `policy_id`, else its "
+        "lender's in its jurisdiction, else the jurisdiction's (`lender` `*`); its version: "
+        "the latest whose `effective_from` is not after the moment judged (docs/sync.md)"})
 
 
 class PullPageSchema(Schema):

@@ -55,6 +55,9 @@ class FieldRecordMixin:
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The case had left the author's hands when this arrived: kept, and flagged for review.
     case_reassigned: Mapped[bool] = mapped_column(default=False)
+    # The compliance policy version the record was judged under ("cn-default@1"): a later
+    # version never changes what its flags meant.
+    policy_ref: Mapped[str | None] = mapped_column(String(80))
 
 
 class ContactAttempt(FieldRecordMixin, db.Model):

@@ -16,6 +16,7 @@ def register_blueprints(api: Api) -> None:
         filing,
         health,
         imports,
+        policies,
         proposals,
         routes,
         sync,
@@ -25,6 +26,6 @@ def register_blueprints(api: Api) -> None:
 
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
-        evidence, exceptions_feed, health, assignments, routes, targets,
+        evidence, exceptions_feed, health, assignments, routes, targets, policies,
     ):
         api.register_blueprint(module.blp)

@@ -10,6 +10,8 @@ from api import metrics
 from api.auth import auth_required, current_principal, token_service
 from api.extensions import Blueprint, db
 from api.models import Role
+from api.models.types import utcnow
+from api.services.compliance.policies import phone_policies
 from api.services.exceptions import Forbidden
 from api.services.identity import audit
 from mobile_sync.pull import pull
@@ -36,8 +38,7 @@ class Pull(MethodView):
     def get(self, args):
         """Pull the next page of this device's cases (no cursor: bootstrap). gzip on request"""
         principal = current_principal()
-        cfg = current_app.config["FIELDVISIT"]
-        reference = reference_data(cfg.policy)
+        reference = reference_data(phone_policies(db.session, utcnow()))
         version = reference_version(reference)
         send_reference = "cursor" not in args or args.get("ref_version") != version
         body = pull(

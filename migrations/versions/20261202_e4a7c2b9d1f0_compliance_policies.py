@@ -53,7 +53,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["created_by_id"], ["users.id"],
                                 name=op.f("fk_policy_versions_created_by_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_versions")),
-        sa.UniqueConstraint("policy_id", "version", name=op.f("uq_policy_versions_policy_id_version")),
+        sa.UniqueConstraint(
+            "policy_id", "version", name=op.f("uq_policy_versions_policy_id_version")
+        ),
     )
     op.create_index(op.f("ix_policy_versions_policy_id"), "policy_versions", ["policy_id"])
     with op.batch_alter_table("cases") as batch:

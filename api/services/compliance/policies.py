@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -90,6 +90,20 @@ def store_version(
         policy = CompliancePolicy(name=name, jurisdiction=jurisdiction, lender=lender)
         session.add(policy)
         session.flush()
+    return as_policy(add_version(session, policy, rules, effective_from=effective_from,
+                                 note=note, created_by_id=created_by_id))
+
+
+def add_version(
+    session: Session,
+    policy: CompliancePolicy,
+    rules: Policy,
+    *,
+    effective_from: datetime,
+    note: str | None = None,
+    created_by_id: int | None = None,
+) -> PolicyVersion:
+    """The next version of `policy`, holding `rules`' settings from `effective_from`."""
     latest = session.scalar(select(func.max(PolicyVersion.version))
                             .where(PolicyVersion.policy_id == policy.id)) or 0
     row = PolicyVersion(policy=policy, version=latest + 1, effective_from=effective_from,
@@ -97,4 +111,35 @@ def store_version(
                         created_by_id=created_by_id)
     session.add(row)
     session.flush()
-    return as_policy(row)
+    return row
+
+
+def phone_policies(session: Session, now: datetime) -> list[dict]:
+    """Every policy with its versions in effect from `now` on (the current one and any
+    scheduled), and each jurisdiction's preset where no policy covers all its lenders: what a
+    phone needs to judge, offline, what it files today and later."""
+    out = []
+    covered = set()
+    for policy in session.scalars(select(CompliancePolicy).order_by(CompliancePolicy.id)):
+        current = version_at(session, policy.id, now)
+        versions = [v for v in policy.versions
+                    if v.effective_from > now or (current is not None and v.id == current.id)]
+        if policy.lender == ANY_LENDER and current is not None:
+            covered.add(policy.jurisdiction)
+        out.append({"id": policy.id, "name": policy.name, "jurisdiction": policy.jurisdiction,
+                    "lender": policy.lender, "versions": [_phone_version(as_policy(v), v)
+                                                          for v in versions]})
+    out += [preset_phone_policy(j) for j in PRESETS if j not in covered]
+    return out
+
+
+def preset_phone_policy(jurisdiction: str) -> dict:
+    preset = PRESETS[jurisdiction]
+    return {"id": None, "name": preset.name, "jurisdiction": jurisdiction,
+            "lender": ANY_LENDER, "versions": [_phone_version(preset, None)]}
+
+
+def _phone_version(policy: Policy, row: PolicyVersion | None) -> dict:
+    start = row.effective_from if row is not None else datetime(2000, 1, 1, tzinfo=UTC)
+    return {"version": policy.version, "effective_from": start.isoformat(),
+            "rules": rules_of(policy)}

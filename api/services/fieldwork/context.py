@@ -44,6 +44,7 @@ class FieldContext:
             "mutation_id": self.mutation_id,
             "client_time": self.client_time,
             "case_reassigned": self.case_reassigned,
+            "policy_ref": self.policy.ref,
         }
 
     @property

@@ -171,6 +171,7 @@ def common_view(row, lookups: Lookups, *, flags: list[str] | None = None) -> dic
         "received_at": row.received_at,
         "case_reassigned": row.case_reassigned,
         "flags": flags,
+        "policy_ref": row.policy_ref,
         "files_declared": len(slots),
         "files_uploaded": sum(s.status is UploadStatus.COMPLETE for s in slots),
     }
