@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 from api import create_app
 from api.config import Config
 from api.extensions import db
+from api.models import CompliancePolicy, PolicyVersion
 
 pytest_plugins = ["tests.s3_server"]
 
@@ -116,7 +117,8 @@ def app(_app):
 
 
 def wipe() -> None:
-    """Remove every row, and forget failed sign-ins (so no test inherits another's lockout)."""
+    """Remove every row but the policy presets a new database starts with, and forget failed
+    sign-ins (so no test inherits another's lockout)."""
     current_app.extensions["fieldvisit.password_guard"].reset()
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:
@@ -125,6 +127,19 @@ def wipe() -> None:
         else:
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
+        seed_presets(conn)
+
+
+def seed_presets(conn) -> None:
+    from api.services.compliance.policies import preset_rows
+
+    policies, versions = preset_rows(datetime.now(UTC))
+    conn.execute(CompliancePolicy.__table__.insert(), policies)
+    conn.execute(PolicyVersion.__table__.insert(), versions)
+    if conn.dialect.name == "postgresql":
+        for table in ("compliance_policies", "policy_versions"):
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                              f"(SELECT max(id) FROM {table}))"))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ Revises: d8e2f0a1b3c4
 Create Date: 2026-12-02 04:20:00
 """
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -72,21 +71,11 @@ def upgrade() -> None:
         )
 
     # The presets as each policy's version 1, in effect from the start of time.
-    from api.services.compliance.policies import rules_of
-    from api.services.compliance.presets import PRESETS
+    from api.services.compliance.policies import preset_rows
 
-    epoch = datetime(2000, 1, 1, tzinfo=UTC)
-    now = datetime.now(UTC)
-    for number, (jurisdiction, preset) in enumerate(PRESETS.items(), start=1):
-        op.bulk_insert(policies, [{
-            "id": number, "name": preset.name, "jurisdiction": jurisdiction, "lender": "*",
-            "description": f"{jurisdiction} preset", "created_at": now,
-        }])
-        op.bulk_insert(versions, [{
-            "id": number, "policy_id": number, "version": 1, "effective_from": epoch,
-            "rules": json.dumps(rules_of(preset), sort_keys=True), "note": "preset",
-            "created_at": now,
-        }])
+    policy_rows, version_rows = preset_rows(datetime.now(UTC))
+    op.bulk_insert(policies, policy_rows)
+    op.bulk_insert(versions, version_rows)
     if op.get_bind().dialect.name == "postgresql":
         for table in ("compliance_policies", "policy_versions"):
             op.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "

@@ -21,6 +21,7 @@ from api.models.compliance import ANY_LENDER
 from api.services.compliance.presets import PRESETS
 
 IDENTITY = ("name", "version", "version_id")
+SINCE_EVER = datetime(2000, 1, 1, tzinfo=UTC)  # when the presets take effect
 
 
 def rules_of(policy: Policy) -> dict:
@@ -140,6 +141,20 @@ def preset_phone_policy(jurisdiction: str) -> dict:
 
 
 def _phone_version(policy: Policy, row: PolicyVersion | None) -> dict:
-    start = row.effective_from if row is not None else datetime(2000, 1, 1, tzinfo=UTC)
+    start = row.effective_from if row is not None else SINCE_EVER
     return {"version": policy.version, "effective_from": start.isoformat(),
             "rules": rules_of(policy)}
+
+
+def preset_rows(now: datetime) -> tuple[list[dict], list[dict]]:
+    """The presets as rows of `compliance_policies` and `policy_versions` (version 1 of each,
+    in effect since 2000): what a new database starts with (the migration and test wipes)."""
+    policies, versions = [], []
+    for number, (jurisdiction, preset) in enumerate(PRESETS.items(), start=1):
+        policies.append({"id": number, "name": preset.name, "jurisdiction": jurisdiction,
+                         "lender": ANY_LENDER, "description": f"{jurisdiction} preset",
+                         "created_at": now})
+        versions.append({"id": number, "policy_id": number, "version": 1,
+                         "effective_from": SINCE_EVER, "note": "preset", "created_at": now,
+                         "rules": json.dumps(rules_of(preset), sort_keys=True)})
+    return policies, versions

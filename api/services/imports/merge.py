@@ -9,7 +9,7 @@ from typing import Any
 from api.models import Address, Case, Collateral, Contact, CoordSource, Debtor, Instalment, Payment
 
 CASE_FIELDS = ("product", "currency", "principal_fen", "disbursed_on", "lender_bucket",
-               "penalty_fen", "fees_fen", "penalty_basis")
+               "penalty_fen", "fees_fen", "penalty_basis", "lender", "jurisdiction")
 DEBTOR_FIELDS = ("name", "mobile_phone", "home_phone", "work_phone", "employer", "risk_notes",
                  "timezone")
 CONTACT_FIELDS = ("name", "relation", "role", "phone", "knows_of_loan")

@@ -36,6 +36,7 @@ from api.services.casefile.identifiers import (
     normalize_plate,
     normalize_vin,
 )
+from api.services.compliance.presets import PRESETS
 from api.services.exceptions import InvalidInput
 
 MAX_FEN = 10**15  # ten trillion yuan: anything above is a typo, and would overflow BIGINT maths
@@ -192,6 +193,8 @@ def identifier(normalize: Callable[[str, str], str]) -> Callable[[Any, bool], st
 
 # --------------------------------------------------------------------------- record layouts
 
+JURISDICTIONS = tuple(PRESETS)  # a case's law; with its lender it chooses the policy
+
 CASE = {
     "contract_no": Field(text(64), required=True),
     "product": Field(choice(Product), required=True),
@@ -203,6 +206,8 @@ CASE = {
     "penalty_fen": Field(fen, default=0),
     "fees_fen": Field(fen, default=0),
     "penalty_basis": Field(text(200)),
+    "lender": Field(text(64), default="default"),
+    "jurisdiction": Field(choice(JURISDICTIONS), default="CN"),
     "team_code": Field(text(32)),
     "collector_username": Field(text(64)),
 }
