@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from api.extensions import db
@@ -40,6 +41,7 @@ def lender_case(world, collector, lender: str):
     return case
 
 
+@pytest.mark.rule("visit_hours", preset="CN")
 def test_a_lenders_policy_governs_its_cases_and_each_record_names_the_version(world, client):
     admin = world.login(world.user("admin"))
     created = client.post("/policies", headers=admin, json={
@@ -74,6 +76,7 @@ def test_a_lenders_policy_governs_its_cases_and_each_record_names_the_version(wo
     assert read["policy_ref"] == "acme-cn@1"
 
 
+@pytest.mark.rule("visit_hours", preset="CN")
 def test_a_new_version_takes_effect_at_its_time_and_leaves_past_verdicts_alone(world, client):
     admin = world.login(world.user("admin"))
     policies = client.get("/policies", query_string={"jurisdiction": "CN"}, headers=admin)

@@ -17,7 +17,8 @@ class Rule:
 CN_GUIDELINE = "China banking-association guideline on collection (2026)"
 CN_STANDARD = "China national standard on collection conduct (2025)"
 PIPL = "Personal Information Protection Law (个人信息保护法)"
-FDCPA = "US FDCPA §1692c / Reg F 12 CFR 1006"
+FDCPA = "US FDCPA"
+REG_F = "US Reg F (12 CFR 1006)"
 RBI = "RBI Fair Practices Code and recovery-agent guidelines"
 
 RULES: dict[str, Rule] = {
@@ -28,7 +29,7 @@ RULES: dict[str, Rule] = {
         "refused when planning; flagged on a visit report"),
     "contact_hours": Rule(
         "Calls and messages only inside the policy's contact hours, debtor-local",
-        f"{CN_STANDARD}; {FDCPA} §1692c(a)(1); {RBI}",
+        f"{CN_STANDARD}; {FDCPA} §1692c(a)(1); {REG_F} §1006.6(b)(1); {RBI}",
         "flagged on a contact attempt"),
     "blackout": Rule(
         "No visit or contact at a time or place the debtor declared off limits",
@@ -61,7 +62,7 @@ RULES: dict[str, Rule] = {
         "flagged on a contact attempt, exact under concurrency"),
     "weekly_attempt_cap": Rule(
         "At most the policy's attempts per debtor in 7 days (US: 7 calls)",
-        f"{FDCPA} Reg F §1006.14(b)(2)",
+        f"{REG_F} §1006.14(b)(2)",
         "flagged on a contact attempt, exact under concurrency"),
     "open_complaint_no_dispatch": Rule(
         "No dispatch (assignment or plan) while a complaint about the case is open",
@@ -70,7 +71,8 @@ RULES: dict[str, Rule] = {
     "retention": Rule(
         "Collection records kept for the policy's period after the case closes, then purged "
         "or anonymised",
-        f"{PIPL} Art. 19, 47; {CN_GUIDELINE} (records kept at least two years)",
+        f"{PIPL} Art. 19, 47; {CN_GUIDELINE} (records kept at least two years); "
+        f"{REG_F} §1006.100 (three years)",
         "fieldvisit compliance purge (dry run first)"),
     "legal_hold": Rule(
         "Nothing under legal hold (litigation, asset preservation) is purged or erased",
