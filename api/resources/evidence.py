@@ -93,7 +93,6 @@ class CompleteUpload(MethodView):
                 current_principal(),
                 str(file_id),
                 blob_store(),
-                current_app.config["FIELDVISIT"].policy,
             )
         except DomainError:
             db.session.commit()  # only the slot's last_error was changed

@@ -67,7 +67,6 @@ ROUTES = (
 def filing_environment() -> FilingEnvironment:
     principal = current_principal()
     return FilingEnvironment(
-        policy=current_app.config["FIELDVISIT"].policy,
         cipher=current_app.extensions["fieldvisit.pii"],
         blobs=current_app.extensions["fieldvisit.blobs"],
         verify_cosign=partial(token_service().verify_cosign, device_id=principal.device_id),

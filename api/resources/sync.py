@@ -86,7 +86,6 @@ class Push(MethodView):
             )
         cfg = current_app.config["FIELDVISIT"]
         env = PushEnvironment(
-            policy=cfg.policy,
             cipher=current_app.extensions["fieldvisit.pii"],
             blobs=current_app.extensions["fieldvisit.blobs"],
             verify_cosign=partial(token_service().verify_cosign, device_id=principal.device_id),

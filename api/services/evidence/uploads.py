@@ -20,8 +20,9 @@ from typing import Any, BinaryIO
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from api.config import Policy
 from api.models import Assignment, Case, EvidenceFile, Role, UploadStatus
+from api.models.types import utcnow
+from api.services.compliance.policies import policy_for_case
 from api.services.evidence.custody import no_such_file
 from api.services.evidence.photos import (
     PhotoFacts,
@@ -162,7 +163,6 @@ def complete_upload(
     principal: Principal,
     file_id: str,
     blobs: BlobStore,
-    policy: Policy,
 ) -> EvidenceFile:
     """Verify the uploaded bytes against the declaration and accept them as the original.
 
@@ -176,7 +176,7 @@ def complete_upload(
     if slot.status is UploadStatus.COMPLETE:
         return slot
     case = session.get(Case, slot.case_id)
-    zone = (case.debtor.timezone if case else None) or policy.default_timezone
+    zone = case.debtor.timezone or policy_for_case(session, case, utcnow()).default_timezone
     try:
         exif, flags, thumbnail_key = _check_original(slot, blobs, zone)
     except (InvalidInput, Conflict, TemporarilyUnavailable) as error:

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.config import Policy
 from api.models import Assignment, Case, Role
 from api.models.types import utcnow
 from api.services.compliance.policies import policy_for_case
@@ -27,9 +26,9 @@ ONLINE_MUTATION_ID = 0  # an online filing has no place in a phone's outbox
 
 @dataclass(frozen=True)
 class FilingEnvironment:
-    """What a record's service may use besides the session, supplied by the caller."""
+    """What a record's service may use besides the session, supplied by the caller (the
+    policy is the case's: `compliance.policies.policy_for_case`)."""
 
-    policy: Policy
     cipher: Any = None  # api.services.identity.pii.PiiCipher
     blobs: Any = None  # api.services.evidence.storage.BlobStore
     verify_cosign: Callable[[str, datetime, datetime], int | None] | None = None

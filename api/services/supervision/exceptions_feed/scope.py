@@ -63,8 +63,7 @@ class ScanSettings:
 
     @classmethod
     def from_config(cls, config) -> ScanSettings:
-        return cls(device_silent_after_hours=config.device_silent_after_hours,
-                   default_timezone=config.policy.default_timezone)
+        return cls(device_silent_after_hours=config.device_silent_after_hours)
 
 
 @dataclass(frozen=True)
