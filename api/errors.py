@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, ProgrammingError
+from flask import Flask, g, jsonify, request
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from api.extensions import db
+from api.services.compliance.breaches import RuleBreach
+from api.services.compliance.refusals import record_refusal
 from api.services.exceptions import DomainError
 from schemas.common import flatten_messages
 
@@ -49,6 +58,17 @@ def error_response(
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
+
+
+def _log_refusal(breach: RuleBreach) -> None:
+    """Keep the refusal (its own transaction: the refused work was rolled back)."""
+    rule = request.url_rule.rule if request.url_rule else request.path
+    try:
+        record_refusal(db.session, breach, g.get("principal"), f"{request.method} {rule}")
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("could not log a refusal for rule %s", breach.rule)
 
 
 def http_exception_response(error: HTTPException):
@@ -107,6 +127,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
         db.session.rollback()
+        if isinstance(error, RuleBreach):
+            _log_refusal(error)
         headers = {}
         if getattr(error, "retry_after", None):
             headers["Retry-After"] = str(error.retry_after)

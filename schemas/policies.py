@@ -6,6 +6,7 @@ import marshmallow as ma
 
 from api.config import Policy
 from api.extensions import Schema
+from api.services.compliance.catalogue import RULES
 from api.services.compliance.policies import IDENTITY
 from api.services.compliance.presets import PRESETS
 from schemas.common import PageArgsSchema, in_years, page_of
@@ -100,3 +101,25 @@ class CasePolicySchema(Schema):
     policy = ma.fields.String(required=True, metadata={"example": "cn-default"})
     version = ma.fields.Integer(required=True)
     rules = ma.fields.Nested(PolicyRulesSchema, required=True)
+
+
+class RefusalSchema(Schema):
+    """A plan, assignment or contact refused for a rule."""
+
+    id = ma.fields.Integer(required=True)
+    at = ma.fields.AwareDateTime(required=True)
+    rule = ma.fields.String(required=True, metadata={"example": "collector_authorised"})
+    policy_ref = ma.fields.String(required=True, metadata={"example": "cn-default@1"})
+    actor_id = ma.fields.Integer(allow_none=True, metadata={"description": "who tried"})
+    team_id = ma.fields.Integer(allow_none=True, metadata={"description": "the actor's team"})
+    operation = ma.fields.String(required=True, metadata={"example": "POST /assignments"})
+    fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
+    sentence = ma.fields.String(required=True)
+
+
+RefusalPageSchema = page_of(RefusalSchema, "RefusalPage")
+
+
+class RefusalQuerySchema(PageArgsSchema):
+    rule = ma.fields.String(validate=ma.validate.OneOf(list(RULES)))
+    since = ma.fields.AwareDateTime(validate=in_years)

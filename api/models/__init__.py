@@ -20,7 +20,7 @@ from api.models.cases import (
     Relation,
     RepossessionStatus,
 )
-from api.models.compliance import CompliancePolicy, PolicyVersion
+from api.models.compliance import CompliancePolicy, PolicyVersion, RuleRefusal
 from api.models.evidence import EvidenceFile, EvidenceKind, UploadStatus
 from api.models.exceptions_feed import (
     ExceptionActor,
@@ -113,6 +113,7 @@ __all__ = [
     "RouteDocument",
     "RoutePlan",
     "RouteStop",
+    "RuleRefusal",
     "StartKind",
     "StopStatus",
     "SyncChange",

@@ -45,3 +45,20 @@ class PolicyVersion(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     policy: Mapped[CompliancePolicy] = relationship(back_populates="versions")
+
+
+class RuleRefusal(db.Model):
+    """A plan, assignment or contact refused for a rule: who tried what, under which policy
+    version, and the sentence they were given (no debtor data: ids and staff names only)."""
+
+    __tablename__ = "rule_refusals"
+
+    id: Mapped[IdPk]
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    rule: Mapped[str] = mapped_column(String(64), index=True)
+    policy_ref: Mapped[str] = mapped_column(String(80))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    operation: Mapped[str] = mapped_column(String(120))  # "POST /assignments"
+    fields: Mapped[str] = mapped_column(Text, default="{}")  # JSON: field -> messages
+    sentence: Mapped[str] = mapped_column(String(1000))

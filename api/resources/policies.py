@@ -6,10 +6,11 @@ from sqlalchemy import select
 
 from api.auth import auth_required, current_principal
 from api.extensions import Blueprint, db
-from api.models import CompliancePolicy, Role
+from api.models import CompliancePolicy, Role, RuleRefusal
 from api.models.types import utcnow
 from api.pagination import paginate
 from api.services.compliance import policy_admin
+from api.services.compliance.refusals import refusal_view, refusals_visible_to
 from api.services.identity.access import get_visible_case
 from schemas.policies import (
     CasePolicySchema,
@@ -20,6 +21,8 @@ from schemas.policies import (
     PolicySchema,
     PolicyVersionCreateSchema,
     PolicyVersionSchema,
+    RefusalPageSchema,
+    RefusalQuerySchema,
 )
 
 blp = Blueprint("policies", __name__, url_prefix="", description="Compliance policies")
@@ -113,3 +116,17 @@ class CasePolicy(MethodView):
         policy_admin.hold_case_to(db.session, case, args["policy_id"])
         db.session.commit()
         return policy_admin.case_policy_view(db.session, case, utcnow())
+
+
+@blp.route("/compliance/refusals")
+class Refusals(MethodView):
+    @auth_required(*READERS)
+    @blp.arguments(RefusalQuerySchema, location="query")
+    @blp.response(200, RefusalPageSchema)
+    def get(self, args):
+        """What the rules refused: each plan, assignment or contact refused for a rule, with
+        the policy version and the sentence given, newest first (a supervisor: their team's)"""
+        page = paginate(db.session, refusals_visible_to(current_principal(), args), args,
+                        RuleRefusal.at.desc(), RuleRefusal.id.desc())
+        page["items"] = [refusal_view(r) for r in page["items"]]
+        return page
