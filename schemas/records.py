@@ -126,7 +126,15 @@ class CoCollectorViewSchema(Schema):
     user_id = ma.fields.Integer()
     name = ma.fields.String(allow_none=True)
     verified = ma.fields.Boolean(
-        metadata={"description": "their presence was attested (`POST /auth/cosign`)"}
+        metadata={"description": "their presence is verified, by either way below"}
+    )
+    cosigned = ma.fields.Boolean(
+        metadata={"description": "they attested on the lead's phone (`POST /auth/cosign`)"}
+    )
+    presence_id = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "the presence they recorded on their own phone that paired "
+                  "with this visit (`visit_presence`), once it has arrived"},
     )
 
 

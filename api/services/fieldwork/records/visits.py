@@ -79,7 +79,9 @@ def visit_view(report: VisitReport, lookups: Lookups) -> dict:
         "geofence": report.geofence.value,
         "collector_ids": json_list(report.collector_ids),
         "co_collectors": [
-            {**c, "name": lookups.names.get(c["user_id"])} for c in json_list(report.co_collectors)
+            {"cosigned": c["verified"], "presence_id": None, **c,
+             "name": lookups.names.get(c["user_id"])}
+            for c in json_list(report.co_collectors)
         ],
         "supersedes_id": report.supersedes_id,
         "superseded_by": lookups.extra["superseded_by"].get(report.id, []),
