@@ -200,7 +200,10 @@ def visit_collectors(
     return collectors, named, present
 
 
-def claim(paired: list[VisitPresence], report_id: str) -> None:
-    """The presences a new report paired with now name it (the newest report they pair with)."""
+def claim(session: Session, paired: list[VisitPresence], report_id: str) -> None:
+    """The presences a new report (added to `session`) paired with now name it: it is the
+    newest report they pair with. The report is written first, as they refer to it."""
+    if paired:
+        session.flush()
     for presence in paired:
         presence.visit_report_id = report_id

@@ -79,7 +79,7 @@ def file_visit(ctx: FieldContext, data: dict) -> VisitReport:
         device_clock_offset_s=ctx.clock_offset_s,
     )
     session.add(report)
-    presence.claim(present, record_id)
+    presence.claim(session, present, record_id)
     declare_files(ctx, "visit_report", record_id, data["files"])
     if (
         address is not None
