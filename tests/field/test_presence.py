@@ -6,20 +6,30 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from geopy.distance import geodesic
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from api.extensions import db
 from api.models import Address, VisitPresence, VisitReport
 from api.services.compliance.presets import PRESETS
+from api.services.fieldwork.filing import (
+    FilingEnvironment,
+    apply_record,
+    case_for_filer,
+    field_context,
+)
 from api.services.geo import geodesic_m
+from api.services.identity.accounts import Principal
 from clients.device import DeviceClient, FlaskTransport
+from mobile_sync.registry import MUTATIONS
 from tests.factories import PASSWORD
 from tests.field.test_field_work import HOME, Phone, cosign, report, zone_where_it_is_13h
+from tests.sync.test_concurrency import writer_session
 
 TWO = pytest.mark.rule("two_collectors", preset="CN")
 CN = PRESETS["CN"]  # co-presence: within 100 m and 900 s of the visit
@@ -332,3 +342,58 @@ def test_a_presence_filed_online_pairs_too(door):
                                  "accuracy_m": 5})
     assert bad.status_code == 422 and set(bad.get_json()["error"]["fields"]) == {"lat"}
     assert db.session.query(VisitPresence).count() == 1
+
+
+# --- a presence and its report at the same moment -------------------------------------------
+
+
+def file_in(session, user, device_id: str, kind: str, payload: dict) -> None:
+    """File one record in `session` as push does (uncommitted)."""
+    mutation = MUTATIONS[kind]
+    data = mutation.schema().load(payload)
+    filer = Principal(user.id, user.role, user.team_id, device_id)
+    case, reassigned = case_for_filer(session, filer, data["case_id"], team=mutation.team_may_file)
+    ctx = field_context(session, filer, case, reassigned=reassigned,
+                        env=FilingEnvironment(policy=CN), mutation_id=1,
+                        client_time=datetime.now(UTC), clock_offset_s=None)
+    apply_record(ctx, mutation.apply, data)
+
+
+def waiting_for_a_lock(session, pid: int) -> bool:
+    return session.execute(
+        text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"),
+        {"pid": pid},
+    ).scalar() is True
+
+
+@TWO
+def test_a_presence_arriving_while_its_report_is_being_filed_still_pairs(app, door):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers: two filings cannot overlap there")
+    lead_device = door.world.login(door.alice)["X-Device-Id"]
+    co_device = door.world.login(door.bob)["X-Device-Id"]
+    lead, co = writer_session(app), writer_session(app)
+    try:
+        file_in(lead, door.alice, lead_device, "visit_report", visit(door, door.bob))
+        co_pid = co.execute(text("SELECT pg_backend_pid()")).scalar()
+        done = threading.Event()
+
+        def push_presence():
+            file_in(co, door.bob, co_device,
+                    "visit_presence", {"id": str(uuid.uuid4()), **presence(door)})
+            co.commit()
+            done.set()
+
+        worker = threading.Thread(target=push_presence)
+        worker.start()
+        # The presence either waits for the report's case lock or (were there none) is in.
+        while not (done.is_set() or waiting_for_a_lock(db.session, co_pid)):
+            db.session.rollback()
+        lead.commit()
+        worker.join()
+    finally:
+        lead.close()
+        co.close()
+    (filed,) = db.session.scalars(select(VisitReport)).all()
+    assert json.loads(filed.collector_ids) == [door.alice.id, door.bob.id]
+    assert json.loads(filed.flags) == []

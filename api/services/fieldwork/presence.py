@@ -65,11 +65,12 @@ def record_presence(ctx: FieldContext, data: dict) -> VisitPresence:
         )
         .order_by(VisitReport.received_at, VisitReport.id)
     ).all()
-    paired = [r for r in near if pairs(presence, _visit(r), _policy(session, ctx.case, r))]
-    for report in paired:
-        settle(session, report, _policy(session, ctx.case, report))
+    judged = [(r, _policy(session, ctx.case, r)) for r in near]
+    paired = [(r, policy) for r, policy in judged if pairs(presence, _visit(r), policy)]
+    for report, policy in paired:
+        settle(session, report, policy)
     if paired:
-        presence.visit_report_id = paired[-1].id  # the newest: a correction wins
+        presence.visit_report_id = paired[-1][0].id  # the newest: a correction wins
     return presence
 
 
