@@ -186,7 +186,23 @@ class VisitedAddressSchema(Schema):
     confirmed_at = ma.fields.AwareDateTime(allow_none=True)
 
 
+class PresenceViewSchema(Schema):
+    id = ma.fields.String()
+    collector_id = ma.fields.Integer(metadata={"description": "who recorded being there"})
+    device_id = ma.fields.String(metadata={"description": "on their own phone"})
+    recorded_at = ma.fields.AwareDateTime()
+    lat = ma.fields.Float(metadata={"description": "WGS84"})
+    lon = ma.fields.Float()
+    accuracy_m = ma.fields.Float()
+    received_at = ma.fields.AwareDateTime()
+
+
 class VisitDetailSchema(VisitSummarySchema, RecordDetailMixin):
+    presences = ma.fields.List(
+        ma.fields.Nested(PresenceViewSchema),
+        metadata={"description": "the presences recorded on the collectors' own phones that "
+                  "paired with this visit (`visit_presence`), the author's included"},
+    )
     notes = ma.fields.String(allow_none=True)
     met_contact_id = ma.fields.Integer(allow_none=True)
     device_clock_offset_s = ma.fields.Float(allow_none=True)

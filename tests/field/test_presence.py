@@ -157,6 +157,8 @@ def test_two_phones_at_the_door_without_signal_sync_an_hour_apart_and_the_visit_
     assert read.get_json()["flags"] == []
     assert read.get_json()["collector_ids"] == [door.alice.id, door.bob.id]
     assert read.get_json()["co_collectors"][0]["presence_id"] == co_id
+    assert [(p["id"], p["collector_id"]) for p in read.get_json()["presences"]] == [
+        (own_id, door.alice.id), (co_id, door.bob.id)]
 
 
 @TWO
