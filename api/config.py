@@ -163,7 +163,7 @@ class Policy:
     min_collectors_per_visit: Positive = 2
     # Two presences pair as one visit's co-collectors within this distance and time.
     co_presence_max_distance_m: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 100.0
-    co_presence_max_gap_s: Positive = 900
+    co_presence_max_gap_s: Annotated[int, Field(gt=0, le=24 * 3600)] = 900  # at most a day
     geofence_radius_m: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 200.0
     max_clock_offset_s: NotNegative = 300
     max_connected_calls_per_day: NotNegative = 3

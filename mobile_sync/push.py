@@ -160,7 +160,7 @@ def _apply_payload(
             "The mutation's payload is not valid.",
             fields={f"payload.{k}": v for k, v in flatten_messages(exc.messages).items()},
         ) from exc
-    case, reassigned = _case_for(session, filer, data["case_id"])
+    case, reassigned = _case_for(session, filer, data["case_id"], team=kind.team_may_file)
     ensure_new_record(session, kind.model, str(data["id"]))
     ctx = field_context(
         session,
@@ -182,12 +182,14 @@ def _in_payload(fields: dict) -> dict:
     return {k if k.split(".")[0] in top else f"payload.{k}": v for k, v in fields.items()}
 
 
-def _case_for(session: Session, filer: Principal, case_id: int) -> tuple[Case, bool]:
+def _case_for(
+    session: Session, filer: Principal, case_id: int, *, team: bool
+) -> tuple[Case, bool]:
     """The case a pusher may file for, and whether it has left them since (then the record is
     kept and flagged). A collector: one they hold or held (the outbox of a phone that was
-    offline when it was reassigned); a supervisor: a case of their team. Any other case is
-    answered like a missing one (`payload.case_id`)."""
-    return case_for_filer(session, filer, case_id, once_held=True)
+    offline when it was reassigned), with `team` any of their team's; a supervisor: a case of
+    their team. Any other case is answered like a missing one (`payload.case_id`)."""
+    return case_for_filer(session, filer, case_id, once_held=True, team=team)
 
 
 def _duplicate(session: Session, device_id: str, mutation_id: int) -> dict:

@@ -17,11 +17,13 @@ from api.models import (
     RepaymentPromise,
     Repossession,
     VehicleSighting,
+    VisitPresence,
     VisitReport,
 )
 from api.services.fieldwork import (
     contacts,
     notices,
+    presence,
     promises,
     proposals,
     receipts,
@@ -37,6 +39,9 @@ class MutationType:
     schema: type[ma.Schema]
     model: type
     apply: Callable[[FieldContext, dict], object]
+    # Any collector of the case's team may file it, not only its holder (a co-collector's
+    # presence at the door); see `api.services.fieldwork.filing.case_for_filer`.
+    team_may_file: bool = False
 
 
 MUTATIONS: dict[str, MutationType] = {
@@ -46,6 +51,9 @@ MUTATIONS: dict[str, MutationType] = {
     "case_note": MutationType(payloads.CaseNoteSchema, CaseNote, contacts.add_note),
     "field_proposal": MutationType(payloads.FieldProposalSchema, FieldProposal, proposals.propose),
     "visit_report": MutationType(payloads.VisitReportSchema, VisitReport, visits.file_visit),
+    "visit_presence": MutationType(
+        payloads.PresenceSchema, VisitPresence, presence.record_presence, team_may_file=True
+    ),
     "repayment_promise": MutationType(
         payloads.PromiseSchema, RepaymentPromise, promises.record_promise
     ),

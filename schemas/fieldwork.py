@@ -202,6 +202,22 @@ class VisitReportSchema(EvidenceRecordSchema):
             raise ma.ValidationError({"ended_at": ["before started_at"]})
 
 
+class PresenceSchema(RecordSchema):
+    """A collector records, on their own phone, that they are at the case's door. The server
+    pairs it with the visit report that names them (or that they wrote) when both are in."""
+
+    recorded_at = ma.fields.AwareDateTime(
+        required=True, metadata={"description": "when the collector was at the door"}
+    )
+    lat = ma.fields.Float(required=True, validate=ma.validate.Range(-90, 90))
+    lon = ma.fields.Float(required=True, validate=ma.validate.Range(-180, 180))
+    accuracy_m = ma.fields.Float(required=True, validate=ma.validate.Range(0, 100_000))
+    datum = ma.fields.String(load_default="WGS84", validate=one_of(DATUMS))
+    mock = ma.fields.Boolean(
+        load_default=False, metadata={"description": "a mock location: kept, never counted"}
+    )
+
+
 # --- promises, receipts, notices ------------------------------------------------------------
 
 

@@ -129,7 +129,15 @@ class CoCollectorViewSchema(Schema):
     user_id = ma.fields.Integer()
     name = ma.fields.String(allow_none=True)
     verified = ma.fields.Boolean(
-        metadata={"description": "their presence was attested (`POST /auth/cosign`)"}
+        metadata={"description": "their presence is verified, by either way below"}
+    )
+    cosigned = ma.fields.Boolean(
+        metadata={"description": "they attested on the lead's phone (`POST /auth/cosign`)"}
+    )
+    presence_id = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "the presence they recorded on their own phone that paired "
+                  "with this visit (`visit_presence`), once it has arrived"},
     )
 
 
@@ -181,7 +189,23 @@ class VisitedAddressSchema(Schema):
     confirmed_at = ma.fields.AwareDateTime(allow_none=True)
 
 
+class PresenceViewSchema(Schema):
+    id = ma.fields.String()
+    collector_id = ma.fields.Integer(metadata={"description": "who recorded being there"})
+    device_id = ma.fields.String(metadata={"description": "on their own phone"})
+    recorded_at = ma.fields.AwareDateTime()
+    lat = ma.fields.Float(metadata={"description": "WGS84"})
+    lon = ma.fields.Float()
+    accuracy_m = ma.fields.Float()
+    received_at = ma.fields.AwareDateTime()
+
+
 class VisitDetailSchema(VisitSummarySchema, RecordDetailMixin):
+    presences = ma.fields.List(
+        ma.fields.Nested(PresenceViewSchema),
+        metadata={"description": "the presences recorded on the collectors' own phones that "
+                  "paired with this visit (`visit_presence`), the author's included"},
+    )
     notes = ma.fields.String(allow_none=True)
     met_contact_id = ma.fields.Integer(allow_none=True)
     device_clock_offset_s = ma.fields.Float(allow_none=True)

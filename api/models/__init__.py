@@ -59,6 +59,7 @@ from api.models.visits import (
     Repossession,
     VehicleSighting,
     VisitOutcome,
+    VisitPresence,
     VisitReport,
 )
 
@@ -124,5 +125,6 @@ __all__ = [
     "User",
     "VehicleSighting",
     "VisitOutcome",
+    "VisitPresence",
     "VisitReport",
 ]

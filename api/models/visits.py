@@ -66,8 +66,9 @@ class VisitReport(FieldRecordMixin, db.Model):
     # on an index, whatever the debtors' time zones. Set on every report (backfilled).
     local_day: Mapped[date | None]
     collector_ids: Mapped[str] = mapped_column(String(200))  # JSON list, author first
-    # Every co-collector the report named: JSON [{"user_id", "verified"}]; only the verified
-    # ones are in `collector_ids`.
+    # Every co-collector the report named: JSON [{"user_id", "verified", "cosigned",
+    # "presence_id"}] (older rows: the first two); only the verified ones are in
+    # `collector_ids`. Judged again when a presence pairs later (fieldwork/presence.py).
     co_collectors: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     fixes: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of GPS fixes
     lat: Mapped[float | None] = mapped_column(Float)  # the best (most accurate) fix, WGS84
@@ -89,6 +90,26 @@ class VisitReport(FieldRecordMixin, db.Model):
     geofence: Mapped[Geofence] = mapped_column(enum_column(Geofence, "geofence"))
     flags: Mapped[str] = mapped_column(String(400), default="[]")  # JSON list
     device_clock_offset_s: Mapped[float | None] = mapped_column(Float)
+
+
+class VisitPresence(FieldRecordMixin, db.Model):
+    """A collector's own word, from their own phone, that they were at a case's door: when and
+    where (WGS84). Recorded offline and pushed whenever the phone syncs; the server pairs it
+    with the visit report it belongs to (api/services/fieldwork/presence.py). The author is the
+    collector who was present."""
+
+    __tablename__ = "visit_presences"
+
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float] = mapped_column(Float)
+    mock: Mapped[bool] = mapped_column(default=False)  # a mock location: never counts
+    # The newest visit report it paired with; None until one does.
+    visit_report_id: Mapped[str | None] = mapped_column(
+        ForeignKey("visit_reports.id", ondelete="SET NULL"), index=True
+    )
+    flags: Mapped[str] = mapped_column(String(400), default="[]")  # JSON list
 
 
 class RepaymentPromise(FieldRecordMixin, db.Model):

@@ -45,7 +45,8 @@ DELINQUENCY_REASONS = {
 FLAGS = {
     "outside_visit_hours": "started or ended outside the policy's visit hours, debtor-local",
     "too_few_collectors": "fewer verified collectors present than the policy requires",
-    "unverified_co_collector": "a named co-collector's presence could not be verified",
+    "unverified_co_collector": "a named co-collector's presence is not verified (no attestation, "
+    "and no presence of theirs has paired yet)",
     "far_from_address": "the GPS fix is outside the geofence around the visited address",
     "location_uncertain": "the fix's accuracy circle straddles the geofence",
     "no_gps_fix": "the report carries no GPS fix",

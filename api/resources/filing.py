@@ -61,6 +61,9 @@ ROUTES = (
     ("notes", "case_note", bodies.OnlineCaseNoteSchema, None, "File a case note"),
     ("proposals", "field_proposal", bodies.OnlineFieldProposalSchema, None,
      "Propose a phone, address or contact learnt in the field (reviewed, never an overwrite)"),
+    ("presence", "visit_presence", bodies.OnlinePresenceSchema, None,
+     "Record your own presence at the case's door (pairs with the visit report naming you; "
+     "any collector of the case's team may)"),
 )
 
 
@@ -90,6 +93,7 @@ def _filing_view(record_type: str, schema, read_path: str | None, summary: str) 
                 apply=kind.apply,
                 data=args,
                 env=filing_environment(),
+                team=kind.team_may_file,
             )
         except AlreadyFiled as exc:
             db.session.rollback()

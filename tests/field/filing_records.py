@@ -22,6 +22,7 @@ from api.models import (
     RepaymentPromise,
     SyncChange,
     VehicleSighting,
+    VisitPresence,
     VisitReport,
 )
 from api.models.sync import CaseDocument
@@ -87,6 +88,14 @@ def proposal(d):
 
 
 # type as pushed, online path, model, payload builder, columns that differ by necessity
+def presence(d):
+    return {
+        "id": str(uuid.uuid4()), "case_id": d["case"].id,
+        "recorded_at": "2026-11-20T21:55:00+08:00", "lat": FAR[0], "lon": FAR[1],
+        "accuracy_m": 9.0,
+    }
+
+
 KINDS = {
     "visit_report": ("visits", VisitReport, visit, ()),
     "repayment_promise": (
@@ -100,6 +109,7 @@ KINDS = {
     "contact_attempt": ("contact-attempts", ContactAttempt, contact_attempt, ()),
     "case_note": ("notes", CaseNote, note, ()),
     "field_proposal": ("proposals", FieldProposal, proposal, ()),
+    "visit_presence": ("presence", VisitPresence, presence, ()),
 }
 
 

@@ -95,7 +95,7 @@ def push_then_file_online(app, client, d, kind, *, online_headers, push_phone, d
     assert response.status_code == 201, response.get_json()
     filed = response.get_json()
     assert filed == {"type": kind, "record_id": body["id"], "flags": pushed["flags"]}
-    timeline_only = path in ("contact-attempts", "notes", "proposals")
+    timeline_only = path in ("contact-attempts", "notes", "proposals", "presence")
     read_at = f"/cases/{d['case'].id}/timeline" if timeline_only else f"/{path}/{body['id']}"
     assert response.headers["Location"] == read_at
     one, two = db.session.get(model, pushed["record_id"]), db.session.get(model, body["id"])

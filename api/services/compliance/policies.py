@@ -70,6 +70,16 @@ def policy_for_case(session: Session, case: Case, at: datetime) -> Policy:
     return as_policy(version) if version is not None else preset_for(case.jurisdiction)
 
 
+def policy_by_ref(session: Session, ref: str) -> Policy | None:
+    """The version a verdict names (`cn-default@2`), or None when it is not stored (a preset
+    judged before the database held it)."""
+    name, _, number = ref.rpartition("@")
+    row = session.scalar(
+        select(PolicyVersion).join(CompliancePolicy)
+        .where(CompliancePolicy.name == name, PolicyVersion.version == int(number)))
+    return as_policy(row) if row is not None else None
+
+
 def store_version(
     session: Session,
     jurisdiction: str,

@@ -56,19 +56,26 @@ class AlreadyFiled(Conflict):
 
 
 def case_for_filer(
-    session: Session, filer: Principal, case_id: int, *, once_held: bool = False
+    session: Session,
+    filer: Principal,
+    case_id: int,
+    *,
+    once_held: bool = False,
+    team: bool = False,
 ) -> tuple[Case, bool]:
     """The case `filer` may file for, and whether it has left them since (then the record is
-    kept and flagged `case_reassigned`). A collector files for the case they hold or, with
-    `once_held` (the outbox of a phone that was offline), one they held; a supervisor for a
-    case of their team. Any other case is answered like a missing one."""
+    kept and flagged `case_reassigned`). A collector files for the case they hold, with
+    `team` (a presence at a team-mate's visit) for any case of their team, or with
+    `once_held` (the outbox of a phone that was offline) for one they held; a supervisor for
+    a case of their team. Any other case is answered like a missing one."""
     case = session.get(Case, case_id)
     if case is not None:
+        same_team = filer.team_id is not None and case.team_id == filer.team_id
         if filer.role is Role.SUPERVISOR:
-            if filer.team_id is not None and case.team_id == filer.team_id:
+            if same_team:
                 return case, False
         elif filer.role is Role.COLLECTOR:
-            if case.collector_id == filer.user_id:
+            if case.collector_id == filer.user_id or (team and same_team):
                 return case, False
             if once_held and session.scalar(
                 select(Assignment.id)
@@ -130,11 +137,13 @@ def file_online(
     apply: Callable[[FieldContext, dict], object],
     data: dict,
     env: FilingEnvironment,
+    team: bool = False,
 ) -> Filed:
     """File one record posted online. `data` is the record's payload (loaded by its schema),
     with optional `id` (a fresh UUID when absent), `case_id` (must be the path's),
     `client_time` (when the record was made; default `device_time`, else now) and
-    `device_time` (the client's clock now: its offset is flagged as a phone's is)."""
+    `device_time` (the client's clock now: its offset is flagged as a phone's is). `team`: any
+    collector of the case's team may file it (`MutationType.team_may_file`)."""
     data = dict(data)
     client_time, device_time = data.pop("client_time", None), data.pop("device_time", None)
     if data.get("case_id") not in (None, case_id):
@@ -142,7 +151,7 @@ def file_online(
             "case_id differs from the case in the path.",
             fields={"case_id": ["must be the case in the path, or left out"]},
         )
-    case, reassigned = case_for_filer(session, filer, case_id)
+    case, reassigned = case_for_filer(session, filer, case_id, team=team)
     data["case_id"] = case.id
     data["id"] = data.get("id") or uuid.uuid4()
     record_id = str(data["id"])

@@ -12,6 +12,7 @@ from api.models import Address, Contact, Geofence, VisitReport
 from api.models.cases import CoordSource
 from api.services.compliance import checks
 from api.services.exceptions import InvalidInput
+from api.services.fieldwork import presence
 from api.services.fieldwork.context import FieldContext, id_or_none
 from api.services.fieldwork.declarations import declare_files
 from api.services.geo import to_wgs84
@@ -31,22 +32,12 @@ def file_visit(ctx: FieldContext, data: dict) -> VisitReport:
                 "The report to correct is not one of this case's.",
                 fields={"supersedes_id": ["no such report on this case"]},
             )
-    collectors, claimed = [ctx.user_id], []
-    for co in data["co_collectors"]:
-        user_id = (
-            ctx.verify_cosign(co["attestation"], data["started_at"], data["ended_at"])
-            if ctx.verify_cosign
-            else None
-        )
-        verified = user_id is not None and user_id == co["user_id"]
-        claimed.append({"user_id": co["user_id"], "verified": verified})
-        if not verified:
-            ctx.flags.append("unverified_co_collector")
-        elif user_id not in collectors:
-            collectors.append(user_id)
     fixes = [{**f, "wgs84": to_wgs84(f["lat"], f["lon"], f["datum"])} for f in data["fixes"]]
     best = min(fixes, key=lambda f: f["accuracy_m"], default=None)
     fix = (*best["wgs84"], best["accuracy_m"]) if best else None
+    collectors, named, present = presence.visit_collectors(ctx, data, fix)
+    if presence.UNVERIFIED in presence.flags_for(collectors, named, ctx.policy):
+        ctx.flags.append(presence.UNVERIFIED)
     target = (address.lat, address.lon) if address and address.lat is not None else None
     verdict, distance = checks.geofence_verdict(fix, target, ctx.policy.geofence_radius_m)
     mock = any(f["mock"] for f in fixes)
@@ -68,7 +59,7 @@ def file_visit(ctx: FieldContext, data: dict) -> VisitReport:
         ended_at=data["ended_at"],
         local_day=data["started_at"].astimezone(ZoneInfo(ctx.timezone)).date(),
         collector_ids=json.dumps(collectors),
-        co_collectors=json.dumps(claimed),
+        co_collectors=json.dumps(named),
         fixes=json.dumps([_fix_json(f) for f in fixes]),
         lat=fix[0] if fix else None,
         lon=fix[1] if fix else None,
@@ -88,6 +79,7 @@ def file_visit(ctx: FieldContext, data: dict) -> VisitReport:
         device_clock_offset_s=ctx.clock_offset_s,
     )
     session.add(report)
+    presence.claim(session, present, record_id)
     declare_files(ctx, "visit_report", record_id, data["files"])
     if (
         address is not None

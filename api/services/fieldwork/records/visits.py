@@ -8,7 +8,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from api.models import Address, FieldReceipt, NoticeServed, RepaymentPromise, VisitReport
+from api.models import (
+    Address,
+    FieldReceipt,
+    NoticeServed,
+    RepaymentPromise,
+    VisitPresence,
+    VisitReport,
+)
 from api.services.fieldwork.records.common import (
     Lookups,
     RecordKind,
@@ -79,7 +86,9 @@ def visit_view(report: VisitReport, lookups: Lookups) -> dict:
         "geofence": report.geofence.value,
         "collector_ids": json_list(report.collector_ids),
         "co_collectors": [
-            {**c, "name": lookups.names.get(c["user_id"])} for c in json_list(report.co_collectors)
+            {"cosigned": c["verified"], "presence_id": None, **c,
+             "name": lookups.names.get(c["user_id"])}
+            for c in json_list(report.co_collectors)
         ],
         "supersedes_id": report.supersedes_id,
         "superseded_by": lookups.extra["superseded_by"].get(report.id, []),
@@ -98,7 +107,18 @@ def visit_detail(session: Session, report: VisitReport, lookups: Lookups) -> dic
             ("notice_ids", NoticeServed),
         )
     }
+    presences = session.scalars(
+        select(VisitPresence)
+        .where(VisitPresence.visit_report_id == report.id)
+        .order_by(VisitPresence.recorded_at, VisitPresence.id)
+    ).all()
     return {
+        "presences": [
+            {"id": p.id, "collector_id": p.author_id, "device_id": p.device_id,
+             "recorded_at": p.recorded_at, "lat": p.lat, "lon": p.lon,
+             "accuracy_m": p.accuracy_m, "received_at": p.received_at}
+            for p in presences
+        ],
         "notes": report.notes,
         "met_contact_id": report.met_contact_id,
         "device_clock_offset_s": report.device_clock_offset_s,

@@ -24,6 +24,7 @@ ACTIONS = {
 # Why a scan resolved an item by itself.
 CLEARED = {
     ExceptionKind.MISSING_PHOTOS: "a photo of the visit has arrived",
+    ExceptionKind.TOO_FEW_COLLECTORS: "a second collector's presence verified the visit",
     ExceptionKind.PROMISE_BROKEN: "the promise is no longer broken, or the case is closed",
     ExceptionKind.PROMISE_DUE_TODAY: "the day's amount is paid, the day is over, or the "
     "promise is no longer pending",

@@ -105,8 +105,9 @@ FLAG_ACTIONS = {
 
 class FlaggedVisits:
     """Visits carrying those flags. The look-back's visits are read once for all of them (the
-    ones with any such flag, kept aside), then matched with each flag. A visit's flags are for
-    ever, so these never clear by themselves: a person resolves them."""
+    ones with any such flag, kept aside), then matched with each flag. Hours and distance are
+    for ever: a person resolves them. `too_few_collectors` clears by itself when a second
+    collector's presence, pushed later, verifies the visit (api/services/fieldwork/presence.py)."""
 
     kinds = tuple(FLAG_ACTIONS)
     subject_type = "visit_report"
@@ -150,7 +151,12 @@ class FlaggedVisits:
         return scope.open_from_select(self.subject_type, candidates)
 
     def resolve(self, scope: Scope) -> Counter:
-        return Counter()
+        kind = ExceptionKind.TOO_FEW_COLLECTORS
+        still_flagged = exists().where(
+            VisitReport.id == ITEMS.c.subject_id,
+            VisitReport.flags.like(f'%"{kind.value}"%'),
+        )
+        return Counter({kind: scope.resolve(kind, ~still_flagged, CLEARED[kind])})
 
 
 def _photos(visit_id, *conditions):
