@@ -90,5 +90,8 @@ def cap_flags(session: Session, policy: Policy, debtor_id: int, at: datetime,
 def busiest_week_around(times: list[datetime], at: datetime) -> int:
     """The most of `times` that fall in one 7-day window [s, s + 7 days) that also holds `at`:
     an attempt filed late is judged against the attempts on either side of it."""
-    starts = [t for t in times if at - WEEK < t <= at] + [at - WEEK + timedelta(microseconds=1)]
+    tick = timedelta(microseconds=1)
+    # The count changes only where a window's start passes an attempt or its end reaches one.
+    starts = {at - WEEK + tick, at} | {t for t in times if at - WEEK < t <= at}
+    starts |= {t - WEEK + tick for t in times if at < t < at + WEEK}
     return max(sum(1 for t in times if s <= t < s + WEEK) for s in starts)
