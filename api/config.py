@@ -166,7 +166,6 @@ class Policy:
     co_presence_max_gap_s: Annotated[int, Field(gt=0, le=24 * 3600)] = 900  # at most a day
     geofence_radius_m: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 200.0
     max_clock_offset_s: NotNegative = 300
-    max_connected_calls_per_day: NotNegative = 3
     # Attempt caps per debtor; None: no cap. What counts is `attempts_counted`.
     daily_attempt_cap: NotNegative | None = 3
     weekly_attempt_cap: NotNegative | None = None  # 7 consecutive days

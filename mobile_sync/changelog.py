@@ -27,6 +27,7 @@ from api.models import (
     Collateral,
     Contact,
     Debtor,
+    DebtorBlackout,
     Instalment,
     Payment,
     PlanStatus,
@@ -52,7 +53,7 @@ _KEY = "fieldvisit.sync.touched"
 _MARKS = "fieldvisit.sync.savepoints"
 # What a case's device document is made of (every field record type counts too).
 CASE_PARTS = (Case, Instalment, Payment, Collateral, Assignment, FieldRecordMixin)
-DEBTOR_PARTS = (Debtor, Contact, Address)
+DEBTOR_PARTS = (Debtor, Contact, Address, DebtorBlackout)
 ROUTE_PARTS = (RoutePlan, RouteStop)
 CHUNK = 500
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.orm import Session, aliased
 
-from api.models import Case, CaseNote, ContactAttempt, Debtor, FieldProposal
+from api.models import Case, CaseNote, ContactAttempt, Debtor, DebtorBlackout, FieldProposal
 from api.models.cases import CLOSED_STATUSES
 from api.services.casefile.cases import address_view, collateral_view, contact_view, debtor_view
 from api.services.identity.pii import PiiCipher
@@ -81,6 +81,7 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
     notes = _recent(session, CaseNote, ids)
     proposals = _recent(session, FieldProposal, ids)
     history = field_history(session, ids)
+    blackouts = _blackouts(session, {g.debtor.id for g in graphs.values()})
     out = {}
     for graph in graphs.values():
         case, debtor = graph.case, graph.debtor
@@ -136,10 +137,24 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
                 {"id": p.id, "kind": p.kind, "status": p.status}
                 for p in proposals.get(case.id, [])
             ],
+            "blackouts": blackouts.get(debtor.id, []),
             **history[case.id],
         }
         out[case.id] = (holder_of(case), dumps(doc))
     return out
+
+
+def _blackouts(session: Session, debtor_ids: set[int]) -> dict[int, list[dict]]:
+    """The times and places each debtor declared off limits, as the phone shows them."""
+    grouped: dict[int, list[dict]] = {}
+    rows = session.scalars(select(DebtorBlackout).where(DebtorBlackout.debtor_id.in_(debtor_ids))
+                           .order_by(DebtorBlackout.id))
+    for b in rows:
+        grouped.setdefault(b.debtor_id, []).append({
+            "id": b.id, "kind": b.kind, "weekdays": json.loads(b.weekdays),
+            "local_start": b.local_start, "local_end": b.local_end,
+            "address_kind": b.address_kind, "address_id": b.address_id, "note": b.note})
+    return grouped
 
 
 def _complete(obj, keys: frozenset[str]) -> bool:

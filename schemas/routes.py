@@ -232,7 +232,7 @@ class RouteStopSchema(Schema):
     reason = ma.fields.String(
         allow_none=True,
         metadata={
-            "description": "unplanned: window_closed, unreachable, no_shift, "
+            "description": "unplanned: window_closed, unreachable, no_shift, blackout, "
             "not_worth_it; cancelled: cancelled, case_closed, case_reassigned"
         },
     )

@@ -1,6 +1,7 @@
 """Every model, imported here so Alembic and the app see one complete metadata."""
 
 from api.models.audit import AuditEvent
+from api.models.blackouts import BlackoutKind, DebtorBlackout
 from api.models.cases import (
     Address,
     AddressKind,
@@ -68,6 +69,7 @@ __all__ = [
     "AddressKind",
     "Assignment",
     "AuditEvent",
+    "BlackoutKind",
     "Bucket",
     "Case",
     "CaseDocument",
@@ -83,6 +85,7 @@ __all__ = [
     "ContactRole",
     "CoordSource",
     "Debtor",
+    "DebtorBlackout",
     "Device",
     "DeviceMutation",
     "EvidenceFile",

@@ -72,8 +72,9 @@ class ContactAttempt(FieldRecordMixin, db.Model):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     duration_s: Mapped[int | None]
     note: Mapped[str | None] = mapped_column(Text)
-    # More connected calls that local day than the policy allows (national standard: 3).
-    over_call_limit: Mapped[bool] = mapped_column(default=False)
+    # What the rules found on receipt (api.models.vocabulary.FLAGS): contact hours, blackouts,
+    # attempt caps. A JSON list, as a visit report's.
+    flags: Mapped[str] = mapped_column(String(400), default="[]")
 
 
 class CaseNote(FieldRecordMixin, db.Model):

@@ -53,7 +53,10 @@ FLAGS = {
     "address_not_located": "the visited address has no coordinates to compare with",
     "mock_location": "the phone reported a mock (simulated) location",
     "device_clock_offset": "the phone's clock was off by more than the policy allows",
-    "over_daily_call_limit": "more connected calls that local day than the policy allows",
+    "outside_contact_hours": "a call or message outside the policy's contact hours, debtor-local",
+    "in_blackout": "at a time or place the debtor declared off limits",
+    "over_daily_attempt_cap": "more attempts that debtor-local day than the policy allows",
+    "over_weekly_attempt_cap": "more attempts in 7 days than the policy allows",
     "vehicle_mismatch": "the VIN or engine number read on site differs from the file",
     "case_reassigned": "the case had left the author when the record arrived",
 }

@@ -9,6 +9,7 @@ def register_blueprints(api: Api) -> None:
         assignments,
         audit,
         auth,
+        blackouts,
         cases,
         evidence,
         exceptions_feed,
@@ -26,6 +27,6 @@ def register_blueprints(api: Api) -> None:
 
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
-        evidence, exceptions_feed, health, assignments, routes, targets, policies,
+        evidence, exceptions_feed, health, assignments, routes, targets, policies, blackouts,
     ):
         api.register_blueprint(module.blp)

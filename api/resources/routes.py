@@ -1,6 +1,6 @@
 """Route plans: supervisors plan their collectors' days; collectors read and re-plan their own."""
 
-from flask import current_app, jsonify
+from flask import jsonify
 from flask.views import MethodView
 
 from api.auth import auth_required, current_principal
@@ -31,10 +31,6 @@ READERS = (Role.COLLECTOR, Role.SUPERVISOR, Role.ADMIN)
 
 def planner():
     return PyVRPPlanner()
-
-
-def policy():
-    return current_app.config["FIELDVISIT"].policy
 
 
 def _start(args) -> StartPoint | None:
@@ -129,7 +125,6 @@ class Routes(MethodView):
             db.session,
             current_principal(),
             plan_order(args),
-            policy=policy(),
             planner=planner(),
             now=utcnow(),
         )
@@ -200,7 +195,6 @@ class RouteReplan(MethodView):
             position=_start(args),
             cancelled_case_ids=args["cancelled_case_ids"],
             at=args.get("at") or utcnow(),
-            policy=policy(),
             planner=planner(),
             now=utcnow(),
         )

@@ -182,6 +182,7 @@ def test_priority_keeps_the_heavier_optional_visit_when_the_day_is_short(client,
 # ----------------------------------------------------------------------------- time zones
 
 
+@pytest.mark.rule("visit_hours", preset="CN")
 def test_a_debtor_in_urumqi_is_visited_in_urumqi_hours(client, world):
     """The team keeps Beijing time; the debtor lives by Asia/Urumqi (two hours behind): a
     09:00 Beijing shift may not knock before 08:00 Urumqi (10:00 Beijing)."""
@@ -208,8 +209,8 @@ def test_a_debtor_in_urumqi_is_visited_in_urumqi_hours(client, world):
     )
     assert response.status_code == 422
     error = response.get_json()["error"]
-    assert error["code"] == "required_stop_impossible"
-    assert "stops.0" in error["fields"] and "window_closed" in error["fields"]["stops.0"][0]
+    assert (error["code"], error["rule"]) == ("rule_breach", "visit_hours")
+    assert "08:00–22:00 Asia/Urumqi" in error["fields"]["stops.0"][0]
     assert "Asia/Urumqi" in error["message"]
 
 

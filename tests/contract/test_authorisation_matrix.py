@@ -22,7 +22,7 @@ from schemathesis import GenerationMode
 from schemathesis.core import NOT_SET
 from sqlalchemy import select
 
-from api.models import Collateral, EvidenceFile, ExceptionItem
+from api.models import BlackoutKind, Collateral, DebtorBlackout, EvidenceFile, ExceptionItem
 from api.models.types import utcnow
 from api.services.supervision.exceptions_feed import ScanSettings, scan
 from tests.api.test_routes import tomorrow
@@ -108,6 +108,7 @@ class Foreign:
         self.ids["run_id"] = 2**31 - 1
         self.ids["policy_id"] = 1  # policies are not a team's: the CN preset
         self.ids["route_id"] = their_route(world, client, seeded)
+        self.ids["blackout_id"] = their_blackout(world, seeded)
         scan(session, utcnow(), ScanSettings())  # their records' items in the exceptions feed
         session.commit()
         self.ids["exception_id"] = session.scalars(
@@ -121,6 +122,17 @@ class Foreign:
         if name == "record_id":
             return self.ids[RECORD_KINDS[path.strip("/").split("/")[0]]]
         return self.ids[FOREIGN_KIND.get(name, name)]
+
+
+def their_blackout(world, seeded: Seeded) -> int:
+    """A blackout the other team's debtor declared, recorded by their supervisor."""
+    session = world.app.extensions["sqlalchemy"].session
+    row = DebtorBlackout(debtor_id=session.merge(seeded.their_cases[0]).debtor_id,
+                         kind=BlackoutKind.TIME, weekdays="[7]",
+                         recorded_by_id=seeded.their_users["supervisor"].id)
+    session.add(row)
+    session.commit()
+    return row.id
 
 
 def their_route(world, client, seeded: Seeded) -> int:

@@ -80,7 +80,7 @@ def test_good_values_arrive_with_their_types():
         "FIELDVISIT_RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
         "FIELDVISIT_POLICY_VISIT_HOURS_START": "09:30",
         "FIELDVISIT_POLICY_GEOFENCE_RADIUS_M": "150.5",
-        "FIELDVISIT_POLICY_MAX_CONNECTED_CALLS_PER_DAY": "2",
+        "FIELDVISIT_POLICY_DAILY_ATTEMPT_CAP": "2",
         "FIELDVISIT_POLICY_DEFAULT_TIMEZONE": "Asia/Urumqi",
         "FIELDVISIT_METRICS_NETWORKS": "10.0.0.0/8, 127.0.0.1",
     })
@@ -92,7 +92,7 @@ def test_good_values_arrive_with_their_types():
     assert config.forwarded_hops == 1
     assert config.ratelimit_storage_uri == "redis://127.0.0.1:6379"
     assert config.policy == Policy(visit_hours_start="09:30", geofence_radius_m=150.5,
-                                   max_connected_calls_per_day=2,
+                                   daily_attempt_cap=2,
                                    default_timezone="Asia/Urumqi")
     assert isinstance(config.policy.geofence_radius_m, float)
 

@@ -41,6 +41,12 @@ def within_visit_hours(moment: datetime, timezone: str, policy: Policy) -> bool:
     return _parse(policy.visit_hours_start) <= local < _parse(policy.visit_hours_end)
 
 
+def within_contact_hours(moment: datetime, timezone: str, policy: Policy) -> bool:
+    """True when `moment`, debtor-local, is in the policy's contact hours [start, end)."""
+    local = moment.astimezone(ZoneInfo(timezone)).time()
+    return _parse(policy.contact_hours_start) <= local < _parse(policy.contact_hours_end)
+
+
 def visit_flags(
     *,
     started_at: datetime,

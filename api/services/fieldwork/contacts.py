@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+import json
+from datetime import datetime
 
-from sqlalchemy import func, select
-
-from api.models import Case, CaseNote, Channel, Contact, ContactAttempt, ContactOutcome
+from api.models import CaseNote, Channel, Contact, ContactAttempt, ContactOutcome
+from api.services.compliance import attempts, blackouts, checks
 from api.services.exceptions import InvalidInput
 from api.services.fieldwork.context import FieldContext
 
-CONNECTED = (ContactOutcome.CONNECTED, ContactOutcome.PROMISED)
-
 
 def record_contact_attempt(ctx: FieldContext, data: dict) -> ContactAttempt:
-    """A call, SMS or visit attempt; a connected call over the daily limit is flagged."""
+    """A call, SMS or visit attempt, flagged outside contact hours, in a blackout or over an
+    attempt cap (api.services.compliance); a flag never refuses it."""
     if data["contact_id"] is not None:
         contact = ctx.session.get(Contact, data["contact_id"])
         if contact is None or contact.debtor_id != ctx.case.debtor_id:
@@ -23,14 +21,7 @@ def record_contact_attempt(ctx: FieldContext, data: dict) -> ContactAttempt:
                 "That contact is not one of this debtor's.",
                 fields={"contact_id": ["not a contact of this case's debtor"]},
             )
-    over_limit = False
-    if data["channel"] is Channel.CALL and data["outcome"] in CONNECTED:
-        over_limit = (
-            connected_calls_that_day(ctx, data["occurred_at"])
-            >= ctx.policy.max_connected_calls_per_day
-        )
-        if over_limit:
-            ctx.flags.append("over_daily_call_limit")
+    ctx.flags += attempt_flags(ctx, data["channel"], data["outcome"], data["occurred_at"])
     attempt = ContactAttempt(
         **ctx.record_fields(str(data["id"])),
         channel=data["channel"],
@@ -39,31 +30,26 @@ def record_contact_attempt(ctx: FieldContext, data: dict) -> ContactAttempt:
         contact_id=data["contact_id"],
         duration_s=data["duration_s"],
         note=data["note"],
-        over_call_limit=over_limit,
+        flags=json.dumps(ctx.flags),
     )
     ctx.session.add(attempt)
     return attempt
 
 
-def connected_calls_that_day(ctx: FieldContext, when: datetime) -> int:
-    """Connected calls already recorded on the debtor's local calendar day of `when`."""
-    local = when.astimezone(ZoneInfo(ctx.timezone))
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    debtor_cases = select(Case.id).where(Case.debtor_id == ctx.case.debtor_id)
-    return (
-        ctx.session.scalar(
-            select(func.count())
-            .select_from(ContactAttempt)
-            .where(
-                ContactAttempt.case_id.in_(debtor_cases),
-                ContactAttempt.channel == Channel.CALL,
-                ContactAttempt.outcome.in_(CONNECTED),
-                ContactAttempt.occurred_at >= start,
-                ContactAttempt.occurred_at < start + timedelta(days=1),
-            )
-        )
-        or 0
-    )
+def attempt_flags(ctx: FieldContext, channel: Channel, outcome: ContactOutcome,
+                  when: datetime) -> list[str]:
+    """Contact hours (calls and messages), the debtor's time blackouts, and the attempt caps."""
+    flags = []
+    if channel in (Channel.CALL, Channel.SMS) and not checks.within_contact_hours(
+            when, ctx.timezone, ctx.policy):
+        flags.append("outside_contact_hours")
+    if blackouts.breaks_blackout(blackouts.of_debtor(ctx.session, ctx.case.debtor_id),
+                                 ctx.timezone, when, when):
+        flags.append("in_blackout")
+    if attempts.counts_as_attempt(ctx.policy, channel, outcome):
+        flags += attempts.cap_flags(ctx.session, ctx.policy, ctx.case.debtor_id, when,
+                                    ctx.timezone)
+    return flags
 
 
 def add_note(ctx: FieldContext, data: dict) -> CaseNote:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from api.models import Address, Contact, Geofence, VisitReport
 from api.models.cases import CoordSource
-from api.services.compliance import checks
+from api.services.compliance import attempts, blackouts, checks
 from api.services.exceptions import InvalidInput
 from api.services.fieldwork import presence
 from api.services.fieldwork.context import FieldContext, id_or_none
@@ -51,6 +51,7 @@ def file_visit(ctx: FieldContext, data: dict) -> VisitReport:
         clock_offset_s=ctx.clock_offset_s,
         policy=ctx.policy,
     )
+    ctx.flags += _blackout_and_cap_flags(ctx, address, data)
     report = VisitReport(
         **ctx.record_fields(record_id),
         supersedes_id=id_or_none(data["supersedes_id"]),
@@ -90,6 +91,20 @@ def file_visit(ctx: FieldContext, data: dict) -> VisitReport:
     ):
         _confirm_address(address, verdict, fix, data["started_at"])
     return report
+
+
+def _blackout_and_cap_flags(ctx: FieldContext, address: Address | None, data: dict) -> list[str]:
+    """`in_blackout` at a time or place the debtor declared off limits; the attempt caps when
+    the policy counts visits (a correction is the same visit)."""
+    flags = []
+    declared = blackouts.of_debtor(ctx.session, ctx.case.debtor_id)
+    started_at = data["started_at"]
+    if blackouts.breaks_blackout(declared, ctx.timezone, started_at, data["ended_at"], address):
+        flags.append("in_blackout")
+    if data["supersedes_id"] is None and attempts.counts_as_attempt(ctx.policy, None):
+        flags += attempts.cap_flags(ctx.session, ctx.policy, ctx.case.debtor_id, started_at,
+                                    ctx.timezone)
+    return flags
 
 
 def _confirm_address(address: Address, verdict: Geofence, fix, when: datetime) -> None:

@@ -9,20 +9,22 @@ the first write."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from api.config import Policy
 from api.models import Case, Debtor, Role, RoutePlan, RouteStop, StartKind, StopStatus, User
 from api.models.cases import CLOSED_STATUSES
 from api.services.casefile.assignment import set_assignment
+from api.services.compliance import blackouts
+from api.services.compliance.policies import policy_for_case
 from api.services.exceptions import InvalidInput
 from api.services.identity import audit
 from api.services.identity.access import require_role, visible_cases
 from api.services.identity.accounts import Principal
+from api.services.supervision import stop_rules
 from api.services.supervision.plan_store import (
     TIME_LIMIT_S,
     StartPoint,
@@ -39,6 +41,7 @@ from api.services.supervision.routing.planner import (
     Route,
     Shift,
     Stop,
+    TimeWindow,
 )
 from api.services.supervision.stops import (
     DEFAULT_VISIT_S,
@@ -78,12 +81,13 @@ def plan_routes(
     principal: Principal,
     order: PlanOrder,
     *,
-    policy: Policy,
     planner: Planner,
     now: datetime,
 ) -> list[RoutePlan]:
     """Plan the day of each collector in `order` (one plan each), publish the plans, and
-    (with `distribute`) give each moved case to the collector whose route took it."""
+    (with `distribute`) give each moved case to the collector whose route took it. Each stop
+    keeps its case's own policy (in effect at the start of the day) and its debtor's
+    blackouts (`stop_rules`)."""
     require_role(principal, Role.SUPERVISOR, Role.ADMIN)
     if not order.stops:
         raise InvalidInput(
@@ -107,11 +111,13 @@ def plan_routes(
     cases = _cases(session, principal, order, collectors[0].team_id)
     holders = _shift_keys(order, cases, collectors)
     due = promise_due_case_ids(session, cases, order.day)
-    stops, addresses, asked_by_key = [], {}, {}
+    day_start = datetime.combine(order.day, time(0), ZoneInfo(zone))
+    declared = blackouts.by_debtor(session, {c.debtor_id for c in cases.values()})
+    stops, addresses, asked_by_key, judged = [], {}, {}, {}
     for asked in order.stops:
         case = cases[asked.case_id]
-        stop, address = build_stop(
-            policy,
+        stop, address, judged[stop_key(case)] = build_stop(
+            policy_for_case(session, case, day_start),
             case,
             asked,
             day=order.day,
@@ -119,6 +125,7 @@ def plan_routes(
             shift_key=holders[case.id],
             promise_due=case.id in due,
             default_duration_s=order.duration_s,
+            declared=declared.get(case.debtor_id, ()),
         )
         stops.append(stop)
         addresses[stop.key] = address.id
@@ -127,6 +134,7 @@ def plan_routes(
         Shift(collector_key(c.id), starts[c.id][0], departs, shift.end) for c in collectors
     )
     answer = planner.plan(PlanRequest(tuple(stops), shifts, time_limit_s=TIME_LIMIT_S))
+    answer = stop_rules.explain(answer, judged, TimeWindow(departs, shift.end))
     _refuse_impossible(answer, {k: a.field for k, a in asked_by_key.items()})
 
     by_key = {s.key: s for s in stops}

@@ -4,7 +4,7 @@ what was done, keeps what the supervisor pinned, drops what was cancelled and pl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from api.models import (
     VisitReport,
 )
 from api.models.cases import CLOSED_STATUSES
+from api.services.compliance.policies import policy_for_case
 from api.services.exceptions import Conflict, InvalidInput
 from api.services.identity import audit
 from api.services.identity.access import require_role
@@ -62,7 +63,6 @@ def replan(
     position: StartPoint | None,
     cancelled_case_ids: Sequence[int] = (),
     at: datetime,
-    policy: Policy,
     planner: Planner,
     now: datetime,
 ) -> RoutePlan:
@@ -104,6 +104,7 @@ def replan(
     collector = session.get(User, old.collector_id)
     key = collector_key(collector.id)
 
+    day_start = datetime.combine(old.service_day, time(0), ZoneInfo(old.timezone))
     done, cancelled_rows, stops, source = [], [], [], {}
     for row in old.stops:
         case = cases.get(row.case_id)
@@ -119,6 +120,7 @@ def replan(
         elif case.collector_id != old.collector_id:
             cancelled_rows.append(_carry(row, StopStatus.CANCELLED, reason="case_reassigned"))
         else:
+            policy = policy_for_case(session, case, day_start)
             stop = _stop_from_row(row, case, key, policy)
             stops.append(stop)
             source[stop.key] = (row, case)

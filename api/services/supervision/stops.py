@@ -13,7 +13,7 @@ outweighs an M1 case with nothing due (20 + a few)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -21,10 +21,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.config import Policy
-from api.models import Address, AddressKind, Bucket, Case, PromiseStatus, RepaymentPromise
+from api.models import (
+    Address,
+    AddressKind,
+    Bucket,
+    Case,
+    DebtorBlackout,
+    PromiseStatus,
+    RepaymentPromise,
+)
 from api.services.exceptions import InvalidInput
 from api.services.supervision.routing.planner import Point, Stop, TimeWindow
 from api.services.supervision.routing.windows import intersect, visit_window
+from api.services.supervision.stop_rules import StopHours, trim
 
 DEFAULT_VISIT_S = 30 * 60
 BUCKET_WEIGHT = {
@@ -56,8 +65,8 @@ class StopRequest:
 
 
 def visit_hours(policy: Policy, case: Case) -> tuple[str, str]:
-    """The debtor-local hours within which this case's debtor may be visited. The one place
-    the policy is looked up: per-lender policies (compliance) change only this function."""
+    """The debtor-local hours within which this case's debtor may be visited; `policy` is the
+    case's own (`policy_for_case` at the start of the plan's day)."""
     return policy.visit_hours_start, policy.visit_hours_end
 
 
@@ -161,20 +170,28 @@ def build_stop(
     shift_key: str | None,
     promise_due: bool,
     default_duration_s: int = DEFAULT_VISIT_S,
-) -> tuple[Stop, Address]:
+    declared: Sequence[DebtorBlackout] = (),
+) -> tuple[Stop, Address, StopHours]:
+    """The stop of a case under its own `policy`, its window trimmed by the blackouts the
+    debtor `declared`, and what the window was made of (stop_rules explains failures)."""
     address = choose_address(case, asked.address_id, asked.field, asked.case_field)
-    window = stop_window(policy, case, day, shift, asked.appointment)
+    zone = debtor_zone(policy, case)
+    hours = stop_window(policy, case, day, shift, asked.appointment)
+    window, cutting = trim(hours, list(declared), zone, address)
+    duration_s = asked.duration_s or default_duration_s
     stop = Stop(
         key=stop_key(case),
         point=Point(address.lat, address.lon),
-        duration_s=asked.duration_s or default_duration_s,
+        duration_s=duration_s,
         window=window,
         required=asked.required or asked.pinned,
         priority=priority_of(case, promise_due),
         shift_key=shift_key,
-        tz=debtor_zone(policy, case),
+        tz=zone,
     )
-    return stop, address
+    judged = StopHours(case, asked.field, policy, zone, duration_s, asked.appointment, hours,
+                       window, cutting)
+    return stop, address, judged
 
 
 def shift_window(day: date, zone: str, start: str, end: str) -> TimeWindow:
