@@ -20,7 +20,16 @@ from api.models.cases import (
     Relation,
     RepossessionStatus,
 )
+from api.models.authorisations import CollectorAuthorisation
 from api.models.compliance import CompliancePolicy, PolicyVersion
+from api.models.complaints import (
+    Complainant,
+    Complaint,
+    ComplaintCategory,
+    ComplaintChannel,
+    ComplaintNote,
+    ComplaintStatus,
+)
 from api.models.evidence import EvidenceFile, EvidenceKind, UploadStatus
 from api.models.exceptions_feed import (
     ExceptionActor,
@@ -75,6 +84,13 @@ __all__ = [
     "Channel",
     "Collateral",
     "CollateralKind",
+    "CollectorAuthorisation",
+    "Complainant",
+    "Complaint",
+    "ComplaintCategory",
+    "ComplaintChannel",
+    "ComplaintNote",
+    "ComplaintStatus",
     "CompliancePolicy",
     "Contact",
     "ContactAttempt",
