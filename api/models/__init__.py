@@ -1,6 +1,7 @@
 """Every model, imported here so Alembic and the app see one complete metadata."""
 
 from api.models.audit import AuditEvent
+from api.models.authorisations import CollectorAuthorisation
 from api.models.cases import (
     Address,
     AddressKind,
@@ -20,8 +21,6 @@ from api.models.cases import (
     Relation,
     RepossessionStatus,
 )
-from api.models.authorisations import CollectorAuthorisation
-from api.models.compliance import CompliancePolicy, PolicyVersion
 from api.models.complaints import (
     Complainant,
     Complaint,
@@ -30,6 +29,7 @@ from api.models.complaints import (
     ComplaintNote,
     ComplaintStatus,
 )
+from api.models.compliance import CompliancePolicy, PolicyVersion
 from api.models.evidence import EvidenceFile, EvidenceKind, UploadStatus
 from api.models.exceptions_feed import (
     ExceptionActor,
