@@ -10,6 +10,7 @@ def register_blueprints(api: Api) -> None:
         audit,
         auth,
         cases,
+        complaints,
         evidence,
         exceptions_feed,
         field_records,
@@ -25,6 +26,6 @@ def register_blueprints(api: Api) -> None:
 
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
-        evidence, exceptions_feed, health, assignments, routes, targets,
+        evidence, exceptions_feed, health, assignments, routes, targets, complaints,
     ):
         api.register_blueprint(module.blp)

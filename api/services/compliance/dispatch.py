@@ -110,6 +110,14 @@ def authorisation_problem(
     return f"{certificate} is valid only from {row.valid_from.isoformat()}, not on {day}."
 
 
+def authorised(
+    policy: Policy, collector: User, rows: list[CollectorAuthorisation], case: Case, day: date
+) -> bool:
+    """May `collector` (holding `rows`) be sent to `case` on `day` under `policy`?"""
+    return not policy.collector_authorisation_required or authorisation_problem(
+        collector, rows, case.lender, case.jurisdiction, day) is None
+
+
 def open_complaints(session: Session, case_ids: Iterable[int]) -> dict[int, Complaint]:
     """The oldest open (or assigned) complaint about each case that has one."""
     ids = sorted(set(case_ids))
