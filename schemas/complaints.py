@@ -39,7 +39,7 @@ class ComplaintQuerySchema(PageArgsSchema):
 
 
 class ComplaintUpdateSchema(Schema):
-    """Handle a complaint: any of assign, note and close, in that order."""
+    """Handle a complaint: any of assign, note and close, in that order (none: no change)."""
 
     assignee_id = row_id("who handles it: a supervisor of the case's team, legal staff or an "
                          "administrator (the status becomes `assigned`)")
@@ -51,11 +51,6 @@ class ComplaintUpdateSchema(Schema):
                   "block"})
     outcome = ma.fields.String(validate=ma.validate.Length(min=3, max=4000),
                                metadata={"example": "Apology sent; collector retrained."})
-
-    @ma.validates_schema
-    def _something(self, data, **kwargs):
-        if not data:
-            raise ma.ValidationError("give assignee_id, note or status", field_name="_schema")
 
 
 class ComplaintNoteSchema(Schema):
