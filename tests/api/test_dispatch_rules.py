@@ -98,7 +98,7 @@ def terms(grant: dict, day: date) -> dict:
 
 def expected(sentence: str, day: date) -> str:
     for offset in (-1, 1):
-        sentence = sentence.replace("{%d}" % offset, (day + timedelta(days=offset)).isoformat())
+        sentence = sentence.replace(f"{{{offset}}}", (day + timedelta(days=offset)).isoformat())
     return sentence
 
 

@@ -201,14 +201,14 @@ def assign_cases(
     closed = _closed(cases, target)
     if closed:
         problems.append(f"settled or written off, cannot go to a collector: {_ids(closed)}")
-    refusals = []
+    refusals, shut = [], set(closed)
     if target.collector is not None:
         now = utcnow()
         refusals = dispatch.dispatch_refusals(
-            session, [(c, target.collector) for c in cases if c.id not in set(closed)],
+            session, [(c, target.collector) for c in cases if c.id not in shut],
             day=dispatch.dispatch_day(target.collector, now), at=now)
     if problems or refusals:
-        bad = len(set(missing) | set(closed) | {r.case_id for r in refusals})
+        bad = len(set(missing) | shut | {r.case_id for r in refusals})
         message = f"{bad} of {len(case_ids)} cases cannot be assigned; nothing was changed."
         dispatch.refuse(refusals, lambda r: "case_ids", name_cases=True,
                         message=f"{message} {refusals[0].sentence}" if refusals else None,
