@@ -249,6 +249,21 @@ def test_a_bulk_assignment_the_day_after_expiry_is_refused_for_every_case(client
     assert queued.status_code == 200, queued.get_json()
 
 
+@pytest.mark.rule("collector_authorised", preset="CN")
+def test_a_bulk_assignment_after_revocation_is_refused(client, world, desk):
+    li = desk["li"]
+    row = world.authorise(li, lender=LENDER)
+    revoked = client.post(f"/admin/users/{li.id}/authorisations/{row.id}/revoke",
+                          headers=desk["admin"], json={"reason": "left the agency"})
+    assert revoked.status_code == 200
+    ids = [c.id for c in desk["cases"]]
+    error = breach(client.post("/assignments", headers=desk["boss"], json={
+        "case_ids": ids, "collector_id": li.id, "reason": "cover"}), "collector_authorised")
+    [line] = error["fields"]["case_ids"]
+    assert f"certificate CERT-{li.id} for lender acme in CN was revoked on" in line
+    assert [holder_of(c) for c in desk["cases"]] == [desk["holder"].id] * 3
+
+
 # ----------------------------------------------------------------------------- plans
 
 
