@@ -151,6 +151,11 @@ class SuggestionSchema(Schema):
     suggested_collector = ma.fields.Nested(SuggestedCollectorSchema, allow_none=True)
     candidates = ma.fields.List(ma.fields.Nested(CandidateSchema),
                                 metadata={"description": "the best few, for an edit"})
+    dispatch_blocked = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "why nobody may be sent to the case today (an open "
+                  "complaint, or no collector authorised for its lender and jurisdiction); "
+                  "null when a collector is suggested"})
     accept_reason = ma.fields.String(
         metadata={"description": "the `reason` to POST to /assignments to accept",
                   "example": "suggestion:promise_broken"})

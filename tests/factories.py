@@ -32,6 +32,7 @@ from api.models import (
     User,
 )
 from api.services.casefile.assignment import set_assignment
+from api.services.compliance import authorisations
 from api.services.identity import accounts
 
 # Valid PRC resident IDs from tests/data/cn_ids.txt.
@@ -71,7 +72,10 @@ class World:
         team: Team | None = None,
         username: str | None = None,
         password: str = PASSWORD,
+        authorised: bool = True,
     ) -> User:
+        """A user; a collector holds the standard authorisation (any lender in CN, no expiry)
+        unless `authorised=False`."""
         role = Role(role)
         if team is None and role in (Role.COLLECTOR, Role.SUPERVISOR):
             team = self.team()
@@ -83,8 +87,19 @@ class World:
             password=password,
             team_id=team.id if team else None,
         )
+        if role is Role.COLLECTOR and authorised:
+            self.authorise(user)
         db.session.commit()
         return user
+
+    def authorise(self, user: User, **grant):
+        """Grant `user` an authorisation: the standard one, changed by `grant`."""
+        terms = {**authorisations.STANDARD, "valid_from": date(2000, 1, 1), **grant}
+        row = authorisations.grant(
+            db.session, user, certificate_no=terms.pop("certificate_no", f"CERT-{user.id}"),
+            **terms)
+        db.session.commit()
+        return row
 
     def login(self, user: User, device_id: str | None = None, password: str = PASSWORD) -> dict:
         """Sign in through the API; returns request headers with the bearer token."""

@@ -1,6 +1,7 @@
 """Every model, imported here so Alembic and the app see one complete metadata."""
 
 from api.models.audit import AuditEvent
+from api.models.authorisations import CollectorAuthorisation
 from api.models.blackouts import BlackoutKind, DebtorBlackout
 from api.models.cases import (
     Address,
@@ -20,6 +21,14 @@ from api.models.cases import (
     Product,
     Relation,
     RepossessionStatus,
+)
+from api.models.complaints import (
+    Complainant,
+    Complaint,
+    ComplaintCategory,
+    ComplaintChannel,
+    ComplaintNote,
+    ComplaintStatus,
 )
 from api.models.compliance import CompliancePolicy, PolicyVersion, RuleRefusal
 from api.models.evidence import EvidenceFile, EvidenceKind, UploadStatus
@@ -78,6 +87,13 @@ __all__ = [
     "Channel",
     "Collateral",
     "CollateralKind",
+    "CollectorAuthorisation",
+    "Complainant",
+    "Complaint",
+    "ComplaintCategory",
+    "ComplaintChannel",
+    "ComplaintNote",
+    "ComplaintStatus",
     "CompliancePolicy",
     "Contact",
     "ContactAttempt",

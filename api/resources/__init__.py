@@ -11,6 +11,7 @@ def register_blueprints(api: Api) -> None:
         auth,
         blackouts,
         cases,
+        complaints,
         evidence,
         exceptions_feed,
         field_records,
@@ -28,5 +29,6 @@ def register_blueprints(api: Api) -> None:
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
         evidence, exceptions_feed, health, assignments, routes, targets, policies, blackouts,
+        complaints,
     ):
         api.register_blueprint(module.blp)

@@ -1,4 +1,4 @@
-"""Administration: teams, users, devices, revocation."""
+"""Administration: teams, users, their authorisations, devices, revocation."""
 
 from flask.views import MethodView
 from sqlalchemy import select
@@ -6,10 +6,18 @@ from sqlalchemy import select
 from api.auth import auth_required, current_principal, token_service
 from api.etags import check_if_match, user_etag, with_etag
 from api.extensions import Blueprint, db
-from api.models import Device, Role, Team, User
+from api.models import CollectorAuthorisation, Device, Role, Team, User
+from api.models.types import utcnow
 from api.pagination import paginate
+from api.services.compliance import authorisations
 from api.services.exceptions import NotFound
 from api.services.identity import accounts
+from schemas.authorisations import (
+    AuthorisationCreateSchema,
+    AuthorisationPageSchema,
+    AuthorisationRevokeSchema,
+    AuthorisationSchema,
+)
 from schemas.common import PageArgsSchema
 from schemas.org import (
     DevicePageSchema,
@@ -73,7 +81,11 @@ class Users(MethodView):
                       "range or in an unknown datum (the field is named)")
     def post(self, args):
         """Create a user (a collector's base, where their day starts, in any datum: it is
-        stored in WGS-84)"""
+        stored in WGS-84)
+
+        A new collector holds no authorisation: record the certificate they were issued
+        (`POST /admin/users/{user_id}/authorisations`) before they are assigned or planned
+        under a policy that requires one (`collector_authorised`)."""
         user = accounts.create_user(db.session, **args)
         db.session.commit()
         return user
@@ -136,6 +148,53 @@ class UserLockout(MethodView):
         attempts are forgotten; the lockout of an address expires by itself)"""
         token_service().lift_lockout(user_id, current_principal())
         db.session.commit()
+
+
+@blp.route("/users/<int:user_id>/authorisations")
+class UserAuthorisations(MethodView):
+    @auth_required(ADMIN)
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, AuthorisationPageSchema)
+    @blp.alt_response(404, description="No such user")
+    def get(self, args, user_id):
+        """List a collector's authorisations (certificates), newest first, revoked ones too"""
+        stmt = authorisations.list_for(db.session, current_principal(), user_id)
+        return paginate(db.session, stmt, args, CollectorAuthorisation.granted_at.desc(),
+                        CollectorAuthorisation.id.desc())
+
+    @auth_required(ADMIN)
+    @blp.arguments(AuthorisationCreateSchema)
+    @blp.response(201, AuthorisationSchema)
+    @blp.alt_response(404, description="No such user")
+    @blp.alt_response(422, description="Not a collector, or an expiry before `valid_from` "
+                      "(the field is named)")
+    def post(self, args, user_id):
+        """Record a collector's authorisation for a lender (`*`: any) in a jurisdiction
+
+        Valid from `valid_from` through `expires_on` (its last day; null: no expiry). Where
+        the case's policy has `collector_authorisation_required`, a collector is assigned or
+        planned only on a day one of their authorisations covers the case's lender and
+        jurisdiction; otherwise the request is refused (`rule_breach`, rule
+        `collector_authorised`). Audited."""
+        row = authorisations.grant_by_admin(db.session, current_principal(), user_id, args)
+        db.session.commit()
+        return row
+
+
+@blp.route("/users/<int:user_id>/authorisations/<int:authorisation_id>/revoke")
+class RevokeAuthorisation(MethodView):
+    @auth_required(ADMIN)
+    @blp.arguments(AuthorisationRevokeSchema)
+    @blp.response(200, AuthorisationSchema)
+    @blp.alt_response(404, description="No such authorisation of this user")
+    @blp.alt_response(409, description="Already revoked")
+    def post(self, args, user_id, authorisation_id):
+        """Revoke an authorisation at once, with the reason; it stays on file. Cases already
+        held are not taken back, but no new assignment or plan relies on it. Audited."""
+        row = authorisations.revoke(db.session, current_principal(), user_id, authorisation_id,
+                                    reason=args["reason"], now=utcnow())
+        db.session.commit()
+        return row
 
 
 @blp.route("/devices")

@@ -38,7 +38,9 @@ class Assignments(MethodView):
         422,
         description="A case you may not see or that does not exist, a closed case, an inactive "
         "collector or one of another team, a case named twice, more than "
-        f"{MAX_CASES} cases: the field is named and the offending case ids listed",
+        f"{MAX_CASES} cases: the field is named and the offending case ids listed; a case the "
+        "collector may not be sent to (not authorised, open complaint) makes it a `rule_breach` "
+        "naming each reason and its cases",
     )
     @blp.alt_response(409, description="Someone else changed one of the cases at the same moment")
     def post(self, args):

@@ -87,7 +87,9 @@ class CaseAssignment(MethodView):
     @blp.arguments(AssignSchema)
     @blp.response(200, CaseDetailSchema, etag=True)
     @blp.alt_response(404, description="No such case, or not in your team")
-    @blp.alt_response(422, description="Not an active collector of that team, or case closed")
+    @blp.alt_response(422, description="Not an active collector of that team, or case closed; "
+                      "a collector not authorised for the case's lender and jurisdiction today, "
+                      "or an open complaint about the case (`rule_breach`)")
     @blp.alt_response(409, description="Someone else changed the case at the same moment")
     @blp.if_match()
     def put(self, args, case_id):

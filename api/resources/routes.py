@@ -107,8 +107,9 @@ class Routes(MethodView):
         422,
         description="No stops; a collector not of your team (or of several teams); a case you "
         "may not see, closed, without coordinates, or held by a collector not in the plan; a "
-        "required stop that cannot fit (`required_stop_impossible`, naming the stop and why). "
-        "Nothing is saved.",
+        "required stop that cannot fit (`required_stop_impossible`, naming the stop and why); a "
+        "case its collector may not be sent to (`rule_breach`: `collector_authorised`, "
+        "`open_complaint_no_dispatch`). Nothing is saved.",
     )
     def post(self, args):
         """Plan a day: one collector, or several of one team together
@@ -177,7 +178,8 @@ class RouteReplan(MethodView):
     @blp.alt_response(
         422,
         description="`at` after the shift; a cancelled case not on the plan, or pinned by the "
-        "supervisor (for a collector)",
+        "supervisor (for a collector); a stop still to visit that the collector may no longer "
+        "be sent to (`rule_breach`: cancel it to re-plan the rest)",
     )
     def post(self, args, route_id):
         """Re-plan the rest of the day from where the collector stands

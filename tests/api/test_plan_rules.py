@@ -62,6 +62,7 @@ def test_a_us_case_is_planned_in_its_own_hours_and_zone(client, world):
     db.session.add(team)
     db.session.commit()
     collector = based(world, team, (41.8781, -87.6298))
+    world.authorise(collector, jurisdiction="US")  # and CN, as every test collector
     case = world.case(collector=collector, lat=41.8881, lon=-87.6298)
     case.debtor.timezone, case.jurisdiction = CHICAGO, "US"
     cn = world.case(collector=collector, lat=41.8681, lon=-87.6298)  # a CN case, same place

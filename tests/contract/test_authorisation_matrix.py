@@ -22,7 +22,14 @@ from schemathesis import GenerationMode
 from schemathesis.core import NOT_SET
 from sqlalchemy import select
 
-from api.models import BlackoutKind, Collateral, DebtorBlackout, EvidenceFile, ExceptionItem
+from api.models import (
+    BlackoutKind,
+    Collateral,
+    CollectorAuthorisation,
+    DebtorBlackout,
+    EvidenceFile,
+    ExceptionItem,
+)
 from api.models.types import utcnow
 from api.services.supervision.exceptions_feed import ScanSettings, scan
 from tests.api.test_routes import tomorrow
@@ -109,6 +116,11 @@ class Foreign:
         self.ids["policy_id"] = 1  # policies are not a team's: the CN preset
         self.ids["route_id"] = their_route(world, client, seeded)
         self.ids["blackout_id"] = their_blackout(world, seeded)
+        self.ids["authorisation_id"] = session.scalars(
+            select(CollectorAuthorisation.id).where(
+                CollectorAuthorisation.collector_id == seeded.their_users["collector"].id)
+        ).one()
+        self.ids["complaint_id"] = their_complaint(world, client, seeded)
         scan(session, utcnow(), ScanSettings())  # their records' items in the exceptions feed
         session.commit()
         self.ids["exception_id"] = session.scalars(
@@ -116,7 +128,7 @@ class Foreign:
         ).first()
         assert self.ids["exception_id"], "their records raised exceptions"
         self.markers = {str(v) for k, v in self.ids.items() if isinstance(v, str)}
-        self.markers |= {c.contract_no for c in seeded.their_cases}
+        self.markers |= {c.contract_no for c in seeded.their_cases} | {THEIR_COMPLAINT}
 
     def path_value(self, path: str, name: str):
         if name == "record_id":
@@ -150,6 +162,22 @@ def their_route(world, client, seeded: Seeded) -> int:
     )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["plans"][0]["id"]
+
+
+THEIR_COMPLAINT = "Their collector called at 23:00 (matrix marker)."
+
+
+def their_complaint(world, client, seeded: Seeded) -> int:
+    """A complaint about the other team's case, recorded by their supervisor."""
+    response = client.post(
+        "/complaints",
+        headers=world.login(seeded.their_users["supervisor"]),
+        json={"case_id": seeded.their_cases[1].id, "received_at": "2026-11-20T10:00:00+08:00",
+              "channel": "phone", "complainant": "debtor", "summary": THEIR_COMPLAINT,
+              "category": "improper_hours"},
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
 
 
 def filed_online(label: str, foreign: Foreign):

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from api.models import Assignment, Case, Role, Team, User
 from api.models.cases import CLOSED_STATUSES
+from api.models.types import utcnow
 from api.services.casefile.assignment import set_assignment
+from api.services.compliance import dispatch
 from api.services.exceptions import Forbidden, InvalidInput
 from api.services.identity.access import get_visible_case, require_role, visible_cases
 from api.services.identity.accounts import Principal
@@ -142,6 +144,11 @@ def assign_case(
             "A settled or written-off case cannot be assigned.",
             fields={"collector_id": ["case is closed"]},
         )
+    if target.collector is not None:
+        now = utcnow()
+        dispatch.check_dispatch(
+            session, [(case, target.collector)], day=dispatch.dispatch_day(target.collector, now),
+            at=now, field_of=lambda r: "collector_id" if r.collector_id else "case_id")
     _apply(session, principal, [case], target, reason)
     return case
 
@@ -157,7 +164,9 @@ def assign_cases(
     reason_code: ReasonCode | None = None,
 ) -> BulkOutcome:
     """Assign up to `MAX_CASES` cases at once, all or none. Every case the caller may not see
-    (or that does not exist) and every closed case is named in one 422; nothing is saved."""
+    (or that does not exist), every closed case and every case the collector may not be sent
+    to (`collector_authorised`, `open_complaint_no_dispatch`: then a `rule_breach`, the first
+    refusal naming the rule) is named in one 422; nothing is saved."""
     require_role(principal, *ASSIGNERS)
     if not case_ids:
         raise InvalidInput("Name at least one case.", fields={"case_ids": ["empty"]})
@@ -192,12 +201,19 @@ def assign_cases(
     closed = _closed(cases, target)
     if closed:
         problems.append(f"settled or written off, cannot go to a collector: {_ids(closed)}")
-    if problems:
-        bad = len(set(missing) | set(closed))
-        raise InvalidInput(
-            f"{bad} of {len(case_ids)} cases cannot be assigned; nothing was changed.",
-            fields={"case_ids": problems},
-        )
+    refusals, shut = [], set(closed)
+    if target.collector is not None:
+        now = utcnow()
+        refusals = dispatch.dispatch_refusals(
+            session, [(c, target.collector) for c in cases if c.id not in shut],
+            day=dispatch.dispatch_day(target.collector, now), at=now)
+    if problems or refusals:
+        bad = len(set(missing) | shut | {r.case_id for r in refusals})
+        message = f"{bad} of {len(case_ids)} cases cannot be assigned; nothing was changed."
+        dispatch.refuse(refusals, lambda r: "case_ids", name_cases=True,
+                        message=f"{message} {refusals[0].sentence}" if refusals else None,
+                        also={"case_ids": problems})
+        raise InvalidInput(message, fields={"case_ids": problems})
     return _apply(session, principal, cases, target, stored_reason(reason, reason_code))
 
 

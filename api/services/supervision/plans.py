@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from api.models import Case, Debtor, Role, RoutePlan, RouteStop, StartKind, StopStatus, User
 from api.models.cases import CLOSED_STATUSES
 from api.services.casefile.assignment import set_assignment
-from api.services.compliance import blackouts
+from api.services.compliance import blackouts, dispatch
 from api.services.compliance.policies import policy_for_case
 from api.services.exceptions import InvalidInput
 from api.services.identity import audit
@@ -110,6 +110,7 @@ def plan_routes(
     starts = _start_points(collectors, order)
     cases = _cases(session, principal, order, collectors[0].team_id)
     holders = _shift_keys(order, cases, collectors)
+    _check_dispatch(session, order, cases, holders, collectors, at=shift.start)
     due = promise_due_case_ids(session, cases, order.day)
     day_start = datetime.combine(order.day, time(0), ZoneInfo(zone))
     declared = blackouts.by_debtor(session, {c.debtor_id for c in cases.values()})
@@ -294,6 +295,32 @@ def _shift_keys(
     if problems:
         raise InvalidInput("Some cases are held by collectors outside this plan.", fields=problems)
     return keys
+
+
+def _check_dispatch(
+    session: Session,
+    order: PlanOrder,
+    cases: dict[int, Case],
+    holders: dict[int, str | None],
+    collectors: list[User],
+    *,
+    at: datetime,
+) -> None:
+    """Each stop's case may be sent to whoever may take it: its holder, or (distributed) any
+    collector of the plan (compliance.dispatch: authorisation, open complaints)."""
+    by_key = {collector_key(c.id): c for c in collectors}
+    field = {a.case_id: a.case_field for a in order.stops}
+    dispatch.check_dispatch(
+        session,
+        [
+            (cases[a.case_id], taker)
+            for a in order.stops
+            for taker in ([by_key[holders[a.case_id]]] if holders[a.case_id] else collectors)
+        ],
+        day=order.day,
+        at=at,
+        field_of=lambda r: field[r.case_id],
+    )
 
 
 def _refuse_impossible(answer: Plan, fields: dict[str, str]) -> None:

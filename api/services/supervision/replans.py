@@ -23,6 +23,7 @@ from api.models import (
     VisitReport,
 )
 from api.models.cases import CLOSED_STATUSES
+from api.services.compliance import dispatch
 from api.services.compliance.policies import policy_for_case
 from api.services.exceptions import Conflict, InvalidInput
 from api.services.identity import audit
@@ -124,6 +125,7 @@ def replan(
             stop = _stop_from_row(row, case, key, policy)
             stops.append(stop)
             source[stop.key] = (row, case)
+    _check_dispatch(session, [case for _, case in source.values()], collector, old, at)
     done.sort(key=lambda r: (r.planned_start or old.shift_start, r.case_id))
     start, kind = _replan_start(old, position, done)
     departs = max(at, old.shift_start)
@@ -167,6 +169,21 @@ def replan(
         detail={"plan_id": plan.id, "replaced": old.id, "case_ids": sorted(by_case)},
     )
     return plan
+
+
+def _check_dispatch(
+    session: Session, cases: list[Case], collector: User, old: RoutePlan, at: datetime
+) -> None:
+    """The stops still to visit may still be sent to the collector (compliance.dispatch); one
+    that may not is named, to cancel (`cancelled_case_ids`) before re-planning the rest."""
+    refusals = dispatch.dispatch_refusals(
+        session, [(case, collector) for case in cases], day=old.service_day,
+        at=max(at, old.shift_start))
+    if refusals:
+        dispatch.refuse(
+            refusals, lambda r: "cancelled_case_ids", name_cases=True,
+            message=f"{refusals[0].sentence} Cancel the stop (cancelled_case_ids) to re-plan "
+            "the rest.")
 
 
 def _cancellations(principal: Principal, by_case: dict, case_ids: Sequence[int]) -> set[int]:

@@ -5,8 +5,11 @@ lost, the arrears are serious, or the business-debtor playbook says so (DOMAIN.m
 Each finding names its rule (a stable id and a sentence) and its evidence. The collector is
 chosen among the team's active collectors by distance from their base to the address to visit
 plus their load (open cases held, and those already suggested to them in this list), with the
-figures. A supervisor accepts by POSTing the cases to `/assignments` with reason
-"suggestion:<rule id>", or edits the choice first. Read-only: nothing is assigned here."""
+figures. Only a collector the case's policy lets be sent is suggested (compliance.dispatch:
+authorised for the case's lender and jurisdiction today); a case nobody may be sent to (an
+open complaint, or nobody authorised) is listed with no collector and the reason. A
+supervisor accepts by POSTing the cases to `/assignments` with reason "suggestion:<rule id>",
+or edits the choice first. Read-only: nothing is assigned here."""
 
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ from api.models import (
 )
 from api.models.cases import CLOSED_STATUSES
 from api.models.types import utcnow
+from api.services.compliance import dispatch
 from api.services.exceptions import Forbidden, InvalidInput
 from api.services.identity import audit
 from api.services.identity.access import visible_cases
@@ -143,6 +147,9 @@ class _Case:
     debtor_name: str
     timezone: str
     has_phone: bool
+    lender: str = "default"
+    jurisdiction: str = "CN"
+    policy_id: int | None = None
     calls: list = field(default_factory=list)  # (occurred_at, outcome, contact_id), oldest first
     last_visit: date | None = None  # debtor-local day of the latest visit report or attempt
     promise: tuple | None = None  # the latest promise: (status, [(due_on, amount_fen)])
@@ -180,7 +187,7 @@ def suggest_visits(
     wanted.sort(key=lambda c: (min(RULES[f.rule].rank for f in c.findings),
                                -c.days_past_due, -c.overdue_fen, c.id))
     addresses = _visit_addresses(session, wanted)
-    choices = _choose_collectors(session, team_id, wanted, addresses, thresholds)
+    choices = _choose_collectors(session, team_id, wanted, addresses, thresholds, now)
     start = (page - 1) * page_size
     shown = wanted[start : start + page_size]
     items = [_item(c, addresses.get(c.id), choices[c.id], thresholds) for c in shown]
@@ -227,7 +234,7 @@ def _load(
         select(Case.id, Case.contract_no, Case.product, Case.bucket, Case.days_past_due,
                Case.overdue_fen, Case.figures_as_of, Case.collector_id, Case.debtor_id,
                Debtor.name, Debtor.timezone, Debtor.mobile_phone, Debtor.home_phone,
-               Debtor.work_phone)
+               Debtor.work_phone, Case.lender, Case.jurisdiction, Case.policy_id)
         .join(Debtor, Debtor.id == Case.debtor_id)
         .where(Case.id.in_(ids))
     ).all()
@@ -235,6 +242,7 @@ def _load(
         r.id: _Case(r.id, r.contract_no, r.product, r.bucket, r.days_past_due, r.overdue_fen,
                     r.figures_as_of, r.collector_id, r.debtor_id, r.name, r.timezone,
                     bool(r.mobile_phone or r.home_phone or r.work_phone),
+                    lender=r.lender, jurisdiction=r.jurisdiction, policy_id=r.policy_id,
                     business=r.product is Product.MACHINERY_FINANCE)
         for r in rows
     }
@@ -414,11 +422,12 @@ def open_case_counts(session: Session, collector_ids) -> dict[int, int]:
 
 def _choose_collectors(
     session: Session, team_id: int, cases: list[_Case], addresses: dict[int, Address],
-    t: Thresholds,
+    t: Thresholds, now: datetime,
 ) -> dict[int, dict]:
     """Greedy in list order: each case to the collector with the lowest cost, km from base
     plus `km_per_open_case` per case held or already suggested; a case already held by an
-    active collector of the team stays with them."""
+    active collector of the team stays with them. Only collectors who may be sent to the case
+    today are considered."""
     users = session.execute(
         select(User.id, User.full_name, User.base_lat, User.base_lon)
         .where(User.team_id == team_id, User.role == Role.COLLECTOR, User.is_active.is_(True))
@@ -430,24 +439,38 @@ def _choose_collectors(
             for u in users]
     by_id = {m.id: m for m in team}
     distances = _distance_matrix(cases, addresses, team)
+    today = now.astimezone(_zone(session.get(Team, team_id).timezone)).date()
+    policies = dispatch.PolicyBook(session, now)
+    held = dispatch.authorisations_of(session, by_id)
+    complaints = dispatch.open_complaints(session, [c.id for c in cases])
     out: dict[int, dict] = {}
     for row, case in enumerate(cases):
-        if not team:
-            out[case.id] = {"suggested": None, "candidates": []}
+        policy = policies(case)
+        complaint = complaints.get(case.id) if policy.block_dispatch_on_open_complaint else None
+        may = [k for k in range(len(team))
+               if dispatch.authorised(policy, team[k], held.get(team[k].id, []), case, today)]
+        if complaint is not None or not may:
+            blocked = (dispatch.complaint_sentence(case, complaint) if complaint is not None
+                       else f"No collector of the team may be sent: none is authorised for "
+                       f"lender {case.lender} in {case.jurisdiction} on {today}.")
+            out[case.id] = {"suggested": None, "candidates": [], "blocked": blocked}
             continue
         ranked = sorted(
-            range(len(team)),
+            may,
             key=lambda k: (math.isnan(distances[row][k]),
                            _cost(distances[row][k], team[k], t), team[k].id),
         )
         holder = by_id.get(case.collector_id)
+        if holder is not None and team.index(holder) not in may:
+            holder = None
         best = team.index(holder) if holder else ranked[0]
         figures = [_figures(team[k], distances[row][k], t) for k in ranked[: t.candidates]]
         choice = _figures(team[best], distances[row][best], t)
-        choice["why"] = _why(choice, holder is not None, ranked, best, distances[row], team, t)
+        choice["why"] = _why(choice, holder is not None, ranked, best, distances[row], team, t,
+                             pool=[team[k] for k in may])
         if holder is None:
             team[best].planned += 1
-        out[case.id] = {"suggested": choice, "candidates": figures}
+        out[case.id] = {"suggested": choice, "candidates": figures, "blocked": None}
     return out
 
 
@@ -486,8 +509,9 @@ def _figures(m: _Collector, distance_m: float, t: Thresholds) -> dict:
 
 def _why(
     choice: dict, holds: bool, ranked: list[int], best: int, row: list[float],
-    team: list[_Collector], t: Thresholds,
+    team: list[_Collector], t: Thresholds, pool: list[_Collector],
 ) -> str:
+    """Why `team[best]` was chosen among `pool`, the collectors who may be sent."""
     load = f"{choice['open_cases']} open cases"
     if choice["planned"]:
         load += f" (+{choice['planned']} suggested above)"
@@ -498,10 +522,11 @@ def _why(
     located = [k for k in ranked if not math.isnan(row[k])]
     nearest = (f", the nearest of {len(located)} located"
                if located and located[0] == best and len(located) > 1 else "")
-    lightest = min(team, key=lambda m: (m.open_cases + m.planned, m.id)) is team[best]
-    return (f"lowest cost of {len(team)} collectors (km from base + "
+    lightest = min(pool, key=lambda m: (m.open_cases + m.planned, m.id)) is team[best]
+    authorised = "" if len(pool) == len(team) else " authorised"
+    return (f"lowest cost of {len(pool)}{authorised} collectors (km from base + "
             f"{t.km_per_open_case:g} per open case): {where}{nearest}; {load}"
-            + (", the lightest load" if lightest and len(team) > 1 else ""))
+            + (", the lightest load" if lightest and len(pool) > 1 else ""))
 
 
 def _item(c: _Case, address: Address | None, choice: dict, t: Thresholds) -> dict:
@@ -522,6 +547,7 @@ def _item(c: _Case, address: Address | None, choice: dict, t: Thresholds) -> dic
                   for f in sorted(c.findings, key=lambda f: RULES[f.rule].rank)],
         "suggested_collector": choice["suggested"],
         "candidates": choice["candidates"],
+        "dispatch_blocked": choice["blocked"],
         "accept_reason": f"suggestion:{first.rule}",
     }
 

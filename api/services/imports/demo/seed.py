@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.models import Case, ImportRun, Role, Team, User
+from api.services.compliance import authorisations
 from api.services.identity import accounts
 from api.services.identity.pii import PiiCipher
 from api.services.imports.demo.book import generate_cases_file
@@ -69,6 +70,10 @@ def seed_demo(session: Session, cipher: PiiCipher, *, n_cases: int = 2000, seed:
         user = accounts.create_user(session, username=DEMO_PREFIX + username, full_name=full_name,
                                     role=role, password=password,
                                     team_id=team.id if team else None)
+        if role is Role.COLLECTOR:  # the certificate every demo collector holds
+            authorisations.grant(session, user, certificate_no=f"DEMO-{user.id:05d}",
+                                 valid_from=as_of, granted_by_id=None,
+                                 **authorisations.STANDARD)
         users.append(DemoUser(user.username, full_name, role.value,
                               team.code if team else None, password))
         return user
