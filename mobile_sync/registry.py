@@ -14,6 +14,7 @@ from api.models import (
     FieldProposal,
     FieldReceipt,
     NoticeServed,
+    ReachabilityChange,
     RepaymentPromise,
     Repossession,
     VehicleSighting,
@@ -24,6 +25,7 @@ from api.services.fieldwork import (
     notices,
     promises,
     proposals,
+    reachability,
     receipts,
     vehicles,
     visits,
@@ -56,5 +58,8 @@ MUTATIONS: dict[str, MutationType] = {
     ),
     "repossession": MutationType(
         payloads.RepossessionSchema, Repossession, vehicles.record_repossession
+    ),
+    "reachability": MutationType(
+        payloads.ReachabilitySchema, ReachabilityChange, reachability.record_reachability
     ),
 }

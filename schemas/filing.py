@@ -53,6 +53,7 @@ OnlineRepossessionSchema = online(fieldwork.RepossessionSchema, "OnlineRepossess
 OnlineContactAttemptSchema = online(fieldwork.ContactAttemptSchema, "OnlineContactAttemptSchema")
 OnlineCaseNoteSchema = online(fieldwork.CaseNoteSchema, "OnlineCaseNoteSchema")
 OnlineFieldProposalSchema = online(fieldwork.FieldProposalSchema, "OnlineFieldProposalSchema")
+OnlineReachabilitySchema = online(fieldwork.ReachabilitySchema, "OnlineReachabilitySchema")
 
 
 class FiledSchema(Schema):

@@ -17,6 +17,7 @@ def register_blueprints(api: Api) -> None:
         health,
         imports,
         proposals,
+        reachability,
         routes,
         sync,
         targets,
@@ -25,6 +26,6 @@ def register_blueprints(api: Api) -> None:
 
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
-        evidence, exceptions_feed, health, assignments, routes, targets,
+        evidence, exceptions_feed, health, assignments, routes, targets, reachability,
     ):
         api.register_blueprint(module.blp)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from api.models import Case, CaseNote, Channel, Contact, ContactAttempt, ContactOutcome
+from api.services.compliance import contact_rules
 from api.services.exceptions import InvalidInput
 from api.services.fieldwork.context import FieldContext
 
@@ -23,6 +24,7 @@ def record_contact_attempt(ctx: FieldContext, data: dict) -> ContactAttempt:
                 "That contact is not one of this debtor's.",
                 fields={"contact_id": ["not a contact of this case's debtor"]},
             )
+    contact_rules.check_contact_attempt(ctx, data)
     over_limit = False
     if data["channel"] is Channel.CALL and data["outcome"] in CONNECTED:
         over_limit = (
