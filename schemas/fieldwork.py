@@ -310,6 +310,11 @@ class NoticeSchema(EvidenceRecordSchema, PlaceMixin):
     notice_type = ma.fields.String(required=True, validate=one_of(NOTICE_TYPES))
     served_to_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
     served_to_role = ma.fields.String(required=True, validate=one_of(SERVED_TO_ROLES))
+    served_to_contact_id = ma.fields.Integer(
+        load_default=None,
+        metadata={"description": "the debtor's contact it was served to, if one; refused "
+                  "(`uninformed_contact_no_loan_data`) when they do not know of the loan"},
+    )
     method = ma.fields.String(required=True, validate=one_of(SERVICE_METHODS))
     served_at = ma.fields.AwareDateTime(required=True)
 

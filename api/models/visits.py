@@ -152,6 +152,10 @@ class NoticeServed(FieldRecordMixin, db.Model):
     notice_type: Mapped[str] = mapped_column(String(30))
     served_to_name: Mapped[str] = mapped_column(String(120))
     served_to_role: Mapped[str] = mapped_column(String(30))
+    # The debtor's contact it was served to, when it was one: they must know of the loan.
+    served_to_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL")
+    )
     method: Mapped[str] = mapped_column(String(30))
     served_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     lat: Mapped[float | None] = mapped_column(Float)

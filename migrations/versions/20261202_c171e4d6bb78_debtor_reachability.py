@@ -1,6 +1,7 @@
 """The debtor's reachability per case: each change (marked unreachable with a reason and since
 when, or reachable again), by whom and when; the latest is the case's state. And the contact
-(a guarantor) who signed a promise or paid a receipt, when it was not the debtor.
+(a guarantor) who signed a promise, paid a receipt or was served a notice, when it was not the
+debtor.
 
 Revision ID: c171e4d6bb78
 Revises: e4a7c2b9d1f0
@@ -21,6 +22,11 @@ depends_on: str | Sequence[str] | None = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TABLE = "reachability_changes"
+CONTACT_COLUMNS = (
+    ("repayment_promises", "signer_contact_id"),
+    ("field_receipts", "payer_contact_id"),
+    ("notices_served", "served_to_contact_id"),
+)
 
 
 def upgrade() -> None:
@@ -49,8 +55,7 @@ def upgrade() -> None:
     for column in ("author_id", "case_id", "device_id"):
         op.create_index(op.f(f"ix_{TABLE}_{column}"), TABLE, [column])
     op.create_index("ix_reachability_changes_case_time", TABLE, ["case_id", "client_time"])
-    for table, column in (("repayment_promises", "signer_contact_id"),
-                          ("field_receipts", "payer_contact_id")):
+    for table, column in CONTACT_COLUMNS:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column(column, BigId, nullable=True))
             batch.create_foreign_key(batch.f(f"fk_{table}_{column}_contacts"), "contacts",
@@ -58,8 +63,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table, column in (("repayment_promises", "signer_contact_id"),
-                          ("field_receipts", "payer_contact_id")):
+    for table, column in CONTACT_COLUMNS:
         with op.batch_alter_table(table) as batch:
             batch.drop_constraint(batch.f(f"fk_{table}_{column}_contacts"), type_="foreignkey")
             batch.drop_column(column)

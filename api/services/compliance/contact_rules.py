@@ -7,6 +7,9 @@
 - `third_party_no_amounts`: what is recorded with, or for, a third party carries no amount:
   a visit that met one has no `promised_fen` or `collected_fen`, and a promise or receipt is
   never signed or paid by one. Free text (notes) is not read for figures.
+- `uninformed_contact_no_loan_data`: a notice, promise or receipt handed to a contact who does
+  not know of the loan is refused (the views and the phone's document carry no loan figures
+  on a contact at all: casefile.cases.contact_view).
 
 Who is a third party: every contact whose `role` is not guarantor or counter-guarantor.
 Guarantors are parties to the loan, who may be told of it and may promise or pay; `relation`
@@ -82,10 +85,26 @@ def check_visit_amounts(ctx: FieldContext, data: dict) -> None:
 
 
 def check_payer(ctx: FieldContext, data: dict, field: str) -> None:
-    """A promise or receipt (which always carries amounts) is never a third party's."""
+    """A promise or receipt (which always carries amounts, and shows the loan to whoever signs
+    or pays) is never a third party's, nor a contact's who does not know of the loan."""
     contact = _contact_of(ctx, data.get(field))
     if contact is not None and is_third_party(contact):
         _refuse_amounts(ctx, f"{contact.name} ({contact.relation})", [field])
+    check_shown_loan_data(ctx, data, field)
+
+
+def check_shown_loan_data(ctx: FieldContext, data: dict, field: str) -> None:
+    """A record handed to a contact (a notice, a promise, a receipt) shows them the loan:
+    refused when they do not know of it."""
+    contact = _contact_of(ctx, data.get(field))
+    if contact is not None and not contact.knows_of_loan:
+        raise RuleBreach(
+            "uninformed_contact_no_loan_data",
+            ctx.policy,
+            f"Case {ctx.case.contract_no}: {contact.name} ({contact.relation}) does not know of "
+            f"the loan and may not be handed anything that shows it.",
+            fields={field: ["this contact does not know of the loan"]},
+        )
 
 
 def _refuse_amounts(ctx: FieldContext, who: str, fields: list[str]) -> None:
