@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.extensions import db
@@ -71,6 +71,8 @@ class ContactAttempt(FieldRecordMixin, db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     # More connected calls that local day than the policy allows (national standard: 3).
     over_call_limit: Mapped[bool] = mapped_column(default=False)
+    # A third party was contacted while the debtor was not marked unreachable (contact_rules).
+    contact_while_reachable: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class CaseNote(FieldRecordMixin, db.Model):

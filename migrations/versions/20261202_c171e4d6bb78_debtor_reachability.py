@@ -1,7 +1,7 @@
 """The debtor's reachability per case: each change (marked unreachable with a reason and since
 when, or reachable again), by whom and when; the latest is the case's state. And the contact
 (a guarantor) who signed a promise, paid a receipt or was served a notice, when it was not the
-debtor.
+debtor; and whether a contact attempt reached a third party while the debtor was reachable.
 
 Revision ID: c171e4d6bb78
 Revises: e4a7c2b9d1f0
@@ -55,6 +55,9 @@ def upgrade() -> None:
     for column in ("author_id", "case_id", "device_id"):
         op.create_index(op.f(f"ix_{TABLE}_{column}"), TABLE, [column])
     op.create_index("ix_reachability_changes_case_time", TABLE, ["case_id", "client_time"])
+    with op.batch_alter_table("contact_attempts") as batch:
+        batch.add_column(sa.Column("contact_while_reachable", sa.Boolean(), nullable=False,
+                                   server_default=sa.false()))
     for table, column in CONTACT_COLUMNS:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column(column, BigId, nullable=True))
@@ -67,4 +70,6 @@ def downgrade() -> None:
         with op.batch_alter_table(table) as batch:
             batch.drop_constraint(batch.f(f"fk_{table}_{column}_contacts"), type_="foreignkey")
             batch.drop_column(column)
+    with op.batch_alter_table("contact_attempts") as batch:
+        batch.drop_column("contact_while_reachable")
     op.drop_table(TABLE)

@@ -216,6 +216,12 @@ def test_a_call_to_a_third_party_is_flagged_until_the_debtor_is_marked_unreachab
     assert online.status_code == 201
     assert "contact_while_reachable" in online.get_json()["flags"]
     assert db.session.scalar(select(func.count()).select_from(ContactAttempt)) == 6
+    flagged_rows = db.session.scalar(select(func.count()).where(
+        ContactAttempt.contact_while_reachable.is_(True)))
+    assert flagged_rows == 3  # kept on the record, for review
+    timeline = desk["client"].get(f"/cases/{case.id}/timeline",
+                                  headers=desk["headers"]["supervisor"]).get_json()
+    assert sum("contact_while_reachable" in i["flags"] for i in timeline["items"]) == 3
 
 
 @pytest.mark.rule("contacts_when_unreachable", preset="CN")

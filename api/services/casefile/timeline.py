@@ -128,11 +128,12 @@ _SOURCES: dict[TimelineKind, _Source] = {
     TimelineKind.CONTACT_ATTEMPT: _field(
         ContactAttempt, ContactAttempt.occurred_at, ContactAttempt.channel,
         ContactAttempt.outcome, ContactAttempt.contact_id, ContactAttempt.duration_s,
-        ContactAttempt.note, ContactAttempt.over_call_limit,
+        ContactAttempt.note, ContactAttempt.over_call_limit, ContactAttempt.contact_while_reachable,
         summary=lambda r: {"channel": r.channel, "outcome": r.outcome,
                            "contact_id": r.contact_id, "duration_s": r.duration_s,
                            "note": excerpt(r.note)},
-        flags=lambda r: ["over_daily_call_limit"] if r.over_call_limit else []),
+        flags=lambda r: ["over_daily_call_limit"] * r.over_call_limit
+        + ["contact_while_reachable"] * r.contact_while_reachable),
     TimelineKind.CASE_NOTE: _field(
         CaseNote, CaseNote.client_time, CaseNote.text,
         summary=lambda r: {"text": excerpt(r.text)}),

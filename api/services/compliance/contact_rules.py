@@ -44,16 +44,19 @@ def _contact_of(ctx: FieldContext, contact_id: int | None) -> Contact | None:
     return contact if contact is not None and contact.debtor_id == ctx.case.debtor_id else None
 
 
-def check_contact_attempt(ctx: FieldContext, data: dict) -> None:
-    """Flag an attempt at a third party while the debtor was not marked unreachable."""
+def check_contact_attempt(ctx: FieldContext, data: dict) -> bool:
+    """Flag an attempt at a third party while the debtor was not marked unreachable (at the
+    attempt's moment); answers whether it was flagged."""
     contact = _contact_of(ctx, data.get("contact_id"))
-    if (
+    flagged = (
         contact is not None
         and is_third_party(contact)
         and ctx.policy.contacts_only_when_unreachable
         and not reachability.unreachable_at(ctx.session, ctx.case.id, data["occurred_at"])
-    ):
+    )
+    if flagged:
         ctx.flags.append("contact_while_reachable")
+    return flagged
 
 
 def check_reveal(session: Session, case: Case, policy: Policy, contacts: list[Contact]) -> None:

@@ -24,7 +24,7 @@ def record_contact_attempt(ctx: FieldContext, data: dict) -> ContactAttempt:
                 "That contact is not one of this debtor's.",
                 fields={"contact_id": ["not a contact of this case's debtor"]},
             )
-    contact_rules.check_contact_attempt(ctx, data)
+    while_reachable = contact_rules.check_contact_attempt(ctx, data)
     over_limit = False
     if data["channel"] is Channel.CALL and data["outcome"] in CONNECTED:
         over_limit = (
@@ -42,6 +42,7 @@ def record_contact_attempt(ctx: FieldContext, data: dict) -> ContactAttempt:
         duration_s=data["duration_s"],
         note=data["note"],
         over_call_limit=over_limit,
+        contact_while_reachable=while_reachable,
     )
     ctx.session.add(attempt)
     return attempt
