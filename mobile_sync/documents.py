@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from api.models import Case, CaseNote, ContactAttempt, Debtor, DebtorBlackout, FieldProposal
 from api.models.cases import CLOSED_STATUSES
 from api.services.casefile.cases import address_view, collateral_view, contact_view, debtor_view
+from api.services.fieldwork import reachability
 from api.services.identity.pii import PiiCipher
 from mobile_sync.field_history import field_history
 
@@ -82,6 +83,7 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
     proposals = _recent(session, FieldProposal, ids)
     history = field_history(session, ids)
     blackouts = _blackouts(session, {g.debtor.id for g in graphs.values()})
+    reachable = reachability.latest(session, ids)
     out = {}
     for graph in graphs.values():
         case, debtor = graph.case, graph.debtor
@@ -111,6 +113,8 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
             "jurisdiction": case.jurisdiction,
             "policy_id": case.policy_id,
             "debtor": debtor_view(debtor, cipher, full=True),
+            # Contacts and third parties only while the debtor is marked unreachable.
+            "reachability": reachability.state_view(reachable.get(case.id)),
             "contacts": [contact_view(c, full=True) for c in graph.contacts],
             "addresses": [address_view(a) for a in graph.addresses],
             "schedule": [

@@ -119,7 +119,8 @@ def _apply_one(
         raise  # not a refusal: the phone sends this mutation again later
     except DomainError as exc:
         status = "rejected"
-        info = {"code": exc.code, "message": exc.message, "fields": _in_payload(exc.fields)}
+        info = {"code": exc.code, "message": exc.message, "fields": _in_payload(exc.fields),
+                **exc.details()}
     except DataError:  # a value the schemas let through but the column refuses: not transient
         status = "rejected"
         info = {"code": "invalid_value", "fields": {},

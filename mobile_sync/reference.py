@@ -28,6 +28,7 @@ def reference_data(policies: list[dict]) -> dict:
         "channels": [c.value for c in Channel],
         "contact_outcomes": [o.value for o in ContactOutcome],
         "delinquency_reasons": v.DELINQUENCY_REASONS,
+        "unreachable_reasons": v.UNREACHABLE_REASONS,
         "relations": [r.value for r in Relation],
         "address_kinds": [k.value for k in AddressKind],
         "proposal_kinds": [k.value for k in ProposalKind],

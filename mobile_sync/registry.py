@@ -14,6 +14,7 @@ from api.models import (
     FieldProposal,
     FieldReceipt,
     NoticeServed,
+    ReachabilityChange,
     RepaymentPromise,
     Repossession,
     VehicleSighting,
@@ -26,6 +27,7 @@ from api.services.fieldwork import (
     presence,
     promises,
     proposals,
+    reachability,
     receipts,
     vehicles,
     visits,
@@ -64,5 +66,8 @@ MUTATIONS: dict[str, MutationType] = {
     ),
     "repossession": MutationType(
         payloads.RepossessionSchema, Repossession, vehicles.record_repossession
+    ),
+    "reachability": MutationType(
+        payloads.ReachabilitySchema, ReachabilityChange, reachability.record_reachability
     ),
 }

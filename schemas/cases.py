@@ -132,6 +132,10 @@ class ContactViewSchema(Schema):
     may_discuss_debt = ma.fields.Boolean(
         metadata={"description": "false: say nothing about the debt to this person"}
     )
+    third_party = ma.fields.Boolean(
+        metadata={"description": "not a guarantor: contact only while the debtor is marked "
+                  "unreachable, and record no amounts with them"}
+    )
 
 
 class AddressViewSchema(Schema):
@@ -240,6 +244,15 @@ class RevealSchema(Schema):
             "example": "Statement of claim to the Futian District People's Court",
         },
     )
+    include_third_parties = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "also reveal the phones of contacts who are not guarantors (third "
+            "parties); refused (`rule_breach`, rule `contacts_when_unreachable`) while the "
+            "debtor is not marked unreachable, where the policy says so. Without it their "
+            "phones come masked"
+        },
+    )
 
 
 class RevealedDebtorSchema(Schema):
@@ -256,6 +269,10 @@ class RevealedContactSchema(Schema):
     name = ma.fields.String()
     relation = ma.fields.Enum(Relation, by_value=True)
     phone = ma.fields.String(allow_none=True)
+    phone_masked = ma.fields.Boolean(
+        metadata={"description": "true: a third party's phone, masked (ask with "
+                  "`include_third_parties` once the debtor is marked unreachable)"}
+    )
     knows_of_loan = ma.fields.Boolean(
         metadata={"description": "false: say nothing about the debt to this person"}
     )

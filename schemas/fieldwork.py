@@ -28,6 +28,7 @@ from api.models.vocabulary import (
     RECEIPT_METHODS,
     SERVED_TO_ROLES,
     SERVICE_METHODS,
+    UNREACHABLE_REASONS,
 )
 from api.services.fieldwork.promise_pdf import MAX_STROKE_POINTS
 from api.services.geo import DATUMS
@@ -64,6 +65,34 @@ class ContactAttemptSchema(RecordSchema):
 
 class CaseNoteSchema(RecordSchema):
     text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=4000))
+
+
+class ReachabilitySchema(RecordSchema):
+    """The debtor marked unreachable, or reachable again (compliance: contacts and third
+    parties only while the debtor is marked unreachable)."""
+
+    unreachable = ma.fields.Boolean(
+        required=True, metadata={"description": "true: cannot be reached; false: reachable again"}
+    )
+    reason = ma.fields.String(
+        load_default=None,
+        validate=one_of(UNREACHABLE_REASONS),
+        metadata={"description": "why the debtor cannot be reached; required when unreachable"},
+    )
+    since = ma.fields.AwareDateTime(
+        load_default=None,
+        metadata={"description": "unreachable since (default: the marking); not later than it"},
+    )
+    note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+
+    @ma.validates_schema
+    def reason_only_when_unreachable(self, data, **kwargs):
+        if data.get("unreachable") and not data.get("reason"):
+            raise ma.ValidationError({"reason": ["required when marking unreachable"]})
+        if data.get("unreachable") is False:
+            given = [k for k in ("reason", "since") if data.get(k) is not None]
+            if given:
+                raise ma.ValidationError({k: ["only when marking unreachable"] for k in given})
 
 
 class ProposedPhoneSchema(Schema):
@@ -242,6 +271,11 @@ class PromiseSchema(EvidenceRecordSchema, PlaceMixin):
     )
     method = ma.fields.String(required=True, validate=one_of(PROMISE_METHODS))
     signer_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    signer_contact_id = ma.fields.Integer(
+        load_default=None,
+        metadata={"description": "the debtor's contact who signed (a guarantor); omit when "
+                  "the debtor signed. A third party is refused (`third_party_no_amounts`)"},
+    )
     signer_national_id = ma.fields.String(load_default=None)
     signature_strokes = ma.fields.List(
         ma.fields.List(
@@ -279,6 +313,11 @@ class ReceiptSchema(EvidenceRecordSchema):
     amount_fen = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
     method = ma.fields.String(required=True, validate=one_of(RECEIPT_METHODS))
     payer_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    payer_contact_id = ma.fields.Integer(
+        load_default=None,
+        metadata={"description": "the debtor's contact who paid (a guarantor); omit when the "
+                  "debtor paid. A third party is refused (`third_party_no_amounts`)"},
+    )
     received_at = ma.fields.AwareDateTime(required=True)
 
 
@@ -287,6 +326,11 @@ class NoticeSchema(EvidenceRecordSchema, PlaceMixin):
     notice_type = ma.fields.String(required=True, validate=one_of(NOTICE_TYPES))
     served_to_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
     served_to_role = ma.fields.String(required=True, validate=one_of(SERVED_TO_ROLES))
+    served_to_contact_id = ma.fields.Integer(
+        load_default=None,
+        metadata={"description": "the debtor's contact it was served to, if one; refused "
+                  "(`uninformed_contact_no_loan_data`) when they do not know of the loan"},
+    )
     method = ma.fields.String(required=True, validate=one_of(SERVICE_METHODS))
     served_at = ma.fields.AwareDateTime(required=True)
 

@@ -54,6 +54,7 @@ OnlineContactAttemptSchema = online(fieldwork.ContactAttemptSchema, "OnlineConta
 OnlineCaseNoteSchema = online(fieldwork.CaseNoteSchema, "OnlineCaseNoteSchema")
 OnlineFieldProposalSchema = online(fieldwork.FieldProposalSchema, "OnlineFieldProposalSchema")
 OnlinePresenceSchema = online(fieldwork.PresenceSchema, "OnlinePresenceSchema")
+OnlineReachabilitySchema = online(fieldwork.ReachabilitySchema, "OnlineReachabilitySchema")
 
 
 class FiledSchema(Schema):

@@ -100,6 +100,9 @@ class ReferenceDataSchema(Schema):
     delinquency_reasons = _labelled(
         vocabulary.DELINQUENCY_REASONS, "`visit_report.reason`: code → label"
     )
+    unreachable_reasons = _labelled(
+        vocabulary.UNREACHABLE_REASONS, "`reachability.reason`: code → label"
+    )
     relations = _codes((r.value for r in Relation), "a proposed contact's `relation`")
     address_kinds = _codes((k.value for k in AddressKind), "a proposed address's `kind`")
     proposal_kinds = _codes((k.value for k in ProposalKind), "`field_proposal.kind`")
@@ -200,6 +203,13 @@ class MutationResultSchema(Schema):
     message = ma.fields.String()
     fields = ma.fields.Dict(
         metadata={"description": "rejected: what is wrong, by field (`payload.…`)"}
+    )
+    rule = ma.fields.String(
+        metadata={"description": "rejected as `rule_breach`: the rule's id (docs/compliance)"}
+    )
+    policy = ma.fields.String(metadata={"description": "rule_breach: the policy's name"})
+    policy_version = ma.fields.Integer(
+        metadata={"description": "rule_breach: the policy version that applied"}
     )
     expected_mutation_id = ma.fields.Integer()
     original = ma.fields.Dict(metadata={"description": "duplicate: the first answer"})

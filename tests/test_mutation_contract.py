@@ -198,6 +198,7 @@ def test_every_enum_valued_payload_field_lists_the_python_vocabulary(spec):
         "notice_served.served_to_role",
         "notice_served.method",
         "repossession.files[].kind",
+        "reachability.reason",
     } <= found
 
 
@@ -390,6 +391,11 @@ def samples(case_id: int, collateral_id: int) -> list[tuple[str, dict]]:
                 recovered_at="2026-11-21T03:10:00+08:00",
                 files=[photo("vehicle", "DSCN0012.jpg")],
             ),
+        ),
+        (
+            "reachability",
+            record(case_id, unreachable=True, reason="phones_off",
+                   since="2026-11-18T09:00:00+08:00"),
         ),
     ]
 

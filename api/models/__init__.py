@@ -46,6 +46,7 @@ from api.models.field import (
     FieldProposal,
     ProposalKind,
     ProposalStatus,
+    ReachabilityChange,
 )
 from api.models.imports import ImportRun
 from api.models.org import Device, RefreshToken, Role, Team, User
@@ -124,6 +125,7 @@ __all__ = [
     "PromiseStatus",
     "ProposalKind",
     "ProposalStatus",
+    "ReachabilityChange",
     "RefreshToken",
     "Relation",
     "RepaymentPromise",

@@ -41,6 +41,11 @@ class ContactRole(enum.StrEnum):
     COUNTER_GUARANTOR = "counter_guarantor"
 
 
+# Parties to the loan, who may be told of it; every other contact is a third party
+# (compliance.contact_rules).
+LOAN_PARTIES = (ContactRole.GUARANTOR, ContactRole.COUNTER_GUARANTOR)
+
+
 class AddressKind(enum.StrEnum):
     HOUSEHOLD_REGISTRATION = "household_registration"
     HOME = "home"

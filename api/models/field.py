@@ -97,3 +97,17 @@ class FieldProposal(FieldRecordMixin, db.Model):
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     review_note: Mapped[str | None] = mapped_column(String(200))
+
+
+class ReachabilityChange(FieldRecordMixin, db.Model):
+    """The debtor of a case marked unreachable (with why and since when) or reachable again,
+    by the case's collector or a supervisor of its team. Append-only: the latest change by
+    `client_time` is the case's state, and the rows are its history (who, when)."""
+
+    __tablename__ = "reachability_changes"
+    __table_args__ = (Index("ix_reachability_changes_case_time", "case_id", "client_time"),)
+
+    unreachable: Mapped[bool]
+    reason: Mapped[str | None] = mapped_column(String(30))  # vocabulary.UNREACHABLE_REASONS
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # unreachable since
+    note: Mapped[str | None] = mapped_column(Text)

@@ -124,6 +124,10 @@ class RepaymentPromise(FieldRecordMixin, db.Model):
     last_due_on: Mapped[date]
     method: Mapped[str] = mapped_column(String(30))
     signer_name: Mapped[str] = mapped_column(String(120))
+    # The debtor's contact who signed (a guarantor), when it was not the debtor.
+    signer_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL")
+    )
     signer_id_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
     signer_id_last4: Mapped[str | None] = mapped_column(String(4))
     signature_file_id: Mapped[str | None] = mapped_column(String(36))
@@ -151,6 +155,10 @@ class FieldReceipt(FieldRecordMixin, db.Model):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     method: Mapped[str] = mapped_column(String(20))
     payer_name: Mapped[str] = mapped_column(String(120))
+    # The debtor's contact who paid (a guarantor), when it was not the debtor.
+    payer_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL")
+    )
     # When the money was taken (the phone sends it as `received_at`); the mixin's `received_at`
     # is when the server received the record, as for every field record.
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -165,6 +173,10 @@ class NoticeServed(FieldRecordMixin, db.Model):
     notice_type: Mapped[str] = mapped_column(String(30))
     served_to_name: Mapped[str] = mapped_column(String(120))
     served_to_role: Mapped[str] = mapped_column(String(30))
+    # The debtor's contact it was served to, when it was one: they must know of the loan.
+    served_to_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL")
+    )
     method: Mapped[str] = mapped_column(String(30))
     served_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     lat: Mapped[float | None] = mapped_column(Float)

@@ -40,6 +40,18 @@ DELINQUENCY_REASONS = {
     "other": "其他 other",
 }
 
+# Why a debtor is marked unreachable (the policy may then allow contacts and third parties).
+UNREACHABLE_REASONS = {
+    "phones_unanswered": "电话无人接听 every phone rings out, day after day",
+    "phones_off": "关机 / 停机 every phone switched off or out of service",
+    "numbers_invalid": "空号 / 错号 every number is wrong or disconnected",
+    "moved_away": "搬离 not at any known address",
+    "absconded": "失联 vanished on purpose",
+    "detained": "羁押 in custody",
+    "hospitalised": "住院 in hospital, cannot be reached",
+    "other": "其他 other (say why in the note)",
+}
+
 # Every flag a field record can carry: push answers, stored records and `?flag=` filters use
 # these names and no others. A flag never blocks a save; it surfaces an exception for review.
 FLAGS = {
@@ -59,4 +71,6 @@ FLAGS = {
     "over_weekly_attempt_cap": "more attempts in 7 days than the policy allows",
     "vehicle_mismatch": "the VIN or engine number read on site differs from the file",
     "case_reassigned": "the case had left the author when the record arrived",
+    "contact_while_reachable": "a contact or third party was contacted while the debtor was "
+    "not marked unreachable",
 }

@@ -20,6 +20,7 @@ def register_blueprints(api: Api) -> None:
         imports,
         policies,
         proposals,
+        reachability,
         routes,
         sync,
         targets,
@@ -29,6 +30,6 @@ def register_blueprints(api: Api) -> None:
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
         evidence, exceptions_feed, health, assignments, routes, targets, policies, blackouts,
-        complaints,
+        complaints, reachability,
     ):
         api.register_blueprint(module.blp)

@@ -123,14 +123,20 @@ class CaseReveal(MethodView):
         headers={"Cache-Control": {"description": "no-store", "schema": {"type": "string"}}},
     )
     @blp.alt_response(404, description="No such case")
-    @blp.alt_response(422, description="Purpose missing, unknown, or not 10-400 characters")
+    @blp.alt_response(
+        422,
+        description="Purpose missing, unknown, or not 10-400 characters; or `rule_breach` "
+        "(`contacts_when_unreachable`): third parties' phones asked for while the debtor is "
+        "not marked unreachable",
+    )
     def post(self, args, case_id):
         """Reveal the debtor's full national ID and phones, for a stated purpose
 
         For legal staff and administrators: the debtor's national ID, mobile, home and work
-        phones and the contacts' phones, in full. Audited as `case.reveal` with the purpose
-        code and text; the answer must not be cached (`Cache-Control: no-store`). Other
-        roles get 403, whichever case they name."""
+        phones and the guarantors' phones, in full; other contacts' (third parties') phones
+        with `include_third_parties`, only once the debtor is marked unreachable. Audited as
+        `case.reveal` with the purpose code and text; the answer must not be cached
+        (`Cache-Control: no-store`). Other roles get 403, whichever case they name."""
         revealed = reveal_personal_data(
             db.session,
             current_principal(),
@@ -138,6 +144,7 @@ class CaseReveal(MethodView):
             pii_cipher(),
             purpose_code=args["purpose_code"],
             purpose=args["purpose"],
+            include_third_parties=args["include_third_parties"],
         )
         db.session.commit()
         return revealed, 200, {"Cache-Control": "no-store"}

@@ -188,6 +188,8 @@ def filed_online(label: str, foreign: Foreign):
             return as_online(KINDS[kind][2](foreign.d), keep_case_id=False)
     if label == "POST /cases/{case_id}/repossessions":
         return as_online(repossession(foreign.d), keep_case_id=False)
+    if label == "PUT /cases/{case_id}/reachability":
+        return {"unreachable": True, "reason": "phones_off"}
     return NOT_SET
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from api.models import Address, Assignment, Case, Debtor, User
+from api.models.cases import LOAN_PARTIES
 from api.services.casefile import search as case_search
 from api.services.casefile.identifiers import mask_national_id, mask_phone
 from api.services.exceptions import InvalidInput
@@ -248,6 +249,7 @@ def contact_view(contact, full: bool) -> dict:
         "phone": contact.phone if full or not contact.phone else mask_phone(contact.phone),
         "knows_of_loan": contact.knows_of_loan,
         "may_discuss_debt": contact.knows_of_loan,
+        "third_party": contact.role not in LOAN_PARTIES,
     }
 
 

@@ -55,7 +55,8 @@ RULES: dict[str, Rule] = {
     "uninformed_contact_no_loan_data": Rule(
         "A contact who does not know of the loan never sees loan data",
         f"{CN_STANDARD}; {PIPL}",
-        "enforced in every view a contact could be shown"),
+        "refused on a notice, promise or receipt handed to them; no loan figures in any "
+        "contact view or case document"),
     "daily_attempt_cap": Rule(
         "At most the policy's attempts per debtor per local day (CN: 3 connected calls)",
         CN_STANDARD,

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 
 from api.models import CaseNote, Channel, Contact, ContactAttempt, ContactOutcome
-from api.services.compliance import attempts, blackouts, checks
+from api.services.compliance import attempts, blackouts, checks, contact_rules
 from api.services.exceptions import InvalidInput
 from api.services.fieldwork.context import FieldContext
 
@@ -21,6 +21,7 @@ def record_contact_attempt(ctx: FieldContext, data: dict) -> ContactAttempt:
                 "That contact is not one of this debtor's.",
                 fields={"contact_id": ["not a contact of this case's debtor"]},
             )
+    contact_rules.check_contact_attempt(ctx, data)
     ctx.flags += attempt_flags(ctx, data["channel"], data["outcome"], data["occurred_at"])
     attempt = ContactAttempt(
         **ctx.record_fields(str(data["id"])),

@@ -7,8 +7,16 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-from api.models import EvidenceFile, EvidenceKind, RepaymentPromise, UploadStatus, VisitReport
+from api.models import (
+    Contact,
+    EvidenceFile,
+    EvidenceKind,
+    RepaymentPromise,
+    UploadStatus,
+    VisitReport,
+)
 from api.services.casefile.identifiers import normalize_national_id
+from api.services.compliance import contact_rules
 from api.services.evidence.storage import evidence_key
 from api.services.exceptions import InvalidInput
 from api.services.fieldwork.context import FieldContext, id_or_none
@@ -26,6 +34,8 @@ def record_promise(ctx: FieldContext, data: dict) -> RepaymentPromise:
         )
     if data["visit_report_id"] is not None:
         ctx.own(VisitReport, str(data["visit_report_id"]), "visit_report_id")
+    ctx.own(Contact, data["signer_contact_id"], "signer_contact_id", debtor=True)
+    contact_rules.check_payer(ctx, data, "signer_contact_id")
     signer_id = None
     if data["signer_national_id"]:
         signer_id = normalize_national_id(data["signer_national_id"], field="signer_national_id")
@@ -83,6 +93,7 @@ def record_promise(ctx: FieldContext, data: dict) -> RepaymentPromise:
         last_due_on=plan[-1].due_on,
         method=data["method"],
         signer_name=data["signer_name"],
+        signer_contact_id=data["signer_contact_id"],
         signer_id_cipher=ctx.cipher.encrypt(signer_id) if signer_id else None,
         signer_id_last4=signer_id[-4:] if signer_id else None,
         signature_file_id=id_or_none(signature["id"]) if signature else None,

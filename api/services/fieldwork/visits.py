@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from api.models import Address, Contact, Geofence, VisitReport
 from api.models.cases import CoordSource
-from api.services.compliance import attempts, blackouts, checks
+from api.services.compliance import attempts, blackouts, checks, contact_rules
 from api.services.exceptions import InvalidInput
 from api.services.fieldwork import presence
 from api.services.fieldwork.context import FieldContext, id_or_none
@@ -25,6 +25,7 @@ def file_visit(ctx: FieldContext, data: dict) -> VisitReport:
     record_id = str(data["id"])
     address = ctx.own(Address, data["address_id"], "address_id", debtor=True)
     ctx.own(Contact, data["met_contact_id"], "met_contact_id", debtor=True)
+    contact_rules.check_visit_amounts(ctx, data)
     if data["supersedes_id"] is not None:
         old = session.get(VisitReport, str(data["supersedes_id"]))
         if old is None or old.case_id != case.id:

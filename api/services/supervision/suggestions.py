@@ -229,7 +229,11 @@ def _load(
     session: Session, principal: Principal, team_id: int, now: datetime, t: Thresholds
 ) -> dict[int, _Case]:
     """The team's open cases and what the rules need of them, in six queries."""
-    ids = team_open_cases(principal, team_id)
+    return _load_cases(session, team_open_cases(principal, team_id), now, t)
+
+
+def _load_cases(session: Session, ids, now: datetime, t: Thresholds) -> dict[int, _Case]:
+    """What the rules need of the cases `ids` (a list or a select of case ids)."""
     rows = session.execute(
         select(Case.id, Case.contract_no, Case.product, Case.bucket, Case.days_past_due,
                Case.overdue_fen, Case.figures_as_of, Case.collector_id, Case.debtor_id,
@@ -360,6 +364,22 @@ def _contact_lost(c: _Case, now: datetime, today: date, t: Thresholds) -> str | 
     if c.address_proposed_on is not None and not_visited_since(c.address_proposed_on):
         return f"a new address was proposed in the field on {c.address_proposed_on}"
     return None
+
+
+def contact_lost(
+    session: Session, case_ids: list[int], now: datetime | None = None,
+    thresholds: Thresholds = THRESHOLDS,
+) -> dict[int, str]:
+    """{case id: why} for the cases whose contact looks lost (the `contact_lost` rule): what
+    suggests marking the debtor unreachable (fieldwork.reachability); never marks it."""
+    now = now or utcnow()
+    out = {}
+    for case in _load_cases(session, case_ids, now, thresholds).values():
+        today = now.astimezone(_zone(case.timezone)).date()
+        why = _contact_lost(case, now, today, thresholds)
+        if why:
+            out[case.id] = why
+    return out
 
 
 def _calls_failed(c: _Case, now: datetime, t: Thresholds) -> str | None:
