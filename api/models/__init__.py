@@ -21,6 +21,13 @@ from api.models.cases import (
     RepossessionStatus,
 )
 from api.models.compliance import CompliancePolicy, PolicyVersion
+from api.models.data_protection import (
+    HoldKind,
+    LegalHold,
+    SubjectRequest,
+    SubjectRequestKind,
+    SubjectRequestStatus,
+)
 from api.models.evidence import EvidenceFile, EvidenceKind, UploadStatus
 from api.models.exceptions_feed import (
     ExceptionActor,
@@ -93,8 +100,10 @@ __all__ = [
     "FieldProposal",
     "FieldReceipt",
     "Geofence",
+    "HoldKind",
     "ImportRun",
     "Instalment",
+    "LegalHold",
     "NextStep",
     "NoticeServed",
     "Payment",
@@ -115,6 +124,9 @@ __all__ = [
     "RouteStop",
     "StartKind",
     "StopStatus",
+    "SubjectRequest",
+    "SubjectRequestKind",
+    "SubjectRequestStatus",
     "SyncChange",
     "SyncCounter",
     "Target",

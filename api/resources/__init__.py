@@ -16,8 +16,10 @@ def register_blueprints(api: Api) -> None:
         filing,
         health,
         imports,
+        legal_holds,
         proposals,
         routes,
+        subject_requests,
         sync,
         targets,
         timeline,
@@ -25,6 +27,7 @@ def register_blueprints(api: Api) -> None:
 
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
-        evidence, exceptions_feed, health, assignments, routes, targets,
+        evidence, exceptions_feed, health, assignments, routes, targets, legal_holds,
+        subject_requests,
     ):
         api.register_blueprint(module.blp)
