@@ -23,8 +23,8 @@ def command():
 def purge_command(dry_run: bool, as_json: bool):
     """Purge the field records and evidence of closed cases past their retention period and
     anonymise debtors with no case left to keep; cases under legal hold are not touched."""
-    report = retention.run(db.session, current_app.extensions["fieldvisit.blobs"], utcnow(),
-                           dry_run=dry_run)
+    report = retention.run(db.session, current_app.extensions["fieldvisit.blobs"],
+                           current_app.extensions["fieldvisit.pii"], utcnow(), dry_run=dry_run)
     db.session.commit()
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))

@@ -39,7 +39,8 @@ class SubjectRequests(MethodView):
           anonymised, unless a legal hold or a retention duty applies: then 422 `rule_breach`,
           and the request is logged as refused."""
         request, breach = requests.file_request(
-            db.session, current_principal(), current_app.extensions["fieldvisit.blobs"], **args)
+            db.session, current_principal(), current_app.extensions["fieldvisit.blobs"],
+            current_app.extensions["fieldvisit.pii"], **args)
         db.session.commit()
         if breach is not None:
             raise breach

@@ -45,6 +45,7 @@ from api.services.compliance.policies import policy_for_case
 from api.services.evidence.storage import BlobStore
 from api.services.identity import audit
 from api.services.identity.accounts import Principal
+from api.services.identity.pii import PiiCipher
 
 ANONYMISED = "(anonymised)"
 # Field records removed with a purged case, in an order the foreign keys allow.
@@ -123,7 +124,7 @@ def judge(session: Session, case: Case, at: datetime, holds: dict) -> CaseVerdic
     return verdict
 
 
-def run(session: Session, blobs: BlobStore, at: datetime, *, dry_run: bool,
+def run(session: Session, blobs: BlobStore, cipher: PiiCipher, at: datetime, *, dry_run: bool,
         principal: Principal | None = None) -> RetentionReport:
     """Judge every case not yet purged; unless `dry_run`, purge those due and anonymise the
     debtors left with no kept case. Audited as "compliance.purge" (dry runs too)."""
@@ -151,7 +152,7 @@ def run(session: Session, blobs: BlobStore, at: datetime, *, dry_run: bool,
         for verdict in report.purged:
             purge_case(session, blobs, session.get(Case, verdict.case_id), at)
         for debtor_id in report.debtors_anonymised:
-            anonymise_debtor(session, session.get(Debtor, debtor_id), at)
+            anonymise_debtor(session, cipher, session.get(Debtor, debtor_id), at)
     audit.record(session, principal, "compliance.purge", detail={
         **report.summary(), "at": at.isoformat(),
         "purged_case_ids": [v.case_id for v in report.purged],
@@ -198,9 +199,10 @@ def purge_case(session: Session, blobs: BlobStore, case: Case, at: datetime) -> 
     session.flush()
 
 
-def anonymise_debtor(session: Session, debtor: Debtor, at: datetime) -> None:
-    """Strip the debtor's personal data: contacts and addresses removed, identity blanked. The
-    row stays (the kept cases point at it), unidentifiable."""
+def anonymise_debtor(session: Session, cipher: PiiCipher, debtor: Debtor, at: datetime) -> None:
+    """Strip the debtor's personal data: contacts and addresses removed, identity blanked (the
+    national ID sealed empty, so every reader still opens it). The row stays (the kept cases
+    point at it), unidentifiable."""
     session.execute(update(ContactAttempt).where(ContactAttempt.contact_id.in_(
         select(Contact.id).where(Contact.debtor_id == debtor.id))).values(contact_id=None))
     session.execute(update(RouteStop).where(RouteStop.address_id.in_(
@@ -210,7 +212,8 @@ def anonymise_debtor(session: Session, debtor: Debtor, at: datetime) -> None:
     session.expire(debtor)
     tag = f"anonymised:{debtor.id}"
     debtor.lender_ref, debtor.name = tag, ANONYMISED
-    debtor.national_id_cipher, debtor.national_id_digest, debtor.national_id_last4 = b"", tag, ""
+    debtor.national_id_cipher = cipher.encrypt("")
+    debtor.national_id_digest, debtor.national_id_last4 = tag, ""
     debtor.mobile_phone = debtor.home_phone = debtor.work_phone = None
     debtor.employer = debtor.risk_notes = None
     debtor.anonymised_at = at

@@ -108,7 +108,7 @@ def get_request(session: Session, principal: Principal, request_id: int) -> Subj
     return request
 
 
-def file_request(session: Session, principal: Principal, blobs: BlobStore, *,
+def file_request(session: Session, principal: Principal, blobs: BlobStore, cipher: PiiCipher, *,
                  kind: SubjectRequestKind, requested_by: str, received_at: datetime,
                  debtor_id: int | None = None, case_id: int | None = None,
                  note: str | None = None, correction: dict | None = None,
@@ -133,7 +133,7 @@ def file_request(session: Session, principal: Principal, blobs: BlobStore, *,
     elif kind is SubjectRequestKind.CORRECTION:
         propose_correction(session, principal, request, debtor, case, correction)
     else:
-        breach = erase(session, principal, blobs, request, debtor)
+        breach = erase(session, blobs, cipher, request, debtor)
     audit.record(session, principal, f"subject_request.{kind.value}",
                  case_id=request.case_id,
                  detail={"request_id": request.id, "debtor_id": debtor.id,
@@ -211,7 +211,7 @@ def erasure_breach(session: Session, debtor: Debtor, at: datetime) -> RuleBreach
     return None
 
 
-def erase(session: Session, principal: Principal, blobs: BlobStore, request: SubjectRequest,
+def erase(session: Session, blobs: BlobStore, cipher: PiiCipher, request: SubjectRequest,
           debtor: Debtor) -> RuleBreach | None:
     at = utcnow()
     breach = erasure_breach(session, debtor, at)
@@ -222,7 +222,7 @@ def erase(session: Session, principal: Principal, blobs: BlobStore, request: Sub
                                                Case.purged_at.is_(None))).all()
     for case in cases:
         retention.purge_case(session, blobs, case, at)
-    retention.anonymise_debtor(session, session.get(Debtor, debtor.id), at)
+    retention.anonymise_debtor(session, cipher, session.get(Debtor, debtor.id), at)
     close(request, SubjectRequestStatus.DONE,
           f"Debtor {debtor.id} anonymised; field records and evidence of "
           f"{len(cases)} case(s) erased; the money ledger kept anonymised.")
@@ -245,8 +245,7 @@ def export(session: Session, principal: Principal, request_id: int, cipher: PiiC
     audit.record(session, principal, "subject_request.export_read", case_id=None,
                  detail={"request_id": request.id, "debtor_id": debtor.id, "case_ids": case_ids})
     person = row(debtor)
-    person["national_id"] = (cipher.decrypt(debtor.national_id_cipher)
-                             if debtor.anonymised_at is None else None)
+    person["national_id"] = cipher.decrypt(debtor.national_id_cipher) or None
     return {
         "format": EXPORT_FORMAT,
         "generated_at": utcnow().isoformat(),
