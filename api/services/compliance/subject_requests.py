@@ -59,6 +59,7 @@ from api.services.identity.pii import PiiCipher
 
 REQUEST_ROLES = (Role.ADMIN, Role.LEGAL)
 EXPORT_FORMAT = "fieldvisit.subject-export/1"
+EXPORT_READ = "subject_request.export_read"
 # Columns an export leaves out: ciphertexts and keyed hashes (the clear values are given).
 SEALED = {"national_id_cipher", "national_id_digest", "signer_id_cipher"}
 FIELD_RECORDS = {
@@ -242,7 +243,7 @@ def export(session: Session, principal: Principal, request_id: int, cipher: PiiC
     cases = session.scalars(select(Case).where(Case.debtor_id == debtor.id)
                             .order_by(Case.id)).all()
     case_ids = [c.id for c in cases]
-    audit.record(session, principal, "subject_request.export_read", case_id=None,
+    audit.record(session, principal, EXPORT_READ, case_id=None,
                  detail={"request_id": request.id, "debtor_id": debtor.id, "case_ids": case_ids})
     person = row(debtor)
     person["national_id"] = cipher.decrypt(debtor.national_id_cipher) or None
@@ -280,13 +281,20 @@ def case_export(session: Session, case: Case, cipher: PiiCipher) -> dict:
 
 
 def reads(session: Session, case_ids: list[int], request_id: int) -> list[dict]:
-    """Who read the debtor's data: every audit row about one of their cases, and the audit
-    rows of this request's exports."""
+    """Who read the debtor's data: every audit row about one of their cases, the lists that
+    showed one of them (`detail.case_ids`: a scan of those rows, an export being rare), and the
+    audit rows of this request's exports."""
+    wanted = set(case_ids)
     events = session.scalars(select(AuditEvent).where(AuditEvent.case_id.in_(case_ids))
-                             .order_by(AuditEvent.id)).all() if case_ids else []
-    exports = session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "subject_request.export_read").order_by(AuditEvent.id)).all()
-    events += [e for e in exports if json.loads(e.detail).get("request_id") == request_id]
+                             ).all() if case_ids else []
+    for event in session.scalars(select(AuditEvent).where(
+            AuditEvent.case_id.is_(None),
+            AuditEvent.detail.contains('"case_ids"') | AuditEvent.detail.contains(
+                '"request_id"')).execution_options(yield_per=1000)):
+        detail = json.loads(event.detail or "{}")
+        if (wanted & set(detail.get("case_ids") or ())
+                or (event.action == EXPORT_READ and detail.get("request_id") == request_id)):
+            events.append(event)
     events.sort(key=lambda e: e.id)
     people = {u.id: u for u in session.scalars(select(User).where(
         User.id.in_({e.actor_id for e in events if e.actor_id is not None})))}
