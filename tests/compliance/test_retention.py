@@ -4,6 +4,7 @@ run then does; after it the database and the blob store are read directly."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 
@@ -37,6 +38,7 @@ from api.models import (
 from api.models.types import utcnow
 from api.services.compliance import retention
 from api.services.compliance.holds import place_hold
+from api.services.compliance.policies import store_version
 from api.services.compliance.presets import PRESETS
 from api.services.identity.accounts import Principal
 from tests.compliance.stories import blob_keys, close, work_the_case
@@ -179,16 +181,31 @@ def test_a_case_is_purged_from_the_moment_its_period_ends_not_before(app, world)
     assert ids(at_end.purged) == {case.id: None}
 
 
-@pytest.mark.rule("retention", preset="US")
-def test_the_longer_of_the_policies_at_close_and_now_sets_the_period(app, world, use_policy):
-    import dataclasses
-
-    case = close(world.case(), days_ago=CN_DAYS + 10)
-    assert ids(dry_run(app).purged) == {case.id: None}
-    use_policy(dataclasses.replace(PRESETS["CN"], retention_days=3 * 365))  # lengthened
+@pytest.mark.rule("retention", preset="CN")
+@pytest.mark.parametrize("days_ago, new_days", [(100, 30), (CN_DAYS + 70, 3 * 365)])
+def test_a_policy_change_never_cuts_a_running_period(app, world, days_ago, new_days):
+    """The period is the longer of the policy at the close and the policy now: a version
+    shortened to 30 days after a close keeps the 730 it closed under; one lengthened to 3 years
+    holds a case whose 730 days are over."""
+    case = close(world.case(), days_ago=days_ago)
+    changed = dataclasses.replace(PRESETS["CN"], name="cn-2027", retention_days=new_days)
+    stored = store_version(db.session, "CN", changed, effective_from=utcnow() - timedelta(hours=1))
+    db.session.commit()
     report = dry_run(app)
     assert ids(report.kept) == {case.id: "within_retention"}
-    assert "1095 days" in report.kept[0].sentence
+    assert f"{max(CN_DAYS, new_days)} days" in report.kept[0].sentence
+    assert report.kept[0].policy == ("cn-default@1" if new_days < CN_DAYS else stored.ref)
+
+
+@pytest.mark.rule("retention", preset="US")
+def test_a_us_case_is_kept_three_years(app, world):
+    case = db.session.get(Case, world.case().id)
+    case.jurisdiction = "US"
+    db.session.commit()
+    case = close(case, days_ago=CN_DAYS + 10)
+    assert ids(dry_run(app).kept) == {case.id: "within_retention"}
+    assert "us-fdcpa@1" in dry_run(app).kept[0].sentence
+    assert ids(dry_run(app, utcnow() + timedelta(days=365)).purged) == {case.id: None}
 
 
 @pytest.mark.rule("legal_hold", preset="CN")

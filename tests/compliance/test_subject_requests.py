@@ -56,6 +56,7 @@ def test_a_debtors_export_holds_what_the_database_holds_with_who_read_it(
     other = world.case(collector=desk["people"]["collector"])  # someone else's data
     read = client.get(f"/cases/{case.id}", headers=desk["headers"]["collector"])
     assert read.status_code == 200
+    assert client.get("/cases", headers=desk["headers"]["collector"]).status_code == 200
     legal = desk["headers"]["legal"]
 
     created = file(client, legal, kind="export", case_id=case.id)
@@ -101,6 +102,8 @@ def test_a_debtors_export_holds_what_the_database_holds_with_who_read_it(
     reads = export["reads"]
     assert any(r["action"] == "case.read" and r["actor_id"] == desk["people"]["collector"].id
                and r["device_id"] == desk["headers"]["collector"]["X-Device-Id"] for r in reads)
+    listed = [r for r in reads if r["action"] == "case.list"]
+    assert listed and all(r["detail"]["case_ids"] == [case.id] for r in listed)
     exports = db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "subject_request.export_read")).all()
     assert len(exports) == 1 and exports[0].actor_id == desk["people"]["legal"].id

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from api.config import Policy
 from api.models import (
     Address,
     Case,
@@ -107,8 +108,7 @@ def judge(session: Session, case: Case, at: datetime, holds: dict) -> CaseVerdic
                             "are kept while it is in collection.")
         return verdict
     closed_at = case.closed_at or case.updated_at
-    policy = max((policy_for_case(session, case, closed_at), policy_for_case(session, case, at)),
-                 key=lambda p: p.retention_days)
+    policy = retention_policy(session, case, at)
     verdict.closed_at, verdict.policy = closed_at, policy.ref
     verdict.purge_after = closed_at + timedelta(days=policy.retention_days)
     if at < verdict.purge_after:
@@ -122,6 +122,16 @@ def judge(session: Session, case: Case, at: datetime, holds: dict) -> CaseVerdic
                         f"{policy.retention_days} days under {policy.ref} ended on "
                         f"{verdict.purge_after:%Y-%m-%d}.")
     return verdict
+
+
+def retention_policy(session: Session, case: Case, at: datetime) -> Policy:
+    """The policy whose period governs the case at `at`: of the one in effect when it closed
+    and the one in effect now, the longer (an open case: the one in effect now)."""
+    now = policy_for_case(session, case, at)
+    if case.status not in CLOSED_STATUSES:
+        return now
+    closed = policy_for_case(session, case, case.closed_at or case.updated_at)
+    return max((closed, now), key=lambda p: p.retention_days)
 
 
 def run(session: Session, blobs: BlobStore, cipher: PiiCipher, at: datetime, *, dry_run: bool,
@@ -194,7 +204,6 @@ def purge_case(session: Session, blobs: BlobStore, case: Case, at: datetime) -> 
     session.execute(delete(Collateral).where(Collateral.case_id == case_id))
     session.expire_all()
     case = session.get(Case, case_id)
-    case.penalty_basis = None
     case.purged_at = at  # through the ORM: the change log re-seals the case's document
     session.flush()
 

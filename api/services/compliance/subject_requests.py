@@ -207,7 +207,7 @@ def erasure_breach(session: Session, debtor: Debtor, at: datetime) -> RuleBreach
         verdict = retention.judge(session, case, at, {})
         if verdict.action == "keep":
             later = " It cannot be erased before then." if case.status in CLOSED_STATUSES else ""
-            return RuleBreach("retention", policy_for_case(session, case, at),
+            return RuleBreach("retention", retention.retention_policy(session, case, at),
                               verdict.sentence + later)
     return None
 
@@ -301,8 +301,16 @@ def reads(session: Session, case_ids: list[int], request_id: int) -> list[dict]:
     return [{"id": e.id, "occurred_at": e.occurred_at.isoformat(), "action": e.action,
              "case_id": e.case_id, "actor_id": e.actor_id,
              "actor": people[e.actor_id].full_name if e.actor_id in people else None,
-             "device_id": e.device_id, "detail": json.loads(e.detail or "{}"),
-             "hash": e.hash} for e in events]
+             "device_id": e.device_id, "detail": own_detail(e, wanted)} for e in events]
+
+
+def own_detail(event: AuditEvent, case_ids: set[int]) -> dict:
+    """The row's detail, a list's `case_ids` narrowed to the debtor's own (the other cases a
+    list showed are other people's business)."""
+    detail = json.loads(event.detail or "{}")
+    if isinstance(detail.get("case_ids"), list):
+        detail["case_ids"] = [i for i in detail["case_ids"] if i in case_ids]
+    return detail
 
 
 def rows(session: Session, model, case_id: int, *order) -> list[dict]:
