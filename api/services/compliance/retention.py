@@ -96,7 +96,8 @@ class RetentionReport:
 
 
 def judge(session: Session, case: Case, at: datetime, holds: dict) -> CaseVerdict:
-    """Whether `case` is due for purging at `at`, and why not if it is not."""
+    """Whether `case` is due for purging at `at`, and why not if it is not. (An open case may
+    be a row of its id, contract number, debtor id, status and close time.)"""
     verdict = CaseVerdict(case.id, case.contract_no, case.debtor_id, case.status.value,
                           case.closed_at, None, None, "keep")
     if case.id in holds:
@@ -139,10 +140,15 @@ def run(session: Session, blobs: BlobStore, cipher: PiiCipher, at: datetime, *, 
     """Judge every case not yet purged; unless `dry_run`, purge those due and anonymise the
     debtors left with no kept case. Audited as "compliance.purge" (dry runs too)."""
     report = RetentionReport(at=at, dry_run=dry_run)
-    cases = session.scalars(select(Case).where(Case.purged_at.is_(None))
-                            .order_by(Case.id)).all()
-    holds = active_holds(session, [c.id for c in cases])
-    for case in cases:
+    waiting = Case.purged_at.is_(None)
+    closed = session.scalars(select(Case).where(waiting, Case.status.in_(CLOSED_STATUSES))
+                             .order_by(Case.id)).all()
+    # Open cases are only named in the report: their columns, not the whole case file.
+    open_cases = session.execute(
+        select(Case.id, Case.contract_no, Case.debtor_id, Case.status, Case.closed_at)
+        .where(waiting, Case.status.not_in(CLOSED_STATUSES)).order_by(Case.id)).all()
+    holds = active_holds(session, [c.id for c in (*closed, *open_cases)])
+    for case in (*closed, *open_cases):
         verdict = judge(session, case, at, holds)
         if verdict.action == "purge":
             verdict.removed = count_records(session, case.id)
