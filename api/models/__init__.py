@@ -31,6 +31,13 @@ from api.models.complaints import (
     ComplaintStatus,
 )
 from api.models.compliance import CompliancePolicy, PolicyVersion, RuleRefusal
+from api.models.data_protection import (
+    HoldKind,
+    LegalHold,
+    SubjectRequest,
+    SubjectRequestKind,
+    SubjectRequestStatus,
+)
 from api.models.evidence import EvidenceFile, EvidenceKind, UploadStatus
 from api.models.exceptions_feed import (
     ExceptionActor,
@@ -114,8 +121,10 @@ __all__ = [
     "FieldProposal",
     "FieldReceipt",
     "Geofence",
+    "HoldKind",
     "ImportRun",
     "Instalment",
+    "LegalHold",
     "NextStep",
     "NoticeServed",
     "Payment",
@@ -138,6 +147,9 @@ __all__ = [
     "RuleRefusal",
     "StartKind",
     "StopStatus",
+    "SubjectRequest",
+    "SubjectRequestKind",
+    "SubjectRequestStatus",
     "SyncChange",
     "SyncCounter",
     "Target",

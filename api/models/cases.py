@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     func,
     literal_column,
 )
@@ -124,6 +125,8 @@ class Debtor(db.Model):
     employer: Mapped[str | None] = mapped_column(String(200))
     risk_notes: Mapped[str | None] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    # When retention or an erasure request stripped the personal data (compliance.retention).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -228,6 +231,10 @@ class Case(db.Model):
     policy_id: Mapped[int | None] = mapped_column(ForeignKey("compliance_policies.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     collector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # When the case reached a closed status (`closing`); retention runs from here.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When retention or an erasure request removed its field records (compliance.retention).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -247,6 +254,18 @@ class Case(db.Model):
     )
 
     __mapper_args__ = {"version_id_col": version}
+
+
+@event.listens_for(Case.status, "set")
+def closing(case: Case, status, _old, _initiator) -> None:
+    """Every write path sets the status through the ORM (imports, payments, factories), so the
+    close time is kept here: stamped when the case first reaches a closed status, cleared when
+    it reopens. A close time already set (by a backfill or a test) is kept."""
+    if status in CLOSED_STATUSES:
+        if case.closed_at is None:
+            case.closed_at = utcnow()
+    else:
+        case.closed_at = None
 
 
 class Instalment(db.Model):

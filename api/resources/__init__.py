@@ -18,10 +18,12 @@ def register_blueprints(api: Api) -> None:
         filing,
         health,
         imports,
+        legal_holds,
         policies,
         proposals,
         reachability,
         routes,
+        subject_requests,
         sync,
         targets,
         timeline,
@@ -30,6 +32,6 @@ def register_blueprints(api: Api) -> None:
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
         evidence, exceptions_feed, health, assignments, routes, targets, policies, blackouts,
-        complaints, reachability,
+        complaints, reachability, legal_holds, subject_requests,
     ):
         api.register_blueprint(module.blp)

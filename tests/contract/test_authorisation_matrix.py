@@ -121,6 +121,7 @@ class Foreign:
                 CollectorAuthorisation.collector_id == seeded.their_users["collector"].id)
         ).one()
         self.ids["complaint_id"] = their_complaint(world, client, seeded)
+        self.ids["hold_id"], self.ids["request_id"] = their_hold_and_request(client, seeded)
         scan(session, utcnow(), ScanSettings())  # their records' items in the exceptions feed
         session.commit()
         self.ids["exception_id"] = session.scalars(
@@ -178,6 +179,19 @@ def their_complaint(world, client, seeded: Seeded) -> int:
     )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["id"]
+
+
+def their_hold_and_request(client, seeded: Seeded) -> tuple[int, int]:
+    """A legal hold on the other team's case and an export request about its debtor."""
+    legal, case = seeded.bearer("legal"), seeded.their_cases[0]
+    hold = client.post(f"/cases/{case.id}/legal-holds", headers=legal,
+                       json={"kind": "litigation", "reference": "(2026)粤0304民初1号"})
+    assert hold.status_code == 201, hold.get_json()
+    request = client.post("/subject-requests", headers=legal, json={
+        "kind": "export", "case_id": case.id, "requested_by": "the debtor",
+        "received_at": "2026-12-01T09:00:00+08:00"})
+    assert request.status_code == 201, request.get_json()
+    return hold.get_json()["id"], request.get_json()["id"]
 
 
 def filed_online(label: str, foreign: Foreign):

@@ -21,6 +21,7 @@ from api.models import (
     Role,
 )
 from api.models.types import utcnow
+from api.services.compliance.subject_requests import correction_reviewed
 from api.services.exceptions import Conflict, Forbidden, NotFound
 from api.services.geo import to_wgs84
 from api.services.identity.access import get_visible_case, visible_cases
@@ -63,6 +64,7 @@ def review(
     proposal.status = ProposalStatus.ACCEPTED if accept else ProposalStatus.REJECTED
     proposal.reviewed_by_id, proposal.reviewed_at = principal.user_id, utcnow()
     proposal.review_note = note
+    correction_reviewed(session, proposal)  # a data-subject correction closes with it
     session.flush()
     return proposal
 
