@@ -55,6 +55,8 @@ UNREACHABLE_REASONS = {
 # Every flag a field record can carry: push answers, stored records and `?flag=` filters use
 # these names and no others. A flag never blocks a save; it surfaces an exception for review.
 FLAGS = {
+    "third_party_amount": "an amount was recorded with a third party, who may not be told of the "
+    "debt",
     "outside_visit_hours": "started or ended outside the policy's visit hours, debtor-local",
     "too_few_collectors": "fewer verified collectors present than the policy requires",
     "unverified_co_collector": "a named co-collector's presence is not verified (no attestation, "

@@ -51,7 +51,8 @@ RULES: dict[str, Rule] = {
     "third_party_no_amounts": Rule(
         "What a contact or third party is told carries no amounts",
         f"{CN_STANDARD}; {FDCPA} §1692b(2)",
-        "refused on filing"),
+        "flagged on a visit report (evidence is kept); refused on a promise or receipt signed "
+        "or paid by a third party"),
     "uninformed_contact_no_loan_data": Rule(
         "A contact who does not know of the loan never sees loan data",
         f"{CN_STANDARD}; {PIPL}",

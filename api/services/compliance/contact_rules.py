@@ -5,8 +5,10 @@
   (`contacts_only_when_unreachable`). An attempt is filed offline, so it is flagged
   `contact_while_reachable`; revealing a contact's full phone is refused.
 - `third_party_no_amounts`: what is recorded with, or for, a third party carries no amount:
-  a visit that met one has no `promised_fen` or `collected_fen`, and a promise or receipt is
-  never signed or paid by one. Free text (notes) is not read for figures.
+  a visit that met one and records `promised_fen` or `collected_fen` is kept and flagged
+  `third_party_amount` (the report is evidence); a promise or receipt naming one as its signer
+  or payer is refused (the document would show them the debt; file it without the contact).
+  Free text (notes) is not read for figures.
 - `uninformed_contact_no_loan_data`: a notice, promise or receipt handed to a contact who does
   not know of the loan is refused (the views and the phone's document carry no loan figures
   on a contact at all: casefile.cases.contact_view).
@@ -68,14 +70,16 @@ def check_reveal(session: Session, case: Case, policy: Policy, contacts: list[Co
         raise RuleBreach(
             "contacts_when_unreachable",
             policy,
-            f"Case {case.contract_no}: the phone of {named[0].name} ({named[0].relation}, not a "
-            f"party to the loan) may be revealed only once the debtor is marked unreachable.",
+            f"Case {case.contract_no}: the phone of a contact who is not a party to the loan "
+            f"({named[0].relation}) may be revealed only once the debtor is marked unreachable.",
             fields={"include_third_parties": ["the debtor is not marked unreachable"]},
         )
 
 
 def check_visit_amounts(ctx: FieldContext, data: dict) -> None:
-    """A visit that met a third party records no promised or collected amount."""
+    """A visit that met a third party should record no promised or collected amount. The
+    report is evidence of what happened at the door, so it is kept and flagged
+    `third_party_amount` for review (never refused: DESIGN, "evidence is never refused")."""
     amounts = [k for k in ("promised_fen", "collected_fen") if data.get(k) is not None]
     if not amounts:
         return
@@ -83,8 +87,7 @@ def check_visit_amounts(ctx: FieldContext, data: dict) -> None:
     third = is_third_party(contact) if contact is not None else (
         data.get("met_contact_id") is None and data["met"] not in NOT_THIRD_PARTIES_MET)
     if third:
-        who = f"{contact.name} ({contact.relation})" if contact else f"a {data['met']}"
-        _refuse_amounts(ctx, who, amounts)
+        ctx.flags.append("third_party_amount")
 
 
 def check_payer(ctx: FieldContext, data: dict, field: str) -> None:
@@ -92,7 +95,7 @@ def check_payer(ctx: FieldContext, data: dict, field: str) -> None:
     or pays) is never a third party's, nor a contact's who does not know of the loan."""
     contact = _contact_of(ctx, data.get(field))
     if contact is not None and is_third_party(contact):
-        _refuse_amounts(ctx, f"{contact.name} ({contact.relation})", [field])
+        _refuse_amounts(ctx, f"this contact ({contact.relation})", [field])
     check_shown_loan_data(ctx, data, field)
 
 
@@ -104,7 +107,7 @@ def check_shown_loan_data(ctx: FieldContext, data: dict, field: str) -> None:
         raise RuleBreach(
             "uninformed_contact_no_loan_data",
             ctx.policy,
-            f"Case {ctx.case.contract_no}: {contact.name} ({contact.relation}) does not know of "
+            f"Case {ctx.case.contract_no}: this contact ({contact.relation}) does not know of "
             f"the loan and may not be handed anything that shows it.",
             fields={field: ["this contact does not know of the loan"]},
         )
