@@ -225,3 +225,41 @@ def test_an_import_sets_the_lender_and_jurisdiction_that_choose_the_policy(world
     rejected = client.post("/imports", headers=admin, json=bad,
                            query_string={"kind": "cases"}).get_json()
     assert "jurisdiction" in str(rejected)
+
+
+@pytest.mark.rule("open_complaint_no_dispatch", preset="CN")
+def test_every_refusal_is_kept_with_its_rule_and_policy_version(world, client):
+    team = world.team()
+    alice, bob = world.user("collector", team), world.user("collector", team)
+    boss = world.login(world.user("supervisor", team))
+    case = world.case(collector=alice)
+    made = client.post("/complaints", headers=boss, json={
+        "case_id": case.id, "received_at": "2026-11-20T10:00:00+08:00", "channel": "phone",
+        "complainant": "debtor", "summary": "Called at night.", "category": "improper_hours"})
+    assert made.status_code == 201, made.get_json()
+    refused = client.put(f"/cases/{case.id}/assignment", headers=boss,
+                         json={"collector_id": bob.id})
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["rule"] == "open_complaint_no_dispatch"
+
+    kept = client.get("/compliance/refusals", headers=boss).get_json()
+    assert kept["page"]["total"] == 1
+    row = kept["items"][0]
+    assert (row["rule"], row["policy_ref"], row["operation"]) == (
+        "open_complaint_no_dispatch", "cn-default@1", "PUT /cases/<int:case_id>/assignment")
+    assert row["sentence"] == refused.get_json()["error"]["message"]
+    assert row["team_id"] == team.id and row["fields"]
+    # Nothing of the refused assignment was saved; the refusal was.
+    db.session.expire_all()
+    assert case.collector_id == alice.id
+
+    other_boss = world.login(world.user("supervisor"))
+    assert client.get("/compliance/refusals", headers=other_boss).get_json()["items"] == []
+    legal = world.login(world.user("legal"))
+    filtered = client.get("/compliance/refusals", headers=legal,
+                          query_string={"rule": "collector_authorised"}).get_json()
+    assert filtered["items"] == []
+    assert client.get("/compliance/refusals", headers=legal).get_json()["page"]["total"] == 1
+    assert client.get("/compliance/refusals", headers=world.login(alice)).status_code == 403
+    bad = client.get("/compliance/refusals", headers=legal, query_string={"rule": "nope"})
+    assert bad.status_code == 422 and "rule" in bad.get_json()["error"]["fields"]
