@@ -13,7 +13,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import field, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -148,8 +148,9 @@ NotNegative = Annotated[int, Field(ge=0)]
 
 @dataclass
 class Policy:
-    """Compliance policy defaults (China, 2026 industry guideline); overridable per deployment
-    (`FIELDVISIT_POLICY_<NAME>`)."""
+    """One compliance policy version's rule settings and identity. Policies are data, not
+    settings: stored per jurisdiction and lender with dated versions
+    (api.services.compliance.policies, `GET /policies`); the defaults here are the CN preset's."""
 
     # Which policy version this is (api.services.compliance.policies resolves it per case).
     name: str = "cn-default"
@@ -223,7 +224,6 @@ class Config:
     # GET /metrics: open unless a bearer token or client networks are set (either admits).
     metrics_token: str | None = None
     metrics_networks: Annotated[str, AfterValidator(_networks)] = ""  # "10.0.0.0/8,127.0.0.1"
-    policy: Policy = field(default_factory=Policy)
 
     ENV_PREFIX: ClassVar[str] = PREFIX
 
@@ -248,17 +248,8 @@ CODE_ONLY = frozenset({"testing"})
 
 
 def variable_names() -> dict[str, str]:
-    """Every setting's variable name and its dotted path (`policy.geofence_radius_m`)."""
-    names = {}
-    for f in fields(Config):
-        if f.name in CODE_ONLY:
-            continue
-        if f.name == "policy":
-            for p in fields(Policy):
-                names[f"{PREFIX}POLICY_{p.name.upper()}"] = f"policy.{p.name}"
-        else:
-            names[PREFIX + f.name.upper()] = f.name
-    return names
+    """Every setting's variable name and its field name."""
+    return {PREFIX + f.name.upper(): f.name for f in fields(Config) if f.name not in CODE_ONLY}
 
 
 def _unknown_variables(env: Mapping[str, str]) -> list[str]:
@@ -268,6 +259,9 @@ def _unknown_variables(env: Mapping[str, str]) -> list[str]:
         if name.upper() not in known:
             close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
+            if name.upper().startswith(f"{PREFIX}POLICY_"):
+                hint = ("; compliance policies are data now: change them with "
+                        "POST /policies/{policy_id}/versions (docs/compliance-matrix.md)")
             problems.append(f"{name}: not a fieldvisit setting{hint}")
     return problems
 
@@ -293,7 +287,7 @@ class _MappingEnvSource(EnvSettingsSource):
 
 
 class _EnvSettings(BaseSettings):
-    """`FIELDVISIT_<NAME>`, policy as `FIELDVISIT_POLICY_<NAME>`; fields come from Config."""
+    """`FIELDVISIT_<NAME>`; fields come from Config."""
 
     model_config = SettingsConfigDict(
         env_prefix=PREFIX,
