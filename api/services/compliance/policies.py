@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from api.config import Policy
 from api.models import Case, CompliancePolicy, PolicyVersion
@@ -131,10 +131,12 @@ def phone_policies(session: Session, now: datetime) -> list[dict]:
     phone needs to judge, offline, what it files today and later."""
     out = []
     covered = set()
-    for policy in session.scalars(select(CompliancePolicy).order_by(CompliancePolicy.id)):
-        current = version_at(session, policy.id, now)
-        versions = [v for v in policy.versions
-                    if v.effective_from > now or (current is not None and v.id == current.id)]
+    policies = session.scalars(select(CompliancePolicy).order_by(CompliancePolicy.id)
+                               .options(selectinload(CompliancePolicy.versions)))
+    for policy in policies:  # two statements in all: every pull asks
+        started = [v for v in policy.versions if v.effective_from <= now]
+        current = max(started, key=lambda v: (v.effective_from, v.version), default=None)
+        versions = [v for v in policy.versions if v.effective_from > now or v is current]
         if policy.lender == ANY_LENDER and current is not None:
             covered.add(policy.jurisdiction)
         out.append({"id": policy.id, "name": policy.name, "jurisdiction": policy.jurisdiction,
