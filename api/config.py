@@ -182,12 +182,13 @@ class Policy:
         """How a verdict names the policy version it was judged under: `cn-default@1`."""
         return f"{self.name}@{self.version}"
 
-    @field_validator("visit_hours_end")
+    @field_validator("visit_hours_end", "contact_hours_end")
     @classmethod
     def _after_start(cls, end: str, info: ValidationInfo) -> str:
-        start = info.data.get("visit_hours_start")
+        name = info.field_name.removesuffix("_end") + "_start"
+        start = info.data.get(name)
         if start is not None and end <= start:
-            raise ValueError(f"must be later than visit_hours_start ({start})")
+            raise ValueError(f"must be later than {name} ({start})")
         return end
 
 

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from api.models import Case, Device, DeviceMutation
 from api.models.types import utcnow
+from api.services.compliance.breaches import RuleBreach
+from api.services.compliance.refusals import record_refusal
 from api.services.exceptions import DomainError, InvalidInput, TemporarilyUnavailable
 from api.services.fieldwork.context import ensure_new_record
 from api.services.fieldwork.filing import (
@@ -121,6 +123,8 @@ def _apply_one(
         status = "rejected"
         info = {"code": exc.code, "message": exc.message, "fields": _in_payload(exc.fields),
                 **exc.details()}
+        if isinstance(exc, RuleBreach):  # kept with the mutation's outcome, in its transaction
+            record_refusal(session, exc, filer, f"push {str(mutation['type'])[:40]}")
     except DataError:  # a value the schemas let through but the column refuses: not transient
         status = "rejected"
         info = {"code": "invalid_value", "fields": {},

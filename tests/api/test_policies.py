@@ -4,6 +4,7 @@ so a later version never rewrites a past verdict."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -82,27 +83,40 @@ def test_a_new_version_takes_effect_at_its_time_and_leaves_past_verdicts_alone(w
     policies = client.get("/policies", query_string={"jurisdiction": "CN"}, headers=admin)
     cn = policies.get_json()["items"][0]
     assert (cn["name"], cn["current"]["version"]) == ("cn-default", 1)
-    soon = utcnow() + timedelta(hours=1)
+    soon = utcnow() + timedelta(seconds=2)
     added = client.post(f"/policies/{cn['id']}/versions", headers=admin, json={
         "rules": {"visit_hours_end": "21:00"}, "effective_from": soon.isoformat(),
         "note": "lender asked for 21:00"})
     assert added.status_code == 201, added.get_json()
     assert added.get_json()["version"] == 2
+    # Nothing may be scheduled before it: it would be overtaken, its change dropped.
+    earlier = client.post(f"/policies/{cn['id']}/versions", headers=admin, json={
+        "rules": {"visit_hours_end": "20:00"}, "effective_from": utcnow().isoformat()})
+    assert earlier.status_code == 409 and "effective_from" in earlier.get_json()["error"]["fields"]
 
     alice = world.user("collector")
     case = world.case(collector=alice, lat=HOME[0], lon=HOME[1])
     phone = world.login(alice)
     late = "2026-11-20T21:30:00+08:00"
     before = push_visit(client, phone, case, home_of(case), start=late, client_time=utcnow())
-    after = push_visit(client, phone, case, home_of(case), start=late,
-                       client_time=soon + timedelta(minutes=5), mutation_id=2)
+    # A phone whose clock runs ahead cannot choose a version not yet in effect.
+    ahead = push_visit(client, phone, case, home_of(case), start=late,
+                       client_time=soon + timedelta(hours=1), mutation_id=2)
     assert (before.policy_ref, "outside_visit_hours" in before.flags) == ("cn-default@1", False)
-    assert (after.policy_ref, "outside_visit_hours" in after.flags) == ("cn-default@2", True)
-    # Still version 1 now; the first verdict was not re-judged under version 2.
+    assert (ahead.policy_ref, "outside_visit_hours" in ahead.flags) == ("cn-default@1", False)
     said = client.get(f"/cases/{case.id}/policy", headers=admin).get_json()
     assert said["version"] == 1 and said["rules"]["visit_hours_end"] == "22:00"
+
+    time.sleep(max(0.0, (soon - utcnow()).total_seconds()) + 0.2)  # version 2 in effect
+    after = push_visit(client, phone, case, home_of(case), start=late, client_time=utcnow(),
+                       mutation_id=3)
+    assert (after.policy_ref, "outside_visit_hours" in after.flags) == ("cn-default@2", True)
+    assert client.get(f"/cases/{case.id}/policy", headers=admin).get_json()["version"] == 2
+    # The earlier verdicts were not re-judged under version 2.
     db.session.expire_all()
-    assert "outside_visit_hours" not in db.session.get(VisitReport, before.id).flags
+    for earlier_report in (before, ahead):
+        kept = db.session.get(VisitReport, earlier_report.id)
+        assert "outside_visit_hours" not in kept.flags and kept.policy_ref == "cn-default@1"
 
 
 def test_bad_policy_input_names_the_field_and_saves_nothing(world, client):
@@ -113,6 +127,8 @@ def test_bad_policy_input_names_the_field_and_saves_nothing(world, client):
         ({"effective_from": (utcnow() - timedelta(hours=1)).isoformat()}, "effective_from"),
         ({"rules": {"visit_hours_end": "07:00"}}, "rules.visit_hours_end"),
         ({"rules": {"visit_hours_start": "25:99"}}, "rules.visit_hours_start"),
+        ({"rules": {"contact_hours_start": "21:00", "contact_hours_end": "09:00"}},
+         "rules.contact_hours_end"),
         ({"rules": {"default_timezone": "Mars/Olympus"}}, "rules.default_timezone"),
         ({"rules": {"daily_attempt_cap": -1}}, "rules.daily_attempt_cap"),
         ({"rules": {"no_such_rule": 1}}, "rules.no_such_rule"),

@@ -24,6 +24,7 @@ from api.models import (
     NoticeServed,
     ReachabilityChange,
     RepaymentPromise,
+    RuleRefusal,
     VisitReport,
 )
 from api.models.types import utcnow
@@ -324,6 +325,12 @@ def test_a_promise_or_receipt_is_never_a_third_partys(desk):
     assert (paid["status"], paid["rule"]) == ("rejected", "third_party_no_amounts")
     assert db.session.scalar(select(func.count()).select_from(RepaymentPromise)) == 0
     assert db.session.scalar(select(func.count()).select_from(FieldReceipt)) == 0
+    # A phone's refusals are kept like any other, naming no one.
+    kept = db.session.scalars(select(RuleRefusal).order_by(RuleRefusal.id)).all()
+    assert [(r.operation, r.rule) for r in kept] == [
+        ("push repayment_promise", "third_party_no_amounts"),
+        ("push field_receipt", "third_party_no_amounts")]
+    assert not any(friend.name in r.sentence for r in kept)
 
     by_guarantor = phone.send("repayment_promise", promise(case.id, signer_contact_id=spouse.id))
     assert by_guarantor["status"] == "applied", by_guarantor

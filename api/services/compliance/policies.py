@@ -97,7 +97,7 @@ def store_version(
     if policy is None:
         name = rules.name
         if session.scalar(select(CompliancePolicy.id).where(CompliancePolicy.name == name)):
-            name = f"{name}-{jurisdiction.lower()}-{lender}"
+            name = f"{name}-{jurisdiction.lower()}-{lender}"[:64]
         policy = CompliancePolicy(name=name, jurisdiction=jurisdiction, lender=lender)
         session.add(policy)
         session.flush()

@@ -54,9 +54,15 @@ def add_policy_version(
     latest = session.scalar(select(PolicyVersion).where(PolicyVersion.policy_id == policy.id)
                             .order_by(PolicyVersion.version.desc()).limit(1))
     base = policies.as_policy(latest) if latest else policies.preset_for(policy.jurisdiction)
-    return policies.add_version(session, policy, _checked(base, rules),
-                                effective_from=_when(effective_from), note=note,
-                                created_by_id=created_by_id)
+    start = _when(effective_from)
+    if latest is not None and latest.effective_from > start:
+        # It would be overtaken when the later one starts, its change silently dropped.
+        raise Conflict(
+            f"Version {latest.version} of {policy.name} is scheduled from "
+            f"{latest.effective_from:%Y-%m-%d %H:%M} UTC: a new version must take effect at or "
+            "after it.", fields={"effective_from": ["before a version already scheduled"]})
+    return policies.add_version(session, policy, _checked(base, rules), effective_from=start,
+                                note=note, created_by_id=created_by_id)
 
 
 def get_policy(session: Session, policy_id: int) -> CompliancePolicy:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
 from api.models import Role, RuleRefusal
@@ -29,7 +29,9 @@ def refusals_visible_to(principal: Principal, args: dict) -> Select:
     """Admins and legal staff see every refusal; a supervisor those of their team."""
     stmt = select(RuleRefusal)
     if principal.role is Role.SUPERVISOR:
-        stmt = stmt.where(RuleRefusal.team_id == principal.team_id)
+        # A supervisor without a team sees none (not every team-less actor's).
+        stmt = stmt.where(RuleRefusal.team_id == principal.team_id
+                          if principal.team_id is not None else false())
     if "rule" in args:
         stmt = stmt.where(RuleRefusal.rule == args["rule"])
     if "since" in args:

@@ -105,7 +105,9 @@ def field_context(
         client_time=client_time,
         case=case,
         case_reassigned=reassigned,
-        policy=policy_for_case(session, case, client_time),
+        # The version in effect when the phone made the record; a clock ahead of the
+        # server's cannot choose a version not yet in effect.
+        policy=policy_for_case(session, case, min(client_time, utcnow())),
         cipher=env.cipher,
         blobs=env.blobs,
         verify_cosign=env.verify_cosign,

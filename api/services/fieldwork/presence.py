@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from api.config import Policy
 from api.models import Case, VisitPresence, VisitReport
+from api.services.compliance.attempts import lock_debtor
 from api.services.compliance.policies import policy_by_ref, policy_for_case
 from api.services.fieldwork.context import FieldContext
 from api.services.geo import geodesic_m, to_wgs84
@@ -76,7 +77,12 @@ def record_presence(ctx: FieldContext, data: dict) -> VisitPresence:
 
 def lock_case(session: Session, case_id: int) -> None:
     """Serialise the pairing of one case's presences and reports (PostgreSQL; SQLite writers
-    are serialised already): a presence and its report arriving at once each see the other."""
+    are serialised already): a presence and its report arriving at once each see the other.
+    The debtor's row first, as the attempt caps take it (compliance.attempts.lock_debtor):
+    one order everywhere, so two pushes never wait on each other in a circle."""
+    debtor_id = session.scalar(select(Case.debtor_id).where(Case.id == case_id))
+    if debtor_id is not None:
+        lock_debtor(session, debtor_id)
     session.execute(select(Case.id).where(Case.id == case_id).with_for_update())
 
 

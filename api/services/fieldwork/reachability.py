@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.models import ReachabilityChange, User
+from api.models.types import utcnow
 from api.services.exceptions import Forbidden, InvalidInput
 from api.services.fieldwork.context import FieldContext
 from api.services.identity import audit
@@ -45,8 +46,10 @@ def record_reachability(ctx: FieldContext, data: dict) -> ReachabilityChange:
                 "The debtor cannot be unreachable since a moment after the marking.",
                 fields={"since": ["must not be later than the marking (client_time)"]},
             )
+    # Ordered by the phone's clock (an offline marking made earlier loses to a later one), but
+    # never ahead of the server's: a phone set to next year cannot freeze the state.
     change = ReachabilityChange(
-        **ctx.record_fields(str(data["id"])),
+        **{**ctx.record_fields(str(data["id"])), "client_time": min(ctx.client_time, utcnow())},
         unreachable=data["unreachable"],
         reason=data.get("reason") if data["unreachable"] else None,
         since=since if data["unreachable"] else None,
