@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.orm import Session, aliased
 
 from api.models import Case, CaseNote, ContactAttempt, Debtor, DebtorBlackout, FieldProposal
-from api.models.cases import CLOSED_STATUSES
+from api.models.cases import CLOSED_STATUSES, LOAN_PARTIES
 from api.services.casefile.cases import address_view, collateral_view, contact_view, debtor_view
 from api.services.fieldwork import reachability
 from api.services.identity.pii import PiiCipher
@@ -115,7 +115,11 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
             "debtor": debtor_view(debtor, cipher, full=True),
             # Contacts and third parties only while the debtor is marked unreachable.
             "reachability": reachability.state_view(reachable.get(case.id)),
-            "contacts": [contact_view(c, full=True) for c in graph.contacts],
+            # A third party's phone only once the debtor is marked unreachable (the document
+            # is re-sealed when that changes); the parties to the loan always in full.
+            "contacts": [contact_view(c, full=c.role in LOAN_PARTIES or bool(
+                reachable.get(case.id) and reachable[case.id].unreachable))
+                for c in graph.contacts],
             "addresses": [address_view(a) for a in graph.addresses],
             "schedule": [
                 {"seq": i.seq, "due_on": i.due_on, "amount_fen": i.amount_fen}

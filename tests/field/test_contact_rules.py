@@ -367,6 +367,18 @@ def test_the_case_file_and_the_phone_mark_the_uninformed_friend_and_show_no_figu
         _no_loan_figures(view)
 
 
+@pytest.mark.rule("contacts_when_unreachable", preset="CN")
+def test_the_phone_gets_a_third_partys_number_only_once_the_debtor_is_unreachable(desk, app):
+    case, friend, spouse = desk["case"], desk["friend"], desk["spouse"]
+    desk["phone"].send("case_note", {"id": str(uuid.uuid4()), "case_id": case.id, "text": "x"})
+    phones = {c["id"]: c["phone"] for c in case_document(app, case.id)["contacts"]}
+    assert phones[spouse.id] == spouse.phone  # a guarantor: a party to the loan
+    assert phones[friend.id] != friend.phone and friend.phone[-4:] in phones[friend.id]
+    assert desk["phone"].send("reachability", mark(case.id))["status"] == "applied"
+    phones = {c["id"]: c["phone"] for c in case_document(app, case.id)["contacts"]}
+    assert phones[friend.id] == friend.phone
+
+
 @pytest.mark.rule("uninformed_contact_no_loan_data", preset="CN")
 def test_no_notice_promise_or_receipt_is_handed_to_a_contact_who_does_not_know(desk):
     case, phone, friend, spouse = desk["case"], desk["phone"], desk["friend"], desk["spouse"]
