@@ -9,7 +9,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import func, select
 
 from api.commands.compliance import command as compliance_cli
 from api.extensions import db
@@ -48,7 +48,7 @@ from api.services.compliance.holds import place_hold
 from api.services.compliance.policies import store_version
 from api.services.compliance.presets import PRESETS
 from api.services.identity.accounts import Principal
-from tests.compliance.stories import blob_keys, close, work_the_case
+from tests.compliance.stories import blob_keys, close, hold_when_locked, work_the_case
 from tests.field.filing_records import note, visit
 from tests.field.test_field_work import Phone
 
@@ -283,22 +283,6 @@ def test_a_purged_case_that_reopens_is_purged_again_once_its_new_period_ends(
     assert ids(real_run(app).purged) == {case.id: None}
     db.session.expire_all()
     assert rows_of(CaseNote, case.id) == 0 and rows_of(VisitReport, case.id) == 0
-
-
-def hold_when_locked(session, case_id: int, legal_id: int):
-    """Another desk's hold, committed just as the purge or erasure asks for the case's lock
-    (what a hold placed mid-run looks like once the lock is granted)."""
-    placed = []
-
-    def place(state):
-        if not placed and state.is_select and state.statement._for_update_arg is not None:
-            placed.append(case_id)
-            state.session.connection().execute(insert(LegalHold).values(
-                case_id=case_id, kind=HoldKind.LITIGATION, reference="(2026)京01民初88号",
-                placed_by_id=legal_id, placed_at=utcnow()))
-
-    event.listen(session, "do_orm_execute", place)
-    return placed, lambda: event.remove(session, "do_orm_execute", place)
 
 
 @pytest.mark.rule("legal_hold", preset="CN")
