@@ -75,7 +75,8 @@ class SubjectRequestCreateSchema(Schema):
     @ma.validates_schema
     def names_a_subject(self, data, **kwargs):
         if data.get("debtor_id") is None and data.get("case_id") is None:
-            raise ma.ValidationError("name the debtor or one of their cases", "debtor_id")
+            message = ["name the debtor or one of their cases"]
+            raise ma.ValidationError({"debtor_id": message, "case_id": message})
 
 
 class SubjectRequestQuerySchema(PageArgsSchema):

@@ -260,12 +260,13 @@ class Case(db.Model):
 def closing(case: Case, status, _old, _initiator) -> None:
     """Every write path sets the status through the ORM (imports, payments, factories), so the
     close time is kept here: stamped when the case first reaches a closed status, cleared when
-    it reopens. A close time already set (by a backfill or a test) is kept."""
+    it reopens. A close time already set (by a backfill or a test) is kept. A reopened case
+    is no longer purged: what it gathers now is retention's again (compliance.retention)."""
     if status in CLOSED_STATUSES:
         if case.closed_at is None:
             case.closed_at = utcnow()
     else:
-        case.closed_at = None
+        case.closed_at = case.purged_at = None
 
 
 class Instalment(db.Model):

@@ -25,6 +25,7 @@ class CaseHolds(MethodView):
     @blp.arguments(HoldCreateSchema)
     @blp.response(201, HoldSchema)
     @blp.alt_response(404, description="No such case")
+    @blp.alt_response(409, description="The case was already purged: nothing left to hold")
     def post(self, args, case_id):
         """Place a legal hold on a case: nothing of it is purged or erased until it is
         released"""

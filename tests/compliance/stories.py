@@ -9,10 +9,10 @@ import uuid
 from datetime import timedelta
 from itertools import count
 
-from sqlalchemy import select
+from sqlalchemy import event, insert, select
 
 from api.extensions import db
-from api.models import Case, CaseStatus, Collateral, EvidenceFile
+from api.models import Case, CaseStatus, Collateral, EvidenceFile, HoldKind, LegalHold
 from api.models.types import utcnow
 from api.services.casefile.assignment import set_assignment
 from tests.field.filing_records import note, notice, proposal, receipt, sighting, visit
@@ -77,3 +77,18 @@ def blob_keys(case_id: int) -> list[str]:
         keys += [k for k in (slot.storage_key, slot.thumbnail_key) if k]
     return keys
 
+
+def hold_when_locked(session, case_id: int, legal_id: int):
+    """Another desk's hold, committed just as the purge or erasure asks for the case's lock
+    (what a hold placed mid-run looks like once the lock is granted)."""
+    placed = []
+
+    def place(state):
+        if not placed and state.is_select and state.statement._for_update_arg is not None:
+            placed.append(case_id)
+            state.session.connection().execute(insert(LegalHold).values(
+                case_id=case_id, kind=HoldKind.LITIGATION, reference="(2026)京01民初88号",
+                placed_by_id=legal_id, placed_at=utcnow()))
+
+    event.listen(session, "do_orm_execute", place)
+    return placed, lambda: event.remove(session, "do_orm_execute", place)

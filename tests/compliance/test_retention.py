@@ -20,6 +20,11 @@ from api.models import (
     CaseNote,
     CaseStatus,
     Collateral,
+    Complainant,
+    Complaint,
+    ComplaintCategory,
+    ComplaintChannel,
+    ComplaintStatus,
     Contact,
     ContactAttempt,
     Debtor,
@@ -28,6 +33,7 @@ from api.models import (
     FieldReceipt,
     HoldKind,
     Instalment,
+    LegalHold,
     NoticeServed,
     Payment,
     RepaymentPromise,
@@ -36,12 +42,14 @@ from api.models import (
     VisitReport,
 )
 from api.models.types import utcnow
+from api.services.casefile.assignment import set_assignment
 from api.services.compliance import retention
 from api.services.compliance.holds import place_hold
 from api.services.compliance.policies import store_version
 from api.services.compliance.presets import PRESETS
 from api.services.identity.accounts import Principal
-from tests.compliance.stories import blob_keys, close, work_the_case
+from tests.compliance.stories import blob_keys, close, hold_when_locked, work_the_case
+from tests.field.filing_records import note, visit
 from tests.field.test_field_work import Phone
 
 FIELD_MODELS = (VisitReport, ContactAttempt, CaseNote, RepaymentPromise, NoticeServed,
@@ -239,3 +247,94 @@ def test_the_close_time_is_kept_when_a_case_closes_and_cleared_when_it_reopens(a
     case.status = CaseStatus.ACTIVE
     db.session.commit()
     assert case.closed_at is None
+
+
+def real_run(app, at=None) -> retention.RetentionReport:
+    report = retention.run(db.session, app.extensions["fieldvisit.blobs"],
+                           app.extensions["fieldvisit.pii"], at or utcnow(), dry_run=False)
+    db.session.commit()
+    return report
+
+
+@pytest.mark.rule("retention", preset="CN")
+def test_a_purged_case_that_reopens_is_purged_again_once_its_new_period_ends(
+        app, world, client):
+    collector = world.user(Role.COLLECTOR, world.team())
+    phone = Phone(client, world.login(collector))
+    case = close(world.case(), days_ago=CN_DAYS + 1)
+    # The debtor's other loan, still in collection, keeps their addresses for the new visits.
+    db.session.get(Case, world.case().id).debtor_id = case.debtor_id
+    db.session.commit()
+    assert ids(real_run(app).purged) == {case.id: None}
+    case = db.session.get(Case, case.id)
+    assert case.purged_at is not None
+    case.status = CaseStatus.ACTIVE  # the lender's file reopens it
+    set_assignment(db.session, case, team_id=collector.team_id, collector_id=collector.id,
+                   assigned_by_id=None, reason="reopened")
+    db.session.commit()
+    assert case.purged_at is None
+    assert ids(dry_run(app).kept)[case.id] == "open"
+    db.session.commit()
+    d = {"case": case, "home": case.debtor.addresses[0], "vehicle": None}
+    for kind, build in (("case_note", note), ("visit_report", visit)):
+        assert phone.send(kind, build(d))["status"] == "applied"
+    assert rows_of(CaseNote, case.id) == 1 and rows_of(VisitReport, case.id) == 1
+    close(case, days_ago=CN_DAYS + 1)
+    assert ids(real_run(app).purged) == {case.id: None}
+    db.session.expire_all()
+    assert rows_of(CaseNote, case.id) == 0 and rows_of(VisitReport, case.id) == 0
+
+
+@pytest.mark.rule("legal_hold", preset="CN")
+def test_a_hold_placed_during_a_purge_keeps_the_case(app, world):
+    case = close(world.case(), days_ago=CN_DAYS + 1)
+    vin = db.session.get(Case, case.id).collateral[0].vin
+    placed, stop = hold_when_locked(db.session(), case.id, world.user(Role.LEGAL).id)
+    try:
+        report = real_run(app)
+    finally:
+        stop()
+    assert placed == [case.id]
+    assert ids(report.kept) == {case.id: "legal_hold"} and not report.purged
+    assert "(2026)京01民初88号" in report.kept[0].sentence
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).purged_at is None
+    assert db.session.get(Case, case.id).collateral[0].vin == vin
+    assert db.session.get(Debtor, case.debtor_id).anonymised_at is None
+
+
+@pytest.mark.rule("legal_hold", preset="CN")
+def test_a_hold_on_a_purged_case_is_refused(app, world, client):
+    legal = world.login(world.user(Role.LEGAL))
+    case = close(world.case(), days_ago=CN_DAYS + 1)
+    real_run(app)
+    refused = client.post(f"/cases/{case.id}/legal-holds", headers=legal,
+                          json={"kind": "litigation", "reference": "(2026)粤0304民初1号"})
+    assert refused.status_code == 409, refused.get_json()
+    error = refused.get_json()["error"]
+    assert "purged" in error["message"] and "case_id" in error["fields"]
+    assert db.session.scalars(select(LegalHold)).all() == []
+
+
+@pytest.mark.rule("retention", preset="CN")
+@pytest.mark.parametrize("status", [ComplaintStatus.OPEN, ComplaintStatus.ASSIGNED])
+def test_a_case_with_a_complaint_being_handled_is_not_purged(app, world, status):
+    case = close(world.case(), days_ago=CN_DAYS + 1)
+    staff = world.user(Role.SUPERVISOR)
+    complaint = Complaint(case_id=case.id, received_at=utcnow(), channel=ComplaintChannel.PHONE,
+                          complainant=Complainant.DEBTOR, summary="Called at night.",
+                          category=ComplaintCategory.IMPROPER_HOURS, status=status,
+                          assignee_id=staff.id, recorded_by_id=staff.id)
+    db.session.add(complaint)
+    db.session.commit()
+    report = real_run(app)
+    assert ids(report.kept) == {case.id: "open_complaint"} and not report.purged
+    assert "complaint" in report.kept[0].sentence
+    db.session.expire_all()
+    assert db.session.get(Complaint, complaint.id) is not None
+    assert db.session.get(Case, case.id).purged_at is None
+    complaint = db.session.get(Complaint, complaint.id)
+    complaint.status, complaint.closed_at, complaint.outcome = (
+        ComplaintStatus.CLOSED, utcnow(), "Apologised.")
+    db.session.commit()
+    assert ids(real_run(app).purged) == {case.id: None}

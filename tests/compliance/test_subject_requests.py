@@ -23,8 +23,10 @@ from api.models import (
     SubjectRequest,
     VisitReport,
 )
+from api.services.compliance import subject_requests as requests
 from api.services.compliance.subject_requests import FIELD_RECORDS
-from tests.compliance.stories import blob_keys, close, work_the_case
+from api.services.exceptions import InvalidInput
+from tests.compliance.stories import blob_keys, close, hold_when_locked, work_the_case
 from tests.field.test_field_work import Phone
 
 CN_DAYS = 730
@@ -252,3 +254,61 @@ def test_only_legal_staff_and_administrators_handle_requests_and_holds(world, cl
                        json={"kind": "litigation", "reference": "X"}).status_code == 404
     listed = client.get(f"/legal-holds?case_id={case.id}&active=true", headers=admin).get_json()
     assert [h["id"] for h in listed["items"]] == [hold["id"]] and listed["page"]["total"] == 1
+
+
+@pytest.mark.rule("subject_correction", preset="CN")
+def test_a_correction_for_a_debtor_with_no_case_or_a_request_naming_nobody_is_refused(
+        app, world, client, desk):
+    legal = desk["headers"]["legal"]
+    keeper, caseless = world.case(), world.case()
+    debtor_id = caseless.debtor_id
+    db.session.get(Case, caseless.id).debtor_id = keeper.debtor_id  # the loan moved away
+    db.session.commit()
+    nothing = file(client, legal, kind="correction", debtor_id=debtor_id,
+                   correction={"kind": "phone", "data": {"phone": "13800001111"}})
+    assert nothing.status_code == 422, nothing.get_json()
+    assert "debtor_id" in nothing.get_json()["error"]["fields"]
+    nobody = file(client, legal, kind="export")
+    assert set(nobody.get_json()["error"]["fields"]) >= {"debtor_id", "case_id"}
+    with pytest.raises(InvalidInput) as refused:  # the service says so too, not "no such debtor"
+        requests.subject_of(db.session, None, None)
+    assert set(refused.value.fields) == {"debtor_id", "case_id"}
+    db.session.rollback()
+    assert db.session.scalars(select(SubjectRequest)).all() == []
+    assert db.session.scalars(select(FieldProposal)).all() == []
+
+
+@pytest.mark.rule("subject_erasure", preset="CN")
+def test_an_anonymised_debtors_requests_keep_their_outcome_but_not_who_asked(
+        world, client, desk):
+    legal = desk["headers"]["legal"]
+    case = close(world.case(), days_ago=10, status=CaseStatus.WRITTEN_OFF)  # never worked
+    exported = file(client, legal, kind="export", case_id=case.id,
+                    requested_by="律师 王芳 (for 张伟)", note="Called from 13812345678")
+    assert exported.status_code == 201
+    erased = file(client, legal, kind="erasure", case_id=case.id, requested_by="张伟",
+                  note="Wants everything gone")
+    assert erased.status_code == 201, erased.get_json()
+    db.session.expire_all()
+    logged = db.session.scalars(select(SubjectRequest).order_by(SubjectRequest.id)).all()
+    assert [(r.kind.value, r.status.value) for r in logged] == [("export", "done"),
+                                                                 ("erasure", "done")]
+    assert all(r.outcome and r.debtor_id == case.debtor_id for r in logged)
+    assert [(r.requested_by, r.note) for r in logged] == [("(anonymised)", None)] * 2
+
+
+@pytest.mark.rule("subject_erasure", preset="CN")
+@pytest.mark.rule("legal_hold", preset="CN")
+def test_a_hold_placed_while_an_erasure_runs_refuses_it(app, world, client, desk):
+    legal = desk["headers"]["legal"]
+    case = close(world.case(), days_ago=10, status=CaseStatus.WRITTEN_OFF)
+    placed, stop = hold_when_locked(db.session(), case.id, desk["people"]["legal"].id)
+    try:
+        refused = file(client, legal, kind="erasure", case_id=case.id)
+    finally:
+        stop()
+    assert placed == [case.id]
+    assert refused.status_code == 422 and refused.get_json()["error"]["rule"] == "legal_hold"
+    db.session.expire_all()
+    assert db.session.get(Debtor, case.debtor_id).anonymised_at is None
+    assert db.session.get(Case, case.id).purged_at is None

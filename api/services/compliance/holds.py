@@ -23,6 +23,13 @@ def place_hold(session: Session, principal: Principal, case_id: int, *, kind: Ho
                reference: str, note: str | None = None) -> LegalHold:
     require_role(principal, *HOLD_ROLES)
     case = get_visible_case(session, principal, case_id)
+    # The row retention and erasure lock before purging: a hold waits for a purge running.
+    session.scalars(select(Case.id).where(Case.id == case.id).with_for_update()).one()
+    session.refresh(case, ["purged_at"])
+    if case.purged_at is not None:
+        raise Conflict(f"Case {case.contract_no} was purged on {case.purged_at:%Y-%m-%d}: its "
+                       "field records and evidence are gone, there is nothing left to hold.",
+                       fields={"case_id": ["already purged"]})
     hold = LegalHold(case_id=case.id, kind=kind, reference=reference, note=note,
                      placed_by_id=principal.user_id, placed_at=utcnow())
     session.add(hold)

@@ -46,6 +46,7 @@ from api.models import (
     VisitReport,
 )
 from api.models.cases import CLOSED_STATUSES
+from api.models.complaints import OPEN_COMPLAINT
 from api.services.compliance.holds import active_holds, hold_sentence
 from api.services.compliance.policies import policy_for_case
 from api.services.evidence.storage import BlobStore
@@ -62,7 +63,7 @@ FIELD_RECORDS = (Repossession, VehicleSighting, RepaymentPromise, NoticeServed, 
 @dataclass
 class CaseVerdict:
     """What retention makes of one case: `purge`, or kept with the reason (`open`,
-    `legal_hold`, `within_retention`) and the sentence that explains it."""
+    `legal_hold`, `open_complaint`, `within_retention`) and the sentence that explains it."""
 
     case_id: int
     contract_no: str
@@ -113,6 +114,12 @@ def judge(session: Session, case: Case, at: datetime, holds: dict) -> CaseVerdic
         verdict.sentence = (f"Case {case.contract_no} is {case.status.value}: its records "
                             "are kept while it is in collection.")
         return verdict
+    if session.scalar(select(exists().where(Complaint.case_id == case.id,
+                                            Complaint.status.in_(OPEN_COMPLAINT)))):
+        verdict.reason = "open_complaint"
+        verdict.sentence = (f"Case {case.contract_no} has a complaint still being handled: its "
+                            "records are kept until the complaint is closed.")
+        return verdict
     closed_at = case.closed_at or case.updated_at
     policy = retention_policy(session, case, at)
     verdict.closed_at, verdict.policy = closed_at, policy.ref
@@ -143,7 +150,10 @@ def retention_policy(session: Session, case: Case, at: datetime) -> Policy:
 def run(session: Session, blobs: BlobStore, cipher: PiiCipher, at: datetime, *, dry_run: bool,
         principal: Principal | None = None) -> RetentionReport:
     """Judge every case not yet purged; unless `dry_run`, purge those due and anonymise the
-    debtors left with no kept case. Audited as "compliance.purge" (dry runs too)."""
+    debtors left with no kept case. Audited as "compliance.purge" (dry runs too).
+
+    A real run locks each case due and judges it again under the lock: a hold placed (or a
+    complaint received) since the first look keeps it; `place_hold` locks the same row."""
     report = RetentionReport(at=at, dry_run=dry_run)
     waiting = Case.purged_at.is_(None)
     closed = session.scalars(select(Case).where(waiting, Case.status.in_(CLOSED_STATUSES))
@@ -155,6 +165,9 @@ def run(session: Session, blobs: BlobStore, cipher: PiiCipher, at: datetime, *, 
     holds = active_holds(session, [c.id for c in (*closed, *open_cases)])
     for case in (*closed, *open_cases):
         verdict = judge(session, case, at, holds)
+        if verdict.action == "purge" and not dry_run:
+            case = lock_case(session, case.id)
+            verdict = judge(session, case, at, active_holds(session, [case.id]))
         if verdict.action == "purge":
             verdict.removed = count_records(session, case.id)
             report.purged.append(verdict)
@@ -180,6 +193,12 @@ def run(session: Session, blobs: BlobStore, cipher: PiiCipher, at: datetime, *, 
         "anonymised_debtor_ids": report.debtors_anonymised,
     })
     return report
+
+
+def lock_case(session: Session, case_id: int) -> Case:
+    """The case row, read afresh and locked until the transaction ends (no-op on SQLite)."""
+    return session.scalars(select(Case).where(Case.id == case_id).with_for_update(of=Case)
+                           .execution_options(populate_existing=True)).one()
 
 
 def count_records(session: Session, case_id: int) -> dict[str, int]:
@@ -224,7 +243,8 @@ def purge_case(session: Session, blobs: BlobStore, case: Case, at: datetime) -> 
 def anonymise_debtor(session: Session, cipher: PiiCipher, debtor: Debtor, at: datetime) -> None:
     """Strip the debtor's personal data: contacts and addresses removed, identity blanked (the
     national ID sealed empty, so every reader still opens it). The row stays (the kept cases
-    point at it), unidentifiable."""
+    point at it), unidentifiable. Its data-subject requests keep their kind, status and
+    outcome; who asked and the note (free text that may name the debtor or a lawyer) go."""
     session.execute(update(ContactAttempt).where(ContactAttempt.contact_id.in_(
         select(Contact.id).where(Contact.debtor_id == debtor.id))).values(contact_id=None))
     session.execute(update(RouteStop).where(RouteStop.address_id.in_(
@@ -232,6 +252,8 @@ def anonymise_debtor(session: Session, cipher: PiiCipher, debtor: Debtor, at: da
     session.execute(update(Complaint).where(Complaint.contact_id.in_(
         select(Contact.id).where(Contact.debtor_id == debtor.id))).values(contact_id=None))
     session.execute(delete(DebtorBlackout).where(DebtorBlackout.debtor_id == debtor.id))
+    session.execute(update(SubjectRequest).where(SubjectRequest.debtor_id == debtor.id)
+                    .values(requested_by=ANONYMISED, note=None))
     session.execute(delete(Address).where(Address.debtor_id == debtor.id))
     session.execute(delete(Contact).where(Contact.debtor_id == debtor.id))
     session.expire(debtor)

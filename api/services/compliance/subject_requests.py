@@ -82,6 +82,10 @@ JSON_COLUMNS = {"collector_ids", "co_collectors", "fixes", "flags", "plan", "dat
 def subject_of(session: Session, debtor_id: int | None, case_id: int | None
                ) -> tuple[Debtor, Case | None]:
     """The request's debtor, named directly or by one of their cases."""
+    if debtor_id is None and case_id is None:
+        raise InvalidInput("A request names its debtor or one of their cases.",
+                           fields={"debtor_id": ["give debtor_id or case_id"],
+                                   "case_id": ["give debtor_id or case_id"]})
     case = None
     if case_id is not None:
         case = session.get(Case, case_id)
@@ -123,9 +127,15 @@ def file_request(session: Session, principal: Principal, blobs: BlobStore, ciphe
     for the caller to raise once the log is committed."""
     require_role(principal, *REQUEST_ROLES)
     debtor, case = subject_of(session, debtor_id, case_id)
-    if kind is SubjectRequestKind.CORRECTION and correction is None:
-        raise InvalidInput("A correction says what to correct.",
-                           fields={"correction": ["required for a correction"]})
+    if kind is SubjectRequestKind.CORRECTION:
+        if correction is None:
+            raise InvalidInput("A correction says what to correct.",
+                               fields={"correction": ["required for a correction"]})
+        case = case or latest_case(session, debtor)
+        if case is None:
+            raise InvalidInput("The debtor has no case to file the correction on.",
+                               fields={"debtor_id": ["has no case: a correction is reviewed "
+                                                     "on one of the debtor's cases"]})
     request = SubjectRequest(
         kind=kind, debtor_id=debtor.id, case_id=case.id if case else None,
         requested_by=requested_by, received_at=received_at, note=note,
@@ -156,12 +166,15 @@ def close(request: SubjectRequest, status: SubjectRequestStatus, outcome: str,
 # --- correction ------------------------------------------------------------------------------
 
 
+def latest_case(session: Session, debtor: Debtor) -> Case | None:
+    return session.scalar(select(Case).where(Case.debtor_id == debtor.id)
+                          .order_by(Case.id.desc()).limit(1))
+
+
 def propose_correction(session: Session, principal: Principal, request: SubjectRequest,
-                       debtor: Debtor, case: Case | None, correction: dict) -> FieldProposal:
-    """The correction as a field proposal on the case named (else the debtor's latest), for a
-    supervisor or administrator to review."""
-    case = case or session.scalar(select(Case).where(Case.debtor_id == debtor.id)
-                                  .order_by(Case.id.desc()).limit(1))
+                       debtor: Debtor, case: Case, correction: dict) -> FieldProposal:
+    """The correction as a field proposal on the case named (else the debtor's latest, chosen
+    by `file_request`), for a supervisor or administrator to review."""
     data = {k: getattr(v, "value", v) for k, v in correction["data"].items()}
     if data.get("phone"):
         data["phone"] = normalize_phone(data["phone"], field="correction.data.phone")
@@ -220,6 +233,10 @@ def erasure_breach(session: Session, debtor: Debtor, at: datetime) -> RuleBreach
 def erase(session: Session, blobs: BlobStore, cipher: PiiCipher, request: SubjectRequest,
           debtor: Debtor) -> RuleBreach | None:
     at = utcnow()
+    # Locked before the holds are read: a hold placed meanwhile waits (holds.place_hold).
+    for case_id in session.scalars(select(Case.id).where(Case.debtor_id == debtor.id)
+                                   .order_by(Case.id)).all():
+        retention.lock_case(session, case_id)
     breach = erasure_breach(session, debtor, at)
     if breach is not None:
         close(request, SubjectRequestStatus.REFUSED, breach.message, breach.rule)
