@@ -380,3 +380,35 @@ def test_suggestions_name_only_an_authorised_collector(client, world, desk):
     assert nobody["dispatch_blocked"] == (
         f"No collector of the team may be sent: none is authorised for lender acme in CN on "
         f"{today()}.")
+
+
+@pytest.mark.rule("collector_authorised", preset="US")
+def test_an_import_gives_a_case_only_to_a_collector_authorised_for_its_lender_and_law(
+        world, client):
+    team = world.team("IMP-1")
+    li = world.user("collector", team, username="li.wei")  # the standard authorisation: CN
+    admin = world.login(world.user("admin"))
+
+    def case(contract_no: str, jurisdiction: str, national_id: str) -> dict:
+        return {"contract_no": contract_no, "product": "consumer_loan", "principal_fen": 500_000,
+                "lender": "midwest-credit", "jurisdiction": jurisdiction,
+                "team_code": "IMP-1", "collector_username": "li.wei",
+                "debtor": {"ref": f"D-{contract_no}", "name": "Pat Doe",
+                           "national_id": national_id}}
+
+    document = {"format": "fieldvisit.cases.v1", "as_of": "2026-11-21", "cases": [
+        case("IMP-CN-1", "CN", "11010519491231002X"), case("IMP-US-1", "US", "110101199003074477")]}
+    run = client.post("/imports", headers=admin, json=document,
+                      query_string={"kind": "cases"}).get_json()
+    assert run["created"] == 1, run
+    [error] = run["errors"]
+    assert (error["contract_no"], error["field"]) == ("IMP-US-1", "collector_username")
+    assert "holds no authorisation for lender midwest-credit in US" in error["message"]
+    assert db.session.scalar(select(Case.collector_id).where(
+        Case.contract_no == "IMP-CN-1")) == li.id
+    assert db.session.scalar(select(func.count()).where(Case.contract_no == "IMP-US-1")) == 0
+
+    world.authorise(li, jurisdiction="US", lender="midwest-credit")
+    again = client.post("/imports", headers=admin, json=document,
+                        query_string={"kind": "cases"}).get_json()
+    assert (again["created"], again["errors"]) == (1, []), again

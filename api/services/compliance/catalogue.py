@@ -43,7 +43,7 @@ RULES: dict[str, Rule] = {
         "Only collectors authorised and certified (unexpired) for the case's lender and "
         "jurisdiction may be assigned or planned",
         f"{CN_GUIDELINE}; {RBI} (recovery-agent certification)",
-        "refused on assignment and planning"),
+        "refused on assignment, planning and import (a row error)"),
     "contacts_when_unreachable": Rule(
         "Contacts and third parties only when the debtor is marked unreachable",
         f"{CN_STANDARD}; {FDCPA} §1692b",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -32,8 +33,15 @@ from api.models import (
     User,
 )
 from api.models.cases import CLOSED_STATUSES
+from api.models.types import utcnow
 from api.services.casefile.assignment import set_assignment
 from api.services.casefile.loan_figures import LoanFigures
+from api.services.compliance.dispatch import (
+    PolicyBook,
+    authorisation_problem,
+    authorisations_of,
+    dispatch_day,
+)
 from api.services.exceptions import InvalidInput
 from api.services.fieldwork.promise_status import refresh_promise_statuses
 from api.services.identity.pii import PiiCipher
@@ -84,6 +92,8 @@ class CaseImporter:
         self.collectors = {u.username: u for u in session.execute(
             select(User.id, User.username, User.team_id, User.is_active)
             .where(User.role == Role.COLLECTOR))}
+        self.policies = PolicyBook(session, utcnow())  # each case's, for its dispatch rules
+        self.held: dict[int, tuple] = {}  # collector id -> (user, authorisations)
         self.first_row: dict[str, int] = {}  # contract_no -> row that carried it first
         self.id_holder: dict[str, tuple[str, int]] = {}  # ID digest -> (debtor ref, row)
         self.seen: dict[tuple, tuple[int, tuple]] = {}  # shared debtor data -> (row, values)
@@ -143,9 +153,25 @@ class CaseImporter:
         elif data["status"] in CLOSED_STATUSES:
             problems.append(("collector_username",
                              "a settled or written-off case cannot be given to a collector"))
+        elif (problem := self._unauthorised(data, collector.id)) is not None:
+            problems.append(("collector_username", problem))
         else:
             return collector.team_id, collector.id, True
         return None
+
+    def _unauthorised(self, data: dict, collector_id: int) -> str | None:
+        """Why the collector may not be given a case of this lender and jurisdiction (rule
+        `collector_authorised`, as on every other way of assigning), or None."""
+        if collector_id not in self.held:
+            self.held[collector_id] = (self.session.get(User, collector_id), authorisations_of(
+                self.session, [collector_id]).get(collector_id, []))
+        collector, rows = self.held[collector_id]
+        terms = SimpleNamespace(policy_id=None, lender=data["lender"],
+                                jurisdiction=data["jurisdiction"])
+        if not self.policies(terms).collector_authorisation_required:
+            return None
+        return authorisation_problem(collector, rows, data["lender"], data["jurisdiction"],
+                                     dispatch_day(collector, self.policies.at))
 
     def _check_consistent(self, row_no: int, data: dict, digest: str, problems: list) -> None:
         """A debtor with several loans must read the same in each of them, or a re-import
