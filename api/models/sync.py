@@ -36,6 +36,8 @@ class CaseDocument(db.Model):
     (it carries the full national ID and phones the assigned collector needs)."""
 
     __tablename__ = "case_documents"
+    # A bootstrap page: this collector's documents after a case id, in case-id order.
+    __table_args__ = (Index("ix_case_documents_collector_case", "collector_id", "case_id"),)
 
     case_id: Mapped[int] = mapped_column(
         ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
