@@ -19,6 +19,7 @@ class RuleBreach(InvalidInput):
             raise ValueError(f"unknown rule {rule!r}: add it to compliance.catalogue.RULES")
         super().__init__(sentence, fields=fields)
         self.rule, self.policy_name, self.policy_version = rule, policy.name, policy.version
+        self.policy_ref = policy.ref
 
     def details(self) -> dict:
         return {"rule": self.rule, "policy": self.policy_name,

@@ -16,7 +16,7 @@ from api.services.identity.accounts import Principal
 def record_refusal(session: Session, breach: RuleBreach, principal: Principal | None,
                    operation: str) -> RuleRefusal:
     row = RuleRefusal(
-        rule=breach.rule, policy_ref=f"{breach.policy_name}@{breach.policy_version}",
+        rule=breach.rule, policy_ref=breach.policy_ref,
         actor_id=principal.user_id if principal else None,
         team_id=principal.team_id if principal else None,
         operation=operation[:120], fields=json.dumps(breach.fields, sort_keys=True),
