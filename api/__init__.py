@@ -12,6 +12,7 @@ from api.config import Config, absolute_sqlite_url
 from api.errors import error_response, register_error_handlers
 from api.extensions import Api, AppSession, db
 from api.input_guards import request_view
+from api.jobs import queue as job_queue
 from api.keys import blob_store, check_keys, pii_cipher
 from api.services.identity.passwords import configure_password_hashing
 from api.services.identity.throttle import PasswordGuard
@@ -63,6 +64,7 @@ def create_app(config: Config | None = None) -> Flask:
     if config.forwarded_hops:  # the client address (throttling) is the proxies' X-Forwarded-For
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.forwarded_hops)
     changelog.install(AppSession)
+    job_queue.install(app)
     api = Api(app)
     register_error_handlers(app)
     input_guards.install(app)  # before the routes: `<int:...>` is bounded

@@ -9,7 +9,7 @@ from flask.cli import FlaskGroup
 
 # Each module in api/commands/ defines `command`, a click command or group.
 COMMANDS = ("db", "serve", "demo", "imports", "audit", "evidence", "sync", "keys", "users",
-            "exceptions", "compliance")
+            "exceptions", "compliance", "worker")
 # These touch neither tokens nor personal data, so they run without the server's own keys.
 KEYLESS_COMMANDS = ("openapi", "db")
 

@@ -114,6 +114,13 @@ def _storage_uri(value: str) -> str:
     return value
 
 
+def _job_broker(value: str) -> str:
+    if value != "inprocess" and not value.startswith(("redis://", "rediss://", "amqp://",
+                                                       "amqps://")):
+        raise ValueError("must be 'inprocess', redis://host:6379/0 or amqp://user:pass@host:5672")
+    return value
+
+
 def _argon2_profile(value: str) -> str:
     from argon2 import profiles
 
@@ -218,6 +225,10 @@ class Config:
     max_content_length: Positive = 1024 * 1024  # bodies of routes that declare no body_limit
     page_size_max: Positive = 200
     sync_lock_timeout_ms: NotNegative = 5000
+    # Background jobs (api/jobs): worker threads in the server process, or a broker that
+    # `fieldvisit worker` processes take them from.
+    job_broker: Annotated[str, AfterValidator(_job_broker)] = "inprocess"
+    job_threads: Annotated[int, Field(ge=1, le=64)] = 2
     # The exceptions feed lists a collector's phone that has not synced for this long.
     device_silent_after_hours: Annotated[int, Field(gt=0, le=24 * 365)] = 48
     # Logs (api/observability.py): JSON lines on stderr at this level.

@@ -29,6 +29,8 @@ class Base(DeclarativeBase):
 
 # Where a session keeps the PII cipher that seals the device documents it publishes at commit.
 SESSION_CIPHER = "fieldvisit.cipher"
+# Set in a session's `info` (a background job's) to give it a request's SQLite write intent.
+WRITE_INTENT = "fieldvisit.write_intent"
 
 
 class AppSession(FlaskSession):
@@ -46,7 +48,8 @@ class AppSession(FlaskSession):
         """On SQLite, a request's transactions take the write lock when they begin (see
         `sqlite_write_intent`), unless its view manages its own transactions."""
         bind = super().get_bind(*args, **kwargs)
-        if bind.dialect.name == "sqlite" and has_request_context() and not _owns_transactions():
+        if bind.dialect.name == "sqlite" and (self.info.get(WRITE_INTENT) or (
+                has_request_context() and not _owns_transactions())):
             return sqlite_write_intent(bind)
         return bind
 

@@ -56,6 +56,7 @@ from api.models.field import (
     ReachabilityChange,
 )
 from api.models.imports import ImportRun
+from api.models.jobs import FINISHED, Job, JobStatus
 from api.models.org import Device, RefreshToken, Role, Team, User
 from api.models.routes import (
     PlanStatus,
@@ -82,6 +83,7 @@ from api.models.visits import (
 )
 
 __all__ = [
+    "FINISHED",
     "Address",
     "AddressKind",
     "Assignment",
@@ -124,6 +126,8 @@ __all__ = [
     "HoldKind",
     "ImportRun",
     "Instalment",
+    "Job",
+    "JobStatus",
     "LegalHold",
     "NextStep",
     "NoticeServed",

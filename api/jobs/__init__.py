@@ -1,0 +1,181 @@
+"""Background jobs: the kinds of work, how to ask for one, and how a worker runs it.
+
+A job is a row (`api.models.Job`) plus a message carrying its id on a dramatiq queue
+(`api.jobs.queue`): in-process by default, Redis or RabbitMQ in production. The row is written
+in the caller's transaction and the message is sent after that transaction commits, so a worker
+never sees an id that is not there, and a rolled-back request leaves no job behind.
+
+A kind is a function of a `JobContext`, registered with `@job_kind("name")`. It does its work
+in `ctx.session`, calling `ctx.checkpoint(done, total)` between chunks: that records the
+progress, commits the chunk with it, and raises `Cancelled` once someone asked to stop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+
+from api.models import FINISHED, Job, JobStatus
+from api.models.types import utcnow
+from api.services.exceptions import DomainError
+
+log = logging.getLogger(__name__)
+
+_PENDING = "fieldvisit.jobs.pending"
+KINDS: dict[str, Callable[[JobContext], dict | None]] = {}
+
+
+class Cancelled(Exception):
+    """Raised by `JobContext.checkpoint` once the job was asked to stop."""
+
+
+def job_kind(name: str):
+    """Register a function of a `JobContext` as the job kind `name`."""
+
+    def register(fn: Callable[[JobContext], dict | None]):
+        if name in KINDS and KINDS[name] is not fn:
+            raise ValueError(f"job kind {name!r} is registered twice")
+        KINDS[name] = fn
+        return fn
+
+    return register
+
+
+@dataclass
+class JobContext:
+    """What a running job sees: its id, actor and payload, and the session it works in. (They
+    are read once: touching the row after a checkpoint would open a transaction, and on SQLite
+    a job's transaction holds the write lock.)"""
+
+    job_id: int
+    actor_id: int | None
+    payload: dict[str, Any]
+    session: Session
+
+    def checkpoint(self, done: int, total: int | None = None) -> None:
+        """Record `done` (of `total`) and commit everything done so far with it; raise
+        `Cancelled` if the job was asked to stop (what was committed stays)."""
+        values: dict[str, Any] = {"done": done, "heartbeat_at": utcnow()}
+        if total is not None:
+            values["total"] = total
+        cancel = self.session.execute(
+            update(Job).where(Job.id == self.job_id).values(**values)
+            .returning(Job.cancel_requested)
+        ).scalar_one()
+        self.session.commit()
+        if cancel:
+            raise Cancelled
+
+
+def enqueue(session: Session, kind: str, payload: dict | None = None, *,
+            actor_id: int | None = None, total: int | None = None) -> Job:
+    """Ask for a job in the caller's transaction; it is sent to the queue once that commits."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown job kind {kind!r}")
+    job = Job(kind=kind, payload=json.dumps(payload or {}, ensure_ascii=False, default=str),
+              created_by_id=actor_id, total=total)
+    session.add(job)
+    session.flush()
+    session.info.setdefault(_PENDING, []).append(job.id)
+    return job
+
+
+def request_cancel(session: Session, job: Job) -> None:
+    """Ask a job to stop (the caller commits): a queued one is cancelled at once, a running one
+    stops at its next checkpoint, a finished one is left as it is."""
+    if job.status == JobStatus.QUEUED:
+        job.status, job.finished_at = JobStatus.CANCELLED, utcnow()
+    if job.status not in FINISHED:
+        job.cancel_requested = True
+
+
+def run(session: Session, job_id: int) -> None:
+    """Run one job to its end (the worker's side): claim it, call its kind, record the end.
+    A job another worker claimed, or one that was cancelled while queued, is left alone."""
+    claimed = session.execute(
+        update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+        .values(status=JobStatus.RUNNING, started_at=utcnow(), heartbeat_at=utcnow())
+    ).rowcount
+    session.commit()
+    if not claimed:
+        return
+    job = session.get(Job, job_id)
+    fn = KINDS.get(job.kind)
+    status, result, error = JobStatus.DONE, None, None
+    try:
+        if fn is None:
+            raise DomainError(f"This server does not know job kind {job.kind!r}.")
+        result = fn(JobContext(job_id, job.created_by_id, json.loads(job.payload), session))
+        session.commit()
+    except Cancelled:
+        session.rollback()
+        status = JobStatus.CANCELLED
+    except DomainError as exc:
+        session.rollback()
+        status, error = JobStatus.FAILED, exc.message
+    except Exception:
+        session.rollback()
+        log.exception("job failed", extra={"job_id": job_id})
+        status, error = JobStatus.FAILED, "The job failed on an internal error; see the logs."
+    values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error}
+    if result is not None:
+        values["result"] = json.dumps(result, ensure_ascii=False, default=str)
+    session.execute(update(Job).where(Job.id == job_id).values(**values))
+    session.commit()
+
+
+def recover(session: Session, stale_after_s: float = 300) -> list[int]:
+    """At a worker's start: fail the running jobs nobody has heard of for `stale_after_s`
+    (their worker died) and return the ids of queued ones, to be sent again (an in-process
+    queue forgets its messages when the process ends; a second send of a job is harmless)."""
+    cutoff = utcnow().timestamp() - stale_after_s
+    for job in session.scalars(select(Job).where(Job.status == JobStatus.RUNNING)):
+        beat = job.heartbeat_at or job.started_at
+        if beat is None or beat.timestamp() < cutoff:
+            job.status, job.finished_at = JobStatus.FAILED, utcnow()
+            job.error = "The worker running this job stopped; start it again."
+    queued = list(session.scalars(select(Job.id).where(Job.status == JobStatus.QUEUED)))
+    session.commit()
+    return queued
+
+
+def wait(session: Session, job_id: int, timeout_s: float = 60, poll_s: float = 0.02) -> Job:
+    """Block until the job has finished (for the CLI and tests); TimeoutError after
+    `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        session.rollback()  # a fresh snapshot each look
+        job = session.get(Job, job_id, populate_existing=True)
+        if job is None or job.status in FINISHED:
+            return job
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id} still {job.status} after {timeout_s} s")
+        time.sleep(poll_s)
+
+
+def _send_pending(session: Session) -> None:
+    ids = session.info.pop(_PENDING, None)
+    if ids:
+        queue = current_app.extensions["fieldvisit.jobs"]
+        for job_id in ids:
+            queue.send(job_id)
+
+
+def _drop_pending(session: Session, _previous_transaction=None) -> None:
+    if not session.in_transaction():
+        session.info.pop(_PENDING, None)
+
+
+def install(session_class: type[Session]) -> None:
+    """Send a transaction's jobs when it commits; forget them when it rolls back (once)."""
+    if event.contains(session_class, "after_commit", _send_pending):
+        return
+    event.listen(session_class, "after_commit", _send_pending)
+    event.listen(session_class, "after_rollback", _drop_pending)

@@ -1,0 +1,96 @@
+"""The queue under the jobs: dramatiq, with an in-process worker by default.
+
+`inprocess` (the embedded default) keeps messages in memory (dramatiq's StubBroker) and runs
+them on worker threads inside the server process, started with the first job; `redis://...` or
+`amqp://...` put them on that broker, for `fieldvisit worker` processes to take. Either way the
+message carries only the job's id: the job's state lives in the database (`api.jobs`)."""
+
+from __future__ import annotations
+
+import threading
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from flask import Flask
+
+from api import jobs
+from api.extensions import WRITE_INTENT, db
+
+QUEUE_NAME = "fieldvisit"
+TIME_LIMIT_MS = 24 * 3600 * 1000  # an import of millions of rows may run for an hour or more
+
+
+def make_broker(url: str) -> dramatiq.Broker:
+    if url == "inprocess":
+        return StubBroker()
+    if url.startswith(("redis://", "rediss://")):
+        from dramatiq.brokers.redis import RedisBroker
+
+        return RedisBroker(url=url)
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    return RabbitmqBroker(url=url)
+
+
+class JobQueue:
+    """One app's queue: its broker, the actor that runs a job, and (in-process) its worker."""
+
+    def __init__(self, app: Flask, url: str, threads: int):
+        self.app, self.url, self.threads = app, url, threads
+        self.broker = make_broker(url)
+        self.broker.declare_queue(QUEUE_NAME)
+        self._worker: dramatiq.Worker | None = None
+        self._lock = threading.Lock()
+
+        def perform(job_id: int) -> None:
+            with app.app_context():
+                db.session.info[WRITE_INTENT] = True
+                try:
+                    jobs.run(db.session, job_id)
+                finally:
+                    db.session.remove()
+
+        self.actor = dramatiq.actor(perform, broker=self.broker, actor_name="fieldvisit_job",
+                                    queue_name=QUEUE_NAME, max_retries=0,
+                                    time_limit=TIME_LIMIT_MS)
+
+    @property
+    def in_process(self) -> bool:
+        return self.url == "inprocess"
+
+    def send(self, job_id: int) -> None:
+        if self.in_process:
+            self.start_worker()
+        self.actor.send(job_id)
+
+    def start_worker(self) -> dramatiq.Worker:
+        """Start this process's worker (once); it first takes back what a stopped one left."""
+        with self._lock:
+            if self._worker is None:
+                worker = dramatiq.Worker(self.broker, queues={QUEUE_NAME},
+                                         worker_threads=self.threads, worker_timeout=100)
+                worker.start()
+                self._worker = worker
+                with self.app.app_context():
+                    try:
+                        for job_id in jobs.recover(db.session):
+                            self.actor.send(job_id)
+                    finally:
+                        db.session.remove()
+            return self._worker
+
+    def stop_worker(self) -> None:
+        with self._lock:
+            if self._worker is not None:
+                self._worker.stop()
+                self._worker = None
+
+
+def install(app: Flask) -> JobQueue:
+    from api.extensions import AppSession
+
+    config = app.config["FIELDVISIT"]
+    queue = JobQueue(app, config.job_broker, config.job_threads)
+    app.extensions["fieldvisit.jobs"] = queue
+    jobs.install(AppSession)
+    return queue
