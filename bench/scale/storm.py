@@ -107,6 +107,43 @@ def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def process_cpu(pid: int) -> tuple[int, float]:
+    """(process group, user + system CPU seconds including reaped children) of a process."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1, 0.0
+    return int(fields[2]), sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds of the gunicorn processes and of the PostgreSQL backends of the database:
+    the cost of a phase, whatever else the shared machine was doing."""
+
+    def __init__(self, server: Server | None, engine):
+        self.server, self.engine = server, engine
+
+    def read(self) -> tuple[float, float]:
+        app = 0.0
+        if self.server is not None:
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    group, cpu = process_cpu(int(entry))
+                    if group == self.server.proc.pid:
+                        app += cpu
+        with self.engine.connect() as conn:
+            pids = conn.scalars(text("SELECT pid FROM pg_stat_activity "
+                                     "WHERE datname = current_database()")).all()
+        return app, sum(process_cpu(pid)[1] for pid in pids)
+
+    def since(self, start: tuple[float, float], requests: int) -> str:
+        app, database = (b - a for a, b in zip(start, self.read(), strict=True))
+        total = app + database
+        return (f"  CPU: gunicorn {app:.1f} s + PostgreSQL {database:.1f} s = {total:.1f} s; "
+                f"{requests / total if total else float('nan'):.0f} requests per CPU-second")
+
+
 # --------------------------------------------------------------------------- the server
 
 
@@ -119,6 +156,8 @@ class Server:
         env |= keys.server_env(url, str(tmp / "blobs"))
         env["FIELDVISIT_ACCESS_TOKEN_TTL_S"] = str(ACCESS_TTL_S)
         env["FIELDVISIT_VAR_DIR"] = str(tmp / "var")
+        # This checkout's code (the shared venv's `fieldvisit` may be installed from another).
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         self.log = (tmp / "server.log").open("w")
         self.proc = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "fieldvisit"), "serve", "--bind",
@@ -282,9 +321,10 @@ def run_all(items: list, work: Callable, concurrency: int, timings: Timings, wha
 
 
 class Bench:
-    def __init__(self, url: str, http_: Http, args):
+    def __init__(self, url: str, http_: Http, args, server: Server | None = None):
         self.url, self.http, self.args = url, http_, args
         self.engine = create_engine(url)
+        self.cpu = CpuMeter(server, self.engine)
         with self.engine.connect() as conn:
             users = conn.execute(text(
                 "SELECT u.id, u.username, u.role, u.team_id, t.code FROM users u "
@@ -328,6 +368,7 @@ class Bench:
 
     def storm(self) -> None:
         timings = Timings()
+        cpu = self.cpu.read()
         started = time.perf_counter()
         pages = run_all(self.phones, lambda p: bootstrap(self.http, p, self.args.page_limit,
                                                           timings),
@@ -340,10 +381,12 @@ class Bench:
                        f"{cases:,} cases) at concurrency {self.args.concurrency}", seconds)
         print(f"  {len(done) / seconds:.1f} bootstraps/s, {sum(done) / seconds:.1f} pages/s, "
               f"{cases / seconds:,.0f} cases/s")
+        print(self.cpu.since(cpu, sum(done)))
 
     def pulls(self) -> None:
         timings = Timings()
         ready = [p for p in self.phones if p.cursor]
+        cpu = self.cpu.read()
         started = time.perf_counter()
         for _ in range(self.args.pull_rounds):
             run_all(ready, lambda p: delta(self.http, p, timings), self.args.concurrency,
@@ -351,6 +394,7 @@ class Bench:
         timings.report(f"steady delta pulls: {self.args.pull_rounds} rounds x {len(ready):,} "
                        f"phones at concurrency {self.args.concurrency}",
                        time.perf_counter() - started)
+        print(self.cpu.since(cpu, len(timings.samples.get("delta pull", []))))
 
     def pushes(self) -> None:
         timings = Timings()
@@ -406,11 +450,13 @@ class Bench:
                 raise RuntimeError(f"complete {status}: {data[:300]!r}")
             timings.add("whole push + photo", (t4 - t0) * 1000)
 
+        cpu = self.cpu.read()
         started = time.perf_counter()
         run_all(phones, push, min(self.args.concurrency, 20), timings, "push")
         timings.report(f"pushes with photos: {len(phones)} phones, one visit report and one "
                        f"{len(photo) / 1024:.0f} KB JPEG each, concurrency "
                        f"{min(self.args.concurrency, 20)}", time.perf_counter() - started)
+        print(self.cpu.since(cpu, 4 * len(timings.samples.get("complete", []))))
 
     # --- delta lag during an import ---------------------------------------------------------
 
@@ -541,6 +587,10 @@ class Bench:
         stop = threading.Event()
         importer = threading.Thread(target=self.run_import, args=(parts, log), daemon=True)
         pullers = [p for p in self.phones if p.cursor][:20]
+        if not pullers:  # the storm phase did not run: bootstrap a few steady pullers
+            pullers = self.phones[:20]
+            run_all(pullers, lambda p: bootstrap(self.http, p, None, Timings()), 10,
+                    timings, "bootstrap")
 
         def steady() -> None:
             while not stop.is_set():
@@ -640,7 +690,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             server = Server(url, args.port, args.workers, args.threads, Path(tmp))
             server.wait_ready()
-            bench = Bench(url, Http(args.port), args)
+            bench = Bench(url, Http(args.port), args, server)
             bench.sign_in()
             if phases & {"storm", "pull", "push"}:
                 bench.storm()
