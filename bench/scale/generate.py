@@ -225,7 +225,8 @@ class Chunk:
                     disbursed + timedelta(days=30 * (k + 1)), instalment, instalment * 9 // 10))
             if product != "consumer_loan":
                 make, model = rng.choice(MAKES if product == "car_loan" else MACHINES)
-                vin = "L" + "".join(rng.choice(VIN_CHARS) for _ in range(10)) + f"{n:06d}"
+                vin = ("L" + "".join(rng.choice(VIN_CHARS) for _ in range(10))
+                       + f"{n % 1_000_000:06d}")
                 self.collateral.append((
                     n, n, "V1", "car" if product == "car_loan" else "machinery", vin,
                     f"E{n:09d}", f"{place.plate_prefix[:2]}{n % 100000:05d}"
@@ -444,9 +445,16 @@ def generate(url: str, n_cases: int, n_collectors: int, workers: int, chunk: int
     engine = create_engine(url)
     started = time.perf_counter()
     with engine.begin() as conn:
-        n_users = load_org(conn, org)
+        n_users = conn.scalar(text("SELECT count(*) FROM users"))
+        loaded = set(conn.scalars(text("SELECT DISTINCT (id - 1) / :chunk FROM cases"),
+                                  {"chunk": chunk}))
+        if not n_users:
+            n_users = load_org(conn, org)
+        elif loaded:
+            print(f"  resuming: {len(loaded)} chunks of {chunk:,} cases already loaded")
     org_s = time.perf_counter() - started
-    bounds = [(lo, min(lo + chunk, n_cases + 1)) for lo in range(1, n_cases + 1, chunk)]
+    bounds = [(lo, min(lo + chunk, n_cases + 1)) for lo in range(1, n_cases + 1, chunk)
+              if (lo - 1) // chunk not in loaded]
     totals = {"cases": 0, "rows": 0, "doc_bytes": 0, "generate": 0.0, "copy": 0.0,
               "documents": 0.0}
     load_started = time.perf_counter()
@@ -484,7 +492,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=5000)
     parser.add_argument("--name", help="database name (default fv_scale_<cases>_<random>)")
-    parser.add_argument("--database-url", help="an existing, migrated, empty database")
+    parser.add_argument("--database-url", help="an existing, migrated database: empty, or "
+                        "partly loaded by an interrupted run with the same --chunk (resumed)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--documents", choices=("memory", "database"), default="memory",
                         help="build_documents on the chunk's rows in memory (default), or "
