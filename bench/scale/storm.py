@@ -124,7 +124,7 @@ class CpuMeter:
     def __init__(self, server: Server | None, engine):
         self.server, self.engine = server, engine
 
-    def read(self) -> tuple[float, float]:
+    def read(self) -> tuple[float, dict[int, float]]:
         app = 0.0
         if self.server is not None:
             for entry in os.listdir("/proc"):
@@ -135,10 +135,13 @@ class CpuMeter:
         with self.engine.connect() as conn:
             pids = conn.scalars(text("SELECT pid FROM pg_stat_activity "
                                      "WHERE datname = current_database()")).all()
-        return app, sum(process_cpu(pid)[1] for pid in pids)
+        return app, {pid: process_cpu(pid)[1] for pid in pids}
 
-    def since(self, start: tuple[float, float], requests: int) -> str:
-        app, database = (b - a for a, b in zip(start, self.read(), strict=True))
+    def since(self, start: tuple[float, dict[int, float]], requests: int) -> str:
+        """The phase's CPU (a backend that ended during it is not counted: a lower bound)."""
+        app, backends = self.read()
+        app -= start[0]
+        database = sum(max(0.0, cpu - start[1].get(pid, 0.0)) for pid, cpu in backends.items())
         total = app + database
         return (f"  CPU: gunicorn {app:.1f} s + PostgreSQL {database:.1f} s = {total:.1f} s; "
                 f"{requests / total if total else float('nan'):.0f} requests per CPU-second")
