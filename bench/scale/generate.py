@@ -52,8 +52,8 @@ AS_OF = date(2026, 11, 21)
 COLLECTORS_PER_TEAM = 25
 # Household-registration regions of debtors: real codes outside the demo's places, so a demo
 # import file (api.services.imports.demo.book) never draws a number already loaded here.
-REGIONS = ("650102", "630102", "640104", "150102", "220102", "230102", "520102", "460105",
-           "360102", "450102")
+REGIONS = ("630102", "640104", "150102", "220102", "520102", "360102", "450102", "620102",
+           "410102", "370102")
 BORN_DAYS = 14_000  # birth dates from 1966-01-01 on
 # Id strides: a case's children get ids (case id - 1) * stride + k + 1, unique without a look-up.
 CONTACTS_MAX, ADDRESSES_MAX, INSTALMENTS_MAX = 3, 3, 12
@@ -88,6 +88,8 @@ class Org:
         from api.services.imports.demo.places import load_places
 
         self.places = load_places()
+        if used := set(REGIONS) & {code for p in self.places for _, code in p.districts}:
+            raise ValueError(f"regions {sorted(used)} are the demo's: its imports would collide")
         self.n_collectors = n_collectors
         self.n_teams = math.ceil(n_collectors / COLLECTORS_PER_TEAM)
         # ids: 1 admin, 2..n_teams+1 supervisors, then the collectors
