@@ -503,16 +503,17 @@ class Bench:
                 log.append(("error", k, status, data[:300]))
                 return
             if status == 202:
-                answer = self.poll_import(http_, answer, log)
+                location = h.get("Location", "")
+                path = location[location.find("/imports/"):] if "/imports/" in location else (
+                    f"/imports/{answer.get('import_id') or answer.get('run_id') or answer['id']}")
+                answer = self.poll_import(http_, path, log)
             seconds = time.perf_counter() - started
             log.append(("part", k, len(body), seconds, answer))
 
-    def poll_import(self, http_: Http, answer: dict, log: list) -> dict:
-        run_id = answer.get("id")
+    def poll_import(self, http_: Http, path: str, log: list) -> dict:
         last_done, changed_at = None, time.perf_counter()
         while True:
-            _status, data, h = http_.request("GET", f"/imports/{run_id}",
-                                            headers=self.admin.headers())
+            _status, data, h = http_.request("GET", path, headers=self.admin.headers())
             answer = decode_json(data, h)
             done = answer.get("progress", answer).get("done") if isinstance(
                 answer.get("progress"), dict) else answer.get("done", answer.get("rows"))
