@@ -643,6 +643,10 @@ class Bench:
             values = [lag for _, lag in lags]
             print(f"  delta lag: {len(values)} probes, p50 {percentile(values, 50):.2f} s, "
                   f"p95 {percentile(values, 95):.2f} s, max {max(values):.2f} s")
+            held = [(t, lag) for t, lag in lags if lag > 5]
+            if held:
+                print("  held back over 5 s (s since the import began: lag s): " + ", ".join(
+                    f"{t:.0f}: {lag:.1f}" for t, lag in held))
             print("  lag over time (s since the import began: lag s): " + ", ".join(
                 f"{t:.0f}: {lag:.1f}" for t, lag in lags[:: max(1, len(lags) // 12)]))
 
