@@ -121,6 +121,12 @@ def _job_broker(value: str) -> str:
     return value
 
 
+def _queue_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", value):
+        raise ValueError("must be 1 to 64 letters, digits, '.', '_' or '-'")
+    return value
+
+
 def _argon2_profile(value: str) -> str:
     from argon2 import profiles
 
@@ -229,6 +235,10 @@ class Config:
     # `fieldvisit worker` processes take them from.
     job_broker: Annotated[str, AfterValidator(_job_broker)] = "inprocess"
     job_threads: Annotated[int, Field(ge=1, le=64)] = 2
+    # The broker's queue: instances (tenants) sharing one broker each name their own.
+    job_queue: Annotated[str, AfterValidator(_queue_name)] = "fieldvisit"
+    # An evidence pack of more received files than this is built by a job, not streamed.
+    evidence_pack_stream_max_files: NotNegative = 100
     # The exceptions feed lists a collector's phone that has not synced for this long.
     device_silent_after_hours: Annotated[int, Field(gt=0, le=24 * 365)] = 48
     # Logs (api/observability.py): JSON lines on stderr at this level.

@@ -42,7 +42,7 @@ from api.models.sync import CaseDocument
 from api.models.types import utcnow
 from api.services.identity.pii import PiiCipher
 from api.services.supervision.plan_views import route_document
-from mobile_sync.documents import build_documents, dumps
+from mobile_sync.documents import build_documents, dumps, seal_document
 
 CASE_ENTITY = "case"
 ROUTE_ENTITY = "route"
@@ -184,7 +184,7 @@ def _publish_chunk(
                 session.add(_change(tx_id, previous.collector_id, case_id, "remove"))
             continue
         holder, body = documents[case_id]
-        sealed = cipher.seal(body.encode())
+        sealed = seal_document(cipher, body)
         if previous is None:
             session.add(CaseDocument(case_id=case_id, collector_id=holder, sealed=sealed))
         else:
@@ -216,7 +216,7 @@ def publish_route(
     if plan.status is PlanStatus.PUBLISHED:
         held = set(session.scalars(select(Case.id).where(
             Case.id.in_([s.case_id for s in plan.stops]), Case.collector_id == plan.collector_id)))
-        sealed = cipher.seal(dumps(route_document(plan, held)).encode())
+        sealed = seal_document(cipher, dumps(route_document(plan, held)))
         if document is None:
             session.add(RouteDocument(plan_id=plan.id, collector_id=plan.collector_id,
                                       service_day=plan.service_day, sealed=sealed))

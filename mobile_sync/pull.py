@@ -1,7 +1,8 @@
 """Pull: a device's slice of the case file, as a bootstrap and then as deltas.
 
 A page is built by concatenating the stored device documents (serialised and sealed at write
-time): one indexed range scan, one decryption per document, no ORM loads or schema dumps.
+time): one indexed range scan, one decryption and inflation per document, no parsing, no ORM
+loads or schema dumps.
 
 Two entities share the bucket: cases, and the collector's route plans (a handful: published
 plans from the day before yesterday on). A bootstrap sends the cases page by page and the
@@ -10,14 +11,29 @@ plans with the last page; deltas carry either, in log order."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from api.models import CaseDocument, Device, RouteDocument, SyncChange, SyncCounter
+from api.models.types import UTCDateTime, utcnow
 from api.services.identity.pii import PiiCipher
-from mobile_sync.changelog import CASE_ENTITY, ROUTE_ENTITY, bucket_of, read_counter
+from mobile_sync import reference
+from mobile_sync.changelog import CASE_ENTITY, ROUTE_ENTITY, bucket_of
 from mobile_sync.cursor import END_OF_TX, Cursor, ResetRequired, decode
+from mobile_sync.documents import open_document_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """What a pull needs before it reads changes, read in one statement."""
+
+    last_mutation_id: int
+    horizon: tuple[int, int]  # (tx, seq) of the newest change row compaction removed
+    watermark: int  # every change row with tx_id below it is committed (or aborted)
+    reference_version: str
 
 
 def pull(
@@ -28,77 +44,85 @@ def pull(
     cipher: PiiCipher,
     cursor: str | None,
     limit: int,
-    reference: dict | None,
+    ref_version: str | None,
+    reference_data: Callable[[], dict],
 ) -> bytes:
-    """One page as JSON bytes: {cursor, has_more, last_mutation_id, changes, reference?}."""
+    """One page as JSON bytes: {cursor, has_more, last_mutation_id, changes, reference?}.
+
+    `reference_data` builds the reference data; it is called (and the policies read) once per
+    reference version, for a bootstrap or a phone whose `ref_version` is not the current one."""
     bucket = bucket_of(user_id)
-    last_mutation_id = (
-        session.scalar(select(Device.last_mutation_id).where(Device.id == device_id)) or 0
-    )
+    state = device_state(session, device_id)
     if cursor is None:
-        position = Cursor(bucket, "boot", _watermark(session) - 1, END_OF_TX, 0)
+        position = Cursor(bucket, "boot", state.watermark - 1, END_OF_TX, 0)
     else:
         position = decode(cursor, bucket)
-        # (tx, seq) of the newest change row compaction removed: a cursor before it may have
-        # missed rows that are gone.
-        counters = dict(session.execute(select(SyncCounter.name, SyncCounter.value).where(
-            SyncCounter.name.in_(("horizon_tx", "horizon_seq")))).all())
-        removed = (counters.get("horizon_tx", 0), counters.get("horizon_seq", 0))
-        if position.mode == "delta" and (position.tx, position.seq) < removed:
+        # A cursor before the newest removed row may have missed rows that are gone.
+        if position.mode == "delta" and (position.tx, position.seq) < state.horizon:
             raise ResetRequired("The cursor is older than the kept change log; bootstrap again.")
     if position.mode == "boot":
         changes, position, has_more = _bootstrap_page(session, cipher, user_id, position, limit)
     else:
-        changes, position, has_more = _delta_page(session, cipher, user_id, position, limit)
+        changes, position, has_more = _delta_page(
+            session, cipher, user_id, position, limit, state.watermark)
     head = {
         "cursor": position.encode(),
         "has_more": has_more,
-        "last_mutation_id": last_mutation_id,
+        "last_mutation_id": state.last_mutation_id,
         "bootstrap": cursor is None,
     }
-    if reference is not None:
-        head["reference"] = reference
-    prefix = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
-    return (prefix + ',"changes":[' + ",".join(changes) + "]}").encode()
+    if cursor is None or ref_version != state.reference_version:
+        data = reference.cached(str(session.get_bind().url), state.reference_version,
+                                reference_data)
+        head["reference"] = {"version": state.reference_version, **data}
+    prefix = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1].encode()
+    return prefix + b',"changes":[' + b",".join(changes) + b"]}"
 
 
-def _watermark(session: Session) -> int:
-    """Every change row with tx_id below this has committed (or aborted) and is visible.
+def device_state(session: Session, device_id: str) -> DeviceState:
+    """The device's last mutation id, the compaction horizon, the watermark and the reference
+    data's version, in one statement.
 
-    SQLite: the clock; writers are serialised, so everything up to it has committed.
-    PostgreSQL: the oldest transaction still running *in this database* (xids are cluster-wide,
-    and a long import in another database must not hold this one's phones back). The snapshot
-    is taken first and the running backends read after it, so a transaction that started in
-    between has an xid beyond the snapshot and is excluded anyway."""
-    if session.get_bind().dialect.name != "postgresql":
-        return read_counter(session, "clock") + 1
-    xmax, in_progress = session.execute(
-        text(
-            "SELECT pg_snapshot_xmax(s)::text::bigint,"
-            " ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x)"
-            " FROM pg_current_snapshot() AS s"
-        )
-    ).one()
-    if not in_progress:
-        return xmax
-    session.execute(text("SELECT pg_stat_clear_snapshot()"))
-    here = set(
-        session.scalars(
-            text(
-                "SELECT backend_xid::text::bigint FROM pg_stat_activity"
-                " WHERE datname = current_database() AND backend_xid IS NOT NULL"
-            )
-        )
+    The watermark: SQLite's clock (writers are serialised, so everything up to it has
+    committed); PostgreSQL's `sync_watermark()` (the migration c7e1a3f5b9d2): the oldest
+    transaction still running *in this database* (xids are cluster-wide, and a long import in
+    another database must not hold this one's phones back), or the snapshot's xmax."""
+    dialect = session.get_bind().dialect.name
+    statement = _STATE.get(dialect)
+    if statement is None:
+        statement = _STATE[dialect] = _state_statement(dialect)
+    row = session.execute(statement, {"device_id": device_id, "now": utcnow()}).one()
+    return DeviceState(
+        last_mutation_id=row[0] or 0,
+        horizon=(row[1], row[2]),
+        watermark=row[3],
+        reference_version=reference.version_of(row[4:]),
     )
-    return min((x for x in in_progress if x & 0xFFFFFFFF in here), default=xmax)
 
 
-def _put(entity_id: int, sealed: bytes, cipher: PiiCipher, entity: str = CASE_ENTITY) -> str:
-    return (
-        f'{{"op":"put","entity":"{entity}","id":{entity_id},"data":'
-        + cipher.unseal(sealed).decode()
-        + "}"
+_STATE: dict[str, object] = {}  # built once per dialect: no statement to build per pull
+
+
+def _state_statement(dialect: str):
+    def counter(name: str):
+        return select(SyncCounter.value).where(SyncCounter.name == name).scalar_subquery()
+
+    if dialect == "postgresql":
+        watermark = func.sync_watermark()
+    else:
+        watermark = func.coalesce(counter("clock"), 0) + 1
+    return select(
+        select(Device.last_mutation_id).where(
+            Device.id == bindparam("device_id")).scalar_subquery(),
+        func.coalesce(counter("horizon_tx"), 0), func.coalesce(counter("horizon_seq"), 0),
+        watermark, *reference.fingerprint(bindparam("now", type_=UTCDateTime)),
     )
+
+
+def _put(entity_id: int, sealed: bytes, cipher: PiiCipher, entity: str = CASE_ENTITY) -> bytes:
+    return b"".join((b'{"op":"put","entity":"', entity.encode(), b'","id":',
+                     str(entity_id).encode(), b',"data":', open_document_bytes(cipher, sealed),
+                     b"}"))
 
 
 def _route_documents(session, user_id: int, plan_ids=None) -> dict[int, bytes]:
@@ -135,7 +159,7 @@ def _bootstrap_page(session, cipher, user_id, position: Cursor, limit: int):
     return changes, Cursor(position.bucket, "delta", position.tx, position.seq), False
 
 
-def _delta_page(session, cipher, user_id, position: Cursor, limit: int):
+def _delta_page(session, cipher, user_id, position: Cursor, limit: int, watermark: int):
     stmt = (
         select(
             SyncChange.tx_id, SyncChange.seq, SyncChange.entity, SyncChange.entity_id, SyncChange.op
@@ -148,7 +172,7 @@ def _delta_page(session, cipher, user_id, position: Cursor, limit: int):
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.where(SyncChange.tx_id < _watermark(session))
+        stmt = stmt.where(SyncChange.tx_id < watermark)
     rows = session.execute(stmt).all()
     if not rows:
         return [], position, False
@@ -180,7 +204,7 @@ def _delta_page(session, cipher, user_id, position: Cursor, limit: int):
         if op == "put" and entity_id in documents.get(entity, {}):
             changes.append(_put(entity_id, documents[entity][entity_id], cipher, entity))
         elif op == "remove":
-            changes.append(f'{{"op":"remove","entity":"{entity}","id":{entity_id}}}')
+            changes.append(f'{{"op":"remove","entity":"{entity}","id":{entity_id}}}'.encode())
         # A put whose document has since left this bucket: its remove follows in the log.
     last = rows[-1]
     return changes, Cursor(position.bucket, "delta", last.tx_id, last.seq), len(rows) == limit

@@ -22,9 +22,10 @@ from flask import current_app
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from api.models import FINISHED, Job, JobStatus
+from api.models import FINISHED, Job, JobStatus, Role, User
 from api.models.types import utcnow
 from api.services.exceptions import DomainError
+from api.services.identity.accounts import Principal
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,15 @@ class JobContext:
         self.session.commit()
         if cancel:
             raise Cancelled
+
+
+def acting_principal(session: Session, actor_id: int | None, *roles: Role) -> Principal:
+    """Who a job acts for, read again when it runs: a user since deactivated, or no longer in
+    one of `roles`, fails the job rather than acting with rights they lost."""
+    user = session.get(User, actor_id) if actor_id is not None else None
+    if user is None or not user.is_active or (roles and user.role not in roles):
+        raise DomainError("The user who asked for this job may no longer do it.")
+    return Principal(user.id, user.role, user.team_id, None)
 
 
 def enqueue(session: Session, kind: str, payload: dict | None = None, *,
@@ -155,8 +165,10 @@ def wait(session: Session, job_id: int, timeout_s: float = 60, poll_s: float = 0
         job = session.get(Job, job_id, populate_existing=True)
         if job is None or job.status in FINISHED:
             return job
+        status = job.status
+        session.rollback()  # hold no transaction while asleep (on SQLite: no lock)
         if time.monotonic() > deadline:
-            raise TimeoutError(f"job {job_id} still {job.status} after {timeout_s} s")
+            raise TimeoutError(f"job {job_id} still {status} after {timeout_s} s")
         time.sleep(poll_s)
 
 

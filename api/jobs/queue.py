@@ -35,10 +35,10 @@ def make_broker(url: str) -> dramatiq.Broker:
 class JobQueue:
     """One app's queue: its broker, the actor that runs a job, and (in-process) its worker."""
 
-    def __init__(self, app: Flask, url: str, threads: int):
-        self.app, self.url, self.threads = app, url, threads
+    def __init__(self, app: Flask, url: str, threads: int, queue_name: str = QUEUE_NAME):
+        self.app, self.url, self.threads, self.queue_name = app, url, threads, queue_name
         self.broker = make_broker(url)
-        self.broker.declare_queue(QUEUE_NAME)
+        self.broker.declare_queue(queue_name)
         self._worker: dramatiq.Worker | None = None
         self._lock = threading.Lock()
 
@@ -51,7 +51,7 @@ class JobQueue:
                     db.session.remove()
 
         self.actor = dramatiq.actor(perform, broker=self.broker, actor_name="fieldvisit_job",
-                                    queue_name=QUEUE_NAME, max_retries=0,
+                                    queue_name=queue_name, max_retries=0,
                                     time_limit=TIME_LIMIT_MS)
 
     @property
@@ -67,7 +67,7 @@ class JobQueue:
         """Start this process's worker (once); it first takes back what a stopped one left."""
         with self._lock:
             if self._worker is None:
-                worker = dramatiq.Worker(self.broker, queues={QUEUE_NAME},
+                worker = dramatiq.Worker(self.broker, queues={self.queue_name},
                                          worker_threads=self.threads, worker_timeout=100)
                 worker.start()
                 self._worker = worker
@@ -88,9 +88,10 @@ class JobQueue:
 
 def install(app: Flask) -> JobQueue:
     from api.extensions import AppSession
+    from api.jobs import evidence_pack, retention_purge  # noqa: F401 (they register kinds)
 
     config = app.config["FIELDVISIT"]
-    queue = JobQueue(app, config.job_broker, config.job_threads)
+    queue = JobQueue(app, config.job_broker, config.job_threads, config.job_queue)
     app.extensions["fieldvisit.jobs"] = queue
     jobs.install(AppSession)
     return queue

@@ -18,10 +18,12 @@ def register_blueprints(api: Api) -> None:
         filing,
         health,
         imports,
+        jobs,
         legal_holds,
         policies,
         proposals,
         reachability,
+        retention,
         routes,
         subject_requests,
         sync,
@@ -32,6 +34,6 @@ def register_blueprints(api: Api) -> None:
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
         evidence, exceptions_feed, health, assignments, routes, targets, policies, blackouts,
-        complaints, reachability, legal_holds, subject_requests,
+        complaints, reachability, legal_holds, subject_requests, jobs, retention,
     ):
         api.register_blueprint(module.blp)

@@ -1,6 +1,7 @@
 """Photos and documents: out-of-band uploads, completion, chain of custody, signed downloads and
 evidence packs (docs: DESIGN.md "Photos and documents", "Evidence and audit")."""
 
+import json
 import mimetypes
 from urllib.parse import quote
 
@@ -8,13 +9,17 @@ from flask import Response, current_app, request, send_file, stream_with_context
 from flask.views import MethodView
 from werkzeug.exceptions import ClientDisconnected
 
+from api import jobs
 from api.auth import auth_required, current_principal
 from api.extensions import Blueprint, db
-from api.models import Role
+from api.jobs import access
+from api.jobs.evidence_pack import PACK_ROLES
+from api.models import JobStatus, Role
 from api.services.evidence import custody, packs, uploads
 from api.services.evidence.local_store import LocalBlobStore
 from api.services.evidence.pack_format import iter_pack
-from api.services.exceptions import DomainError, InvalidInput, NotFound
+from api.services.exceptions import Conflict, DomainError, InvalidInput, NotFound
+from api.services.identity.access import get_visible_case
 from schemas.evidence import (
     BlobStoredSchema,
     ChainOfCustodySchema,
@@ -24,6 +29,7 @@ from schemas.evidence import (
     SignedBlobArgsSchema,
     UploadTargetSchema,
 )
+from schemas.jobs import JobSchema
 
 blp = Blueprint(
     "evidence",
@@ -133,18 +139,36 @@ class CaseEvidence(MethodView):
         return body
 
 
+PACK_DESCRIPTION = (
+    "The pack: `originals/`, `manifest.json`, `manifest.sha256`, `audit.json`. Check it "
+    "offline with `fieldvisit evidence verify PACK.zip`."
+)
+
+
+def pack_job_accepted(case_id: int):
+    """Enqueue the `evidence_pack` job for the case and answer 202 with it."""
+    job = jobs.enqueue(db.session, packs.PACK_JOB, {"case_id": case_id},
+                       actor_id=current_principal().user_id)
+    db.session.commit()
+    return access.describe(job), 202, {"Location": f"/jobs/{job.id}"}
+
+
 @blp.route("/cases/<int:case_id>/evidence-pack")
 class CaseEvidencePack(MethodView):
-    @auth_required(Role.LEGAL, Role.ADMIN)
+    @auth_required(*PACK_ROLES)
     @blp.doc(
         responses={
             "200": {
-                "description": "The pack, streamed: `originals/`, `manifest.json`, "
-                "`manifest.sha256`, `audit.json`. Check it offline with "
-                "`fieldvisit evidence verify PACK.zip`.",
+                "description": f"{PACK_DESCRIPTION} Streamed (at most "
+                "`FIELDVISIT_EVIDENCE_PACK_STREAM_MAX_FILES` received files).",
                 "content": {"application/zip": BINARY},
             }
         }
+    )
+    @blp.alt_response(
+        202, schema=JobSchema,
+        description="More files than are streamed: an `evidence_pack` job builds the pack "
+        "(`Location: /jobs/{id}`); download it from `GET /evidence-packs/{job_id}` once done",
     )
     @blp.alt_response(404, description="No such case, or not yours to see")
     def get(self, case_id):
@@ -152,8 +176,14 @@ class CaseEvidencePack(MethodView):
 
         The export is audited before the first byte (`evidence.pack`, with every file id);
         the manifest's SHA-256 is audited when the stream ends (`evidence.pack_sealed`) and
-        shown in the chain of custody, for `evidence verify --manifest-sha256`."""
+        shown in the chain of custody, for `evidence verify --manifest-sha256`. A case with
+        more received files than the server streams is answered 202 with a job instead
+        (as `POST /cases/{case_id}/evidence-packs`)."""
         principal = current_principal()
+        case = get_visible_case(db.session, principal, case_id)
+        limit = current_app.config["FIELDVISIT"].evidence_pack_stream_max_files
+        if packs.complete_file_count(db.session, case.id) > limit:
+            return pack_job_accepted(case.id)
         pack = packs.prepare_pack(db.session, principal, case_id, blob_store())
         db.session.commit()
 
@@ -171,6 +201,58 @@ class CaseEvidencePack(MethodView):
                 "X-Pack-Id": pack.pack_id,
             },
         )
+
+
+@blp.route("/cases/<int:case_id>/evidence-packs")
+class BuildEvidencePack(MethodView):
+    @auth_required(*PACK_ROLES)
+    @blp.response(202, JobSchema)
+    @blp.alt_response(404, description="No such case, or not yours to see")
+    def post(self, case_id):
+        """Build a case's evidence pack in the background, whatever its size
+
+        Answers with the `evidence_pack` job (`Location: /jobs/{id}`); follow it with
+        `GET /jobs/{id}` (progress counts files) and, once `done`, download the pack from
+        `GET /evidence-packs/{job_id}`. Audited like a streamed pack: `evidence.pack` when the
+        job starts gathering it, `evidence.pack_sealed` with the manifest's SHA-256 once it is
+        stored."""
+        case = get_visible_case(db.session, current_principal(), case_id)
+        return pack_job_accepted(case.id)
+
+
+@blp.route("/evidence-packs/<int:job_id>")
+class StoredEvidencePack(MethodView):
+    @auth_required(*PACK_ROLES)
+    @blp.doc(
+        responses={
+            "200": {"description": PACK_DESCRIPTION, "content": {"application/zip": BINARY}}
+        }
+    )
+    @blp.alt_response(404, description="No such pack job, or not yours; `pack_expired`: the "
+                      "pack is no longer kept (7 days, or its case was purged)")
+    @blp.alt_response(409, description="`pack_not_ready`: the job has not finished building it")
+    def get(self, job_id):
+        """Download an evidence pack built by a job (the job's owner or an administrator)
+
+        Each download is audited (`evidence.pack_download`, with the pack's file ids) and
+        shown in the chain of custody. The pack is kept for 7 days after it was built."""
+        principal = current_principal()
+        job = access.get_visible_job(db.session, principal, job_id)
+        if job.kind != packs.PACK_JOB:
+            raise NotFound("No such evidence pack.")
+        if job.status != JobStatus.DONE or not job.result:
+            raise Conflict(f"The pack is not built yet (the job is {job.status}).",
+                           fields={"job_id": [job.status]}, code="pack_not_ready")
+        result = json.loads(job.result)
+        stream = packs.open_stored_pack(db.session, principal, result["case_id"], result,
+                                        blob_store())
+        db.session.commit()
+        response = send_file(stream, mimetype="application/zip", as_attachment=True,
+                             download_name=result["filename"], conditional=False, etag=False,
+                             max_age=0)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Pack-Id"] = result["pack_id"]
+        return response
 
 
 class _RequestBody:

@@ -16,7 +16,7 @@ from api.services.exceptions import Forbidden
 from api.services.identity import audit
 from mobile_sync.pull import pull
 from mobile_sync.push import PushEnvironment, push
-from mobile_sync.reference import reference_data, reference_version
+from mobile_sync.reference import reference_data
 from mobile_sync.registry import MUTATIONS
 from schemas.sync import (
     MAX_PUSH_BYTES,
@@ -38,9 +38,6 @@ class Pull(MethodView):
     def get(self, args):
         """Pull the next page of this device's cases (no cursor: bootstrap). gzip on request"""
         principal = current_principal()
-        reference = reference_data(phone_policies(db.session, utcnow()))
-        version = reference_version(reference)
-        send_reference = "cursor" not in args or args.get("ref_version") != version
         body = pull(
             db.session,
             user_id=principal.user_id,
@@ -48,10 +45,11 @@ class Pull(MethodView):
             cipher=current_app.extensions["fieldvisit.pii"],
             cursor=args.get("cursor"),
             limit=args["limit"],
-            reference={"version": version, **reference} if send_reference else None,
+            ref_version=args.get("ref_version"),
+            reference_data=lambda: reference_data(phone_policies(db.session, utcnow())),
         )
         metrics.record_pull(body, bootstrap="cursor" not in args)
-        if b'"op":"put"' in body:
+        if b'"op":"put"' in body:  # personal data sent: audited; a remove or nothing is not
             audit.record(db.session, principal, "sync.pull", detail={"bytes": len(body)})
         db.session.commit()
         response = make_response(body)

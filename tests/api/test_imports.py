@@ -37,6 +37,7 @@ from api.resources import imports as import_resource
 from api.services.geo import bd09_to_gcj02, gcj02_to_wgs84
 from api.services.imports import cases as case_import
 from api.services.imports.bulk import bulk_insert
+from mobile_sync.documents import open_document
 
 FILES = Path(__file__).resolve().parent.parent / "data" / "imports"
 AS_OF = "2026-11-21"
@@ -238,7 +239,7 @@ def test_a_month_later_the_same_file_moves_only_the_figures(client, lender, worl
     assert {c.contract_no: c.version for c in db.session.scalars(select(Case))} == {
         no: version + 1 for no, version in versions.items()}
     document = db.session.scalar(select(CaseDocument).where(CaseDocument.case_id == case.id))
-    sent = json.loads(world.cipher.unseal(document.sealed))
+    sent = json.loads(open_document(world.cipher, document.sealed))
     assert (sent["days_past_due"], sent["version"]) == (97, case.version)
 
 

@@ -29,6 +29,7 @@ from api.models import (
     DebtorBlackout,
     EvidenceFile,
     ExceptionItem,
+    Job,
 )
 from api.models.types import utcnow
 from api.services.supervision.exceptions_feed import ScanSettings, scan
@@ -122,6 +123,7 @@ class Foreign:
         ).one()
         self.ids["complaint_id"] = their_complaint(world, client, seeded)
         self.ids["hold_id"], self.ids["request_id"] = their_hold_and_request(client, seeded)
+        self.ids["job_id"] = their_job(world, seeded)
         scan(session, utcnow(), ScanSettings())  # their records' items in the exceptions feed
         session.commit()
         self.ids["exception_id"] = session.scalars(
@@ -163,6 +165,16 @@ def their_route(world, client, seeded: Seeded) -> int:
     )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["plans"][0]["id"]
+
+
+def their_job(world, seeded: Seeded) -> int:
+    """A background job their supervisor asked for (queued, never sent: it stays as it is)."""
+    session = world.app.extensions["sqlalchemy"].session
+    job = Job(kind="retention_purge", payload='{"dry_run": true}',
+              created_by_id=seeded.their_users["supervisor"].id)
+    session.add(job)
+    session.commit()
+    return job.id
 
 
 THEIR_COMPLAINT = "Their collector called at 23:00 (matrix marker)."

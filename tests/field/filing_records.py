@@ -26,6 +26,7 @@ from api.models import (
     VisitReport,
 )
 from api.models.sync import CaseDocument
+from mobile_sync.documents import open_document
 from tests.conftest import DATA
 from tests.field.test_field_work import HOME, photo, promise, report
 
@@ -162,7 +163,7 @@ def case_document(app, case_id: int) -> dict:
     transaction holds is serialised with the offset it was given, a row read back in UTC)."""
     db.session.expire_all()
     sealed = db.session.get(CaseDocument, case_id).sealed
-    return json.loads(app.extensions["fieldvisit.pii"].unseal(sealed), object_hook=_in_utc)
+    return json.loads(open_document(app.extensions["fieldvisit.pii"], sealed), object_hook=_in_utc)
 
 
 def _in_utc(obj: dict) -> dict:

@@ -103,8 +103,8 @@ def test_recovery_fails_a_dead_workers_job_and_sends_queued_ones_again(app):
 
 @pytest.mark.parametrize("broker_url", ["redis://127.0.0.1:6379/15", "amqp://guest:guest@127.0.0.1:5672/"])
 def test_jobs_travel_through_a_real_broker_to_a_worker(app, broker_url):
-    queue = JobQueue(current_app._get_current_object(), broker_url, threads=2)
-    queue.broker.flush_all()
+    name = f"fieldvisit-test-{uuid.uuid4().hex[:12]}"  # its own: no other test's worker takes it
+    queue = JobQueue(current_app._get_current_object(), broker_url, threads=2, queue_name=name)
     original = current_app.extensions["fieldvisit.jobs"]
     current_app.extensions["fieldvisit.jobs"] = queue
     try:
@@ -118,5 +118,9 @@ def test_jobs_travel_through_a_real_broker_to_a_worker(app, broker_url):
         assert (end.status, end.done) == ("done", marker)
     finally:
         queue.stop_worker()
+        queue.broker.flush(name)
+        if broker_url.startswith("amqp"):
+            for suffix in ("", ".DQ", ".XQ"):
+                queue.broker.channel.queue_delete(f"{name}{suffix}")
         queue.broker.close()
         current_app.extensions["fieldvisit.jobs"] = original

@@ -25,6 +25,7 @@ from api.models.cases import CaseStatus
 from api.models.sync import CaseDocument
 from clients.device import DeviceClient, FlaskTransport, HttpTransport, NetworkError
 from mobile_sync.compaction import compact
+from mobile_sync.documents import open_document
 from tests.factories import PASSWORD
 
 CST = timezone(timedelta(hours=8))
@@ -81,7 +82,7 @@ def count(model, **where) -> int:
 
 def server_document(app, case_id):
     row = db.session.get(CaseDocument, case_id)
-    return json.loads(app.extensions["fieldvisit.pii"].unseal(row.sealed))
+    return json.loads(open_document(app.extensions["fieldvisit.pii"], row.sealed))
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from api.models import Case, CaseNote, ContactAttempt, DeviceMutation, FieldProp
 from api.models.cases import CLOSED_STATUSES, CaseStatus
 from api.models.sync import CaseDocument, SyncChange
 from clients.device import DeviceClient, NetworkError, Response
+from mobile_sync.documents import open_document
 from tests.factories import PASSWORD
 from tests.sync.test_client import AppTransport
 
@@ -369,7 +370,7 @@ class Simulation:
                 + self.history(set(local) ^ {c.id for c in assigned}, phone)
             )
             for case in assigned:
-                server_doc = json.loads(cipher.unseal(documents[case.id].sealed))
+                server_doc = json.loads(open_document(cipher, documents[case.id].sealed))
                 assert local[case.id]["version"] == case.version, self.where(f"{name} {case.id}")
                 diff = sorted(k for k in server_doc if server_doc[k] != local[case.id].get(k))
                 assert not diff, self.where(

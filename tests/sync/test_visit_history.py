@@ -17,7 +17,7 @@ from api.models.sync import CaseDocument
 from clients.device import DeviceClient, FlaskTransport
 from mobile_sync import field_history
 from mobile_sync.compaction import compact
-from mobile_sync.documents import build_documents
+from mobile_sync.documents import build_documents, open_document
 from tests.factories import PASSWORD
 from tests.field.test_field_work import HOME, photo, promise, report
 
@@ -222,7 +222,7 @@ def test_documents_stored_before_the_upgrade_are_republished(app, beat):
     (visit_id,) = file(device, ("visit_report", visit(beat, "2026-11-20T10:00:00+08:00")))
     cipher = app.extensions["fieldvisit.pii"]
     stored = db.session.get(CaseDocument, beat["case"].id)
-    old = json.loads(cipher.unseal(stored.sealed))
+    old = json.loads(open_document(cipher, stored.sealed))
     for key in ("visits", "open_promises", "receipts", "notices"):
         del old[key]
     stored.sealed = cipher.seal(json.dumps(old).encode())

@@ -12,6 +12,7 @@ other order could leave files no row points to, personal data nobody could find 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -49,6 +50,7 @@ from api.models.cases import CLOSED_STATUSES
 from api.models.complaints import OPEN_COMPLAINT
 from api.services.compliance.holds import active_holds, hold_sentence
 from api.services.compliance.policies import policy_for_case
+from api.services.evidence.packs import STORED_PACK_DAYS, delete_stored_packs
 from api.services.evidence.storage import BlobStore
 from api.services.identity import audit
 from api.services.identity.accounts import Principal
@@ -150,7 +152,8 @@ def retention_policy(session: Session, case: Case, at: datetime) -> Policy:
 def run(session: Session, blobs: BlobStore, cipher: PiiCipher, at: datetime, *, dry_run: bool,
         principal: Principal | None = None) -> RetentionReport:
     """Judge every case not yet purged; unless `dry_run`, purge those due and anonymise the
-    debtors left with no kept case. Audited as "compliance.purge" (dry runs too).
+    debtors left with no kept case; stored evidence packs older than `STORED_PACK_DAYS` go too.
+    Audited as "compliance.purge" (dry runs too).
 
     A real run locks each case due and judges it again under the lock: a hold placed (or a
     complaint received) since the first look keeps it; `place_hold` locks the same row."""
@@ -187,12 +190,108 @@ def run(session: Session, blobs: BlobStore, cipher: PiiCipher, at: datetime, *, 
             purge_case(session, blobs, session.get(Case, verdict.case_id), at)
         for debtor_id in report.debtors_anonymised:
             anonymise_debtor(session, cipher, session.get(Debtor, debtor_id), at)
+        delete_stored_packs(session, blobs, finished_before=at - timedelta(days=STORED_PACK_DAYS))
     audit.record(session, principal, "compliance.purge", detail={
         **report.summary(), "at": at.isoformat(),
         "purged_case_ids": [v.case_id for v in report.purged],
         "anonymised_debtor_ids": report.debtors_anonymised,
     })
     return report
+
+
+def run_in_chunks(session: Session, blobs: BlobStore, cipher: PiiCipher, at: datetime, *,
+                  dry_run: bool, principal: Principal | None = None,
+                  checkpoint: Callable[[int, int], None], chunk: int = 200,
+                  run_ref: dict | None = None) -> dict:
+    """`run` in chunks of cases, for a job: each chunk is judged, purged and committed by
+    `checkpoint(done, total)` (which may stop the run: what was committed stays, and the next
+    run takes up the rest). A real chunk that purges anything carries its own audit row
+    "compliance.purge" (`chunk` and `run_ref` in the detail), so nothing committed is off the
+    record; the run ends with a summary row, as `run`. A debtor is anonymised in the chunk that
+    purges their last kept case (or, left over by a stopped run, at the end of the next one).
+    Returns the summary, with the purged case and anonymised debtor ids."""
+    waiting = Case.purged_at.is_(None)
+    total = session.scalar(select(func.count()).select_from(Case).where(waiting))
+    kept: dict[str, int] = {}
+    purged_ids: list[int] = []
+    would_purge_debtors: set[int] = set()
+    anonymised: list[int] = []
+    files_deleted, done, last_id, number = 0, 0, 0, 0
+    checkpoint(0, total)
+    while True:
+        ids = session.scalars(select(Case.id).where(waiting, Case.id > last_id)
+                              .order_by(Case.id).limit(chunk)).all()
+        if not ids:
+            break
+        last_id, number = ids[-1], number + 1
+        cases = session.scalars(select(Case).where(Case.id.in_(ids)).order_by(Case.id)).all()
+        holds = active_holds(session, ids)
+        chunk_purged: list[CaseVerdict] = []
+        for case in cases:
+            verdict = judge(session, case, at, holds)
+            if verdict.action == "purge" and not dry_run:
+                case = lock_case(session, case.id)
+                verdict = judge(session, case, at, active_holds(session, [case.id]))
+            if verdict.action == "purge":
+                verdict.removed = count_records(session, case.id)
+                chunk_purged.append(verdict)
+            else:
+                kept[verdict.reason] = kept.get(verdict.reason, 0) + 1
+        files_deleted += sum(v.removed.get("evidence_files", 0) for v in chunk_purged)
+        purged_ids += [v.case_id for v in chunk_purged]
+        debtors = sorted({v.debtor_id for v in chunk_purged})
+        if dry_run:
+            would_purge_debtors.update(debtors)
+        elif chunk_purged:
+            for verdict in chunk_purged:
+                purge_case(session, blobs, session.get(Case, verdict.case_id), at)
+            chunk_anonymised = _anonymise_if_nothing_kept(session, cipher, debtors, at)
+            anonymised += chunk_anonymised
+            audit.record(session, principal, "compliance.purge", detail={
+                "dry_run": False, "chunk": number, "run": run_ref or {}, "at": at.isoformat(),
+                "purged_case_ids": [v.case_id for v in chunk_purged],
+                "anonymised_debtor_ids": chunk_anonymised,
+            })
+        done += len(ids)
+        checkpoint(done, total)
+    if dry_run:
+        anonymised = _debtors_with_nothing_kept(session, would_purge_debtors, set(purged_ids))
+    else:
+        leftover = session.scalars(select(Debtor.id).where(
+            Debtor.anonymised_at.is_(None),
+            exists().where(Case.debtor_id == Debtor.id, Case.purged_at.is_not(None)),
+            ~exists().where(Case.debtor_id == Debtor.id, Case.purged_at.is_(None)))).all()
+        anonymised += _anonymise_if_nothing_kept(session, cipher, leftover, at)
+        delete_stored_packs(session, blobs, finished_before=at - timedelta(days=STORED_PACK_DAYS))
+    summary = {"dry_run": dry_run, "purged": len(purged_ids), "kept": kept,
+               "debtors_anonymised": len(anonymised), "files_deleted": files_deleted}
+    audit.record(session, principal, "compliance.purge", detail={
+        **summary, "at": at.isoformat(), "run": run_ref or {}, "chunks": number,
+        "purged_case_ids": purged_ids, "anonymised_debtor_ids": anonymised,
+    })
+    return {**summary, "purged_case_ids": purged_ids, "anonymised_debtor_ids": anonymised}
+
+
+def _debtors_with_nothing_kept(session: Session, debtor_ids: set[int],
+                               leaving: set[int]) -> list[int]:
+    """Of `debtor_ids`, those whose every case not yet purged is in `leaving`."""
+    found = []
+    ordered = sorted(debtor_ids)
+    for start in range(0, len(ordered), 500):
+        part = ordered[start:start + 500]
+        staying = {debtor for debtor, case_id in session.execute(
+            select(Case.debtor_id, Case.id).where(Case.debtor_id.in_(part),
+                                                  Case.purged_at.is_(None)))
+            if case_id not in leaving}
+        found += [d for d in part if d not in staying]
+    return found
+
+
+def _anonymise_if_nothing_kept(session: Session, cipher: PiiCipher, debtor_ids, at) -> list[int]:
+    done = _debtors_with_nothing_kept(session, set(debtor_ids), set())
+    for debtor_id in done:
+        anonymise_debtor(session, cipher, session.get(Debtor, debtor_id), at)
+    return done
 
 
 def lock_case(session: Session, case_id: int) -> Case:
@@ -221,6 +320,7 @@ def purge_case(session: Session, blobs: BlobStore, case: Case, at: datetime) -> 
         for key in (slot.storage_key, slot.thumbnail_key):
             if key:
                 blobs.delete(key)
+    delete_stored_packs(session, blobs, case_id=case.id)
     session.flush()
     case_id = case.id
     session.execute(update(FieldReceipt).where(FieldReceipt.case_id == case_id)

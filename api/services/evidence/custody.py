@@ -27,7 +27,8 @@ _EXTENSIONS = {
     "image/png": ".png",
     "application/pdf": ".pdf",
 }
-ACCESS_ACTIONS = ("evidence.download", "evidence.pack")
+PACK_DOWNLOADED = "evidence.pack_download"  # a pack built by a job, downloaded
+ACCESS_ACTIONS = ("evidence.download", "evidence.pack", PACK_DOWNLOADED)
 PACK_SEALED = "evidence.pack_sealed"
 
 
