@@ -85,8 +85,9 @@ class _Chunk:
 
 class CaseImporter:
     def __init__(self, session: Session, cipher: PiiCipher, log: RunLog, as_of: date,
-                 actor_id: int | None, from_csv: bool):
-        self.session, self.cipher, self.log = session, cipher, log
+                 actor_id: int | None, from_csv: bool, step=None, chunk: int = CHUNK):
+        self.session, self.cipher, self.log, self.step = session, cipher, log, step
+        self.chunk = chunk  # records per SAVEPOINT; `step` is called after each
         self.as_of, self.actor_id, self.from_csv = as_of, actor_id, from_csv
         self.teams = dict(session.execute(select(Team.code, Team.id)).all())
         self.collectors = {u.username: u for u in session.execute(
@@ -108,9 +109,11 @@ class CaseImporter:
             row = self._clean(index + 1, raw, lines)
             if row is not None:
                 pending.append(row)
-            if len(pending) == CHUNK:
+            if len(pending) == self.chunk:
                 self._apply_chunk(pending)
                 pending = []
+                if self.step is not None:
+                    self.step(self.log, index + 1)
         if pending:
             self._apply_chunk(pending)
 
