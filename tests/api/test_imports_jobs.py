@@ -247,3 +247,20 @@ def test_a_file_of_one_chunk_runs_in_the_request_and_a_larger_one_as_a_job(
                         content_type="application/json", headers=headers)
     end = end_of(client, headers, large)
     assert (end["status"], end["created"], end["unchanged"]) == ("done", 1, 3)
+
+
+def test_a_case_changed_since_its_import_is_looked_at_again(client, lender):
+    """An unchanged case is skipped by its record's digest; one changed since its import (here
+    given to another collector) is compared again, and the file's holder applies."""
+    headers, body = lender["headers"], cases_file(3)
+    assert post(client, headers, body, wait="true").get_json()["created"] == 3
+    moved = db.session.scalars(select(Case).order_by(Case.id)).first()
+    answer = client.put(f"/cases/{moved.id}/assignment", headers=lender["supervisor"],
+                        json={"collector_id": lender["other"].id})
+    assert answer.status_code == 200
+    again = post(client, headers, body, wait="true").get_json()
+    assert (again["updated"], again["unchanged"]) == (1, 2)
+    db.session.expire_all()
+    assert db.session.get(Case, moved.id).collector_id == lender["collector"].id
+    third = post(client, headers, body, wait="true").get_json()
+    assert (third["updated"], third["unchanged"]) == (0, 3)

@@ -45,6 +45,7 @@ from api.services.compliance.dispatch import (
 from api.services.exceptions import InvalidInput
 from api.services.fieldwork.promise_status import refresh_promise_statuses
 from api.services.identity.pii import PiiCipher
+from api.services.imports import digests
 from api.services.imports.bulk import CHUNK, bulk_insert
 from api.services.imports.formats import Document
 from api.services.imports.merge import (
@@ -62,6 +63,7 @@ from api.services.imports.records import CaseRow, FileItem, figure_columns, loan
 from api.services.imports.rows import clean_case
 from api.services.imports.run_log import RunLog, db_problem, field_line
 from api.services.imports.snapshot import Snapshot
+from mobile_sync.changelog import publish
 
 ASSIGN_REASON = "lender import"
 # Tests set this: every record the plain-row check spares the ORM merge is merged as well, and
@@ -85,9 +87,13 @@ class _Chunk:
 
 class CaseImporter:
     def __init__(self, session: Session, cipher: PiiCipher, log: RunLog, as_of: date,
-                 actor_id: int | None, from_csv: bool, step=None, chunk: int = CHUNK):
+                 actor_id: int | None, from_csv: bool, step=None, chunk: int = CHUNK,
+                 remember: bool = True):
         self.session, self.cipher, self.log, self.step = session, cipher, log, step
         self.chunk = chunk  # records per SAVEPOINT; `step` is called after each
+        self.remember = remember  # keep the digests of what was applied (not in a dry run)
+        self.applied: dict[str, str] = {}  # contract_no -> record digest, not yet kept
+        self.matched: set[int] = set()  # rows whose digest says unchanged (VERIFY_UNCHANGED)
         self.as_of, self.actor_id, self.from_csv = as_of, actor_id, from_csv
         self.teams = dict(session.execute(select(Team.code, Team.id)).all())
         self.collectors = {u.username: u for u in session.execute(
@@ -113,9 +119,18 @@ class CaseImporter:
                 self._apply_chunk(pending)
                 pending = []
                 if self.step is not None:
+                    self.keep_digests()
                     self.step(self.log, index + 1)
         if pending:
             self._apply_chunk(pending)
+        self.keep_digests()
+
+    def keep_digests(self) -> None:
+        """Publish the cases applied so far (their documents) and keep their digests."""
+        if self.remember and self.applied:
+            publish(self.session, self.cipher)
+            digests.remember(self.session, self.applied)
+        self.applied = {}
 
     # -- checks without the database
 
@@ -135,7 +150,8 @@ class CaseImporter:
             for name, message in problems:
                 self.log.error(field_line(lines, name, row_no), contract_no, name, message)
             return None
-        return CaseRow(row_no, data["contract_no"], data, lines, digest, holder)
+        return CaseRow(row_no, data["contract_no"], data, lines, digest, holder,
+                       digests.record_digest(data, holder, self.as_of))
 
     def _holder(self, data: dict, problems: list) -> tuple | None:
         """(team id, collector id, collector named) the file asks for, or None to leave it."""
@@ -198,7 +214,25 @@ class CaseImporter:
 
     # -- applying a chunk
 
+    def _skip_unchanged(self, rows: list[CaseRow]) -> list[CaseRow]:
+        """Count as unchanged the rows whose case was imported from the same record and has
+        not changed since; the others, to be applied. (With VERIFY_UNCHANGED they are applied
+        too, and must change nothing.)"""
+        same = digests.unchanged_since(self.session, {r.contract_no: r.record_digest
+                                                      for r in rows})
+        if not same:
+            return rows
+        if VERIFY_UNCHANGED:
+            self.matched |= {row.row for row in rows if row.contract_no in same}
+            return rows
+        for _ in same:
+            self.log.count("unchanged")
+        return [row for row in rows if row.contract_no not in same]
+
     def _apply_chunk(self, rows: list[CaseRow]) -> None:
+        rows = self._skip_unchanged(rows)
+        if not rows:
+            return
         try:
             with self.session.begin_nested():
                 chunk = self._apply(rows)
@@ -211,13 +245,20 @@ class CaseImporter:
             self.log.error(field_line(rows[0].lines, name, rows[0].row), rows[0].contract_no,
                            name, message)
             return
+        failed = {row.row for row, _, _ in chunk.errors}
         for row, name, message in chunk.errors:
             self.log.error(field_line(row.lines, name, row.row), row.contract_no, name, message)
         for outcome in chunk.outcomes:
             self.log.count(outcome)
+        self.applied.update((row.contract_no, row.record_digest) for row in rows
+                            if row.row not in failed)
 
     def _apply(self, rows: list[CaseRow]) -> _Chunk:
         judged = self._judge(rows)  # row -> the case's own columns to set ({}: nothing at all)
+        for row in rows:
+            if row.row in self.matched and judged.get(row.row, {}) != {}:
+                raise AssertionError(f"row {row.row}: its digest says unchanged, not its "
+                                     f"figures")
         own = {row.contract_no: judged[row.row] for row in rows if judged.get(row.row)}
         if VERIFY_UNCHANGED:  # merge those rows anyway: each must find nothing left to do
             expected = set(judged)
@@ -230,10 +271,13 @@ class CaseImporter:
             for row in rows:
                 plan = self._check(row, chunk)
                 outcome = None if plan is None else self._upsert(row, chunk, plan)
-                if row.row in expected:
+                if row.row in expected or row.row in self.matched:
                     if outcome != "unchanged":
-                        raise AssertionError(f"row {row.row}: the plain-row check missed "
+                        raise AssertionError(f"row {row.row}: the plain-row check or its "
+                                             f"digest missed "
                                              f"{'an error' if outcome is None else outcome}")
+                    if row.row not in expected:
+                        chunk.outcomes.append(outcome)
                 elif outcome is not None:
                     chunk.outcomes.append(outcome)
         if rows:

@@ -122,7 +122,7 @@ def import_cases(session: Session, cipher: PiiCipher, payload: dict, *, dry_run:
     def run_once(log: RunLog, step: Step | None) -> None:
         importer = CaseImporter(session, cipher, log, as_of or doc.as_of or lender_today(),
                                 actor_id, from_csv=file_format == "csv", step=step,
-                                chunk=chunk)
+                                chunk=chunk, remember=not dry_run)
         importer.run(doc)
 
     return _run(session, "cases", payload, run_once, dry_run=dry_run, atomic=atomic,
