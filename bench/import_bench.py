@@ -14,7 +14,8 @@ re-import / import. Usage:
 
     .venv/bin/python bench/import_bench.py [--cases 10000] [--engines sqlite,postgresql]
                                            [--no-collectors] [--later DAYS]
-                                           [--direct] [--chunk ROWS] [--profile PREFIX]
+                                           [--direct] [--chunk ROWS] [--users N]
+                                           [--profile PREFIX]
 
 `--later DAYS` imports the same file once more as of DAYS later, as a daily file would arrive:
 the figures of most cases move, so most cases are updated. `--profile PREFIX` writes a cProfile
@@ -50,6 +51,7 @@ from api.jobs.imports import ask_for_job  # noqa: E402
 from api.models import ImportRun, Role  # noqa: E402
 from api.services.compliance import authorisations  # noqa: E402
 from api.services.identity import accounts  # noqa: E402
+from api.services.imports import users as users_import  # noqa: E402
 from api.services.imports.demo.book import generate_cases_file  # noqa: E402
 from api.services.imports.demo.places import DEFAULT_TEAMS, TEAM_NAMES  # noqa: E402
 from api.services.imports.demo.seed import assign_collectors  # noqa: E402
@@ -122,7 +124,7 @@ def run_import(doc: dict, sha: str, actor_id: int, profile: str | None = None,
 
 def bench(engine: str, doc: dict, collectors: dict[str, list[str]], sha: str,
           profile: str | None = None, later: int | None = None, direct: bool = False,
-          chunk: int | None = None) -> None:
+          chunk: int | None = None, users: int = 0) -> None:
     with database(engine) as url, tempfile.TemporaryDirectory() as blobs:
         settings = {"import_chunk_rows": chunk} if chunk else {}
         app = create_app(Config(database_url=url, blob_store=f"local:{blobs}",
@@ -159,8 +161,25 @@ def bench(engine: str, doc: dict, collectors: dict[str, list[str]], sha: str,
                                         as_of=AS_OF + timedelta(days=later), direct=direct)
                 print(f"{engine:<11} {later} days later {moved:5.1f} s  {n / moved:7.0f} "
                       f"cases/s  ({run})")
+            if users:
+                bench_users(engine, users)
             db.session.remove()
             db.engine.dispose()
+
+
+def bench_users(engine: str, n: int) -> None:
+    """`fieldvisit users import`'s work for `n` collectors: one argon2 hash each."""
+    records = [(k + 2, {"username": f"bulk-c{k}", "full_name": f"Bulk {k}", "role": "collector",
+                        "team": DEFAULT_TEAMS[k % len(DEFAULT_TEAMS)][0],
+                        "password": f"passphrase {k}", "certificate_no": f"BULK-{k}"})
+               for k in range(n)]
+    started = time.perf_counter()
+    run = users_import.import_users(db.session, records, generate_missing=False)
+    db.session.commit()
+    seconds = time.perf_counter() - started
+    print(f"{engine:<11} users     {seconds:7.1f} s  {len(run.created) / seconds:7.1f} users/s  "
+          f"({len(run.created)} created, {len(run.errors)} errors; argon2 "
+          f"{current_app.config['FIELDVISIT'].argon2_profile}, {os.cpu_count()} threads)")
 
 
 def main() -> None:
@@ -175,6 +194,8 @@ def main() -> None:
                         help="import_cases in one transaction, not as a job in chunks")
     parser.add_argument("--chunk", type=int, metavar="ROWS",
                         help="records per committed chunk (FIELDVISIT_IMPORT_CHUNK_ROWS)")
+    parser.add_argument("--users", type=int, default=0, metavar="N",
+                        help="then create N collectors as `fieldvisit users import` does")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="write a cProfile of each import to PREFIX-ENGINE-PHASE.prof")
     args = parser.parse_args()
@@ -187,7 +208,8 @@ def main() -> None:
     one, five, fifteen = os.getloadavg()
     print(f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs")
     for engine in args.engines.split(","):
-        bench(engine, doc, collectors, sha, args.profile, args.later, args.direct, args.chunk)
+        bench(engine, doc, collectors, sha, args.profile, args.later, args.direct, args.chunk,
+              args.users)
 
 
 if __name__ == "__main__":

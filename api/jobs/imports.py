@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from api.jobs import JobContext, acting_principal, enqueue, job_kind
 from api.models import ImportRun, Job, Role
 from api.services.imports import runs
+from mobile_sync.changelog import publish
 
 IMPORT_JOB = "import"
 IMPORT_ROLES = (Role.ADMIN,)
@@ -30,10 +31,11 @@ def run_import(ctx: JobContext) -> dict:
     if ctx.actor_id is not None:
         principal = acting_principal(ctx.session, ctx.actor_id, *IMPORT_ROLES)
     config = current_app.config["FIELDVISIT"]
+    cipher = current_app.extensions["fieldvisit.pii"]
     return runs.run_queued(
-        ctx.session, current_app.extensions["fieldvisit.pii"],
-        current_app.extensions["fieldvisit.blobs"], ctx.payload["import_run_id"], principal,
-        ctx.checkpoint, config.import_chunk_rows, _after_chunk)
+        ctx.session, cipher, current_app.extensions["fieldvisit.blobs"],
+        ctx.payload["import_run_id"], principal, ctx.checkpoint, config.import_chunk_rows,
+        _after_chunk, lambda session: publish(session, cipher))
 
 
 def _after_chunk(run_id: int, done: int, total: int | None) -> None:

@@ -63,7 +63,6 @@ from api.services.imports.records import CaseRow, FileItem, figure_columns, loan
 from api.services.imports.rows import clean_case
 from api.services.imports.run_log import RunLog, db_problem, field_line
 from api.services.imports.snapshot import Snapshot
-from mobile_sync.changelog import publish
 
 ASSIGN_REASON = "lender import"
 # Tests set this: every record the plain-row check spares the ORM merge is merged as well, and
@@ -88,10 +87,12 @@ class _Chunk:
 class CaseImporter:
     def __init__(self, session: Session, cipher: PiiCipher, log: RunLog, as_of: date,
                  actor_id: int | None, from_csv: bool, step=None, chunk: int = CHUNK,
-                 remember: bool = True):
+                 publish=None):
         self.session, self.cipher, self.log, self.step = session, cipher, log, step
         self.chunk = chunk  # records per SAVEPOINT; `step` is called after each
-        self.remember = remember  # keep the digests of what was applied (not in a dry run)
+        # Publishes the session's touched cases (their device documents) before their digests
+        # are kept (`imports.digests`); None: keep no digests (a dry run).
+        self.publish = publish
         self.applied: dict[str, str] = {}  # contract_no -> record digest, not yet kept
         self.matched: set[int] = set()  # rows whose digest says unchanged (VERIFY_UNCHANGED)
         self.as_of, self.actor_id, self.from_csv = as_of, actor_id, from_csv
@@ -127,8 +128,8 @@ class CaseImporter:
 
     def keep_digests(self) -> None:
         """Publish the cases applied so far (their documents) and keep their digests."""
-        if self.remember and self.applied:
-            publish(self.session, self.cipher)
+        if self.publish is not None and self.applied:
+            self.publish(self.session)
             digests.remember(self.session, self.applied)
         self.applied = {}
 

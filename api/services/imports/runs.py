@@ -111,18 +111,21 @@ def import_cases(session: Session, cipher: PiiCipher, payload: dict, *, dry_run:
                  atomic: bool = False, actor_id: int | None = None, filename: str | None = None,
                  file_sha256: str | None = None, file_format: str = "json",
                  as_of: date | None = None, run: ImportRun | None = None,
-                 step: Step | None = None, chunk: int = CHUNK) -> ImportRun:
+                 step: Step | None = None, chunk: int = CHUNK,
+                 publish: Callable[[Session], object] | None = None) -> ImportRun:
     """Upsert a cases document (see docs/import-format.md); the caller commits.
 
     Row numbers are the position in `cases` (from 1) or, for CSV, the line of the record.
     `dry_run` and `atomic` (when any row failed) roll every data change back; the run is
-    recorded either way. `as_of` wins over the file's `as_of`; default: today in Shanghai."""
+    recorded either way. `as_of` wins over the file's `as_of`; default: today in Shanghai.
+    `publish(session)` (the job's: `mobile_sync.changelog.publish`) lets the run keep each
+    case's record digest, so that a re-import skips what has not changed."""
     doc = check_document(payload, "cases")
 
     def run_once(log: RunLog, step: Step | None) -> None:
         importer = CaseImporter(session, cipher, log, as_of or doc.as_of or lender_today(),
                                 actor_id, from_csv=file_format == "csv", step=step,
-                                chunk=chunk, remember=not dry_run)
+                                chunk=chunk, publish=None if dry_run else publish)
         importer.run(doc)
 
     return _run(session, "cases", payload, run_once, dry_run=dry_run, atomic=atomic,
@@ -216,7 +219,8 @@ def queue_import(session: Session, blobs: BlobStore, data: bytes, *, kind: str,
 def run_queued(session: Session, cipher: PiiCipher, blobs: BlobStore, run_id: int,
                principal: Principal | None, checkpoint: Callable[[int, int | None], None],
                chunk_rows: int,
-               after_chunk: Callable[[int, int, int | None], None] | None = None) -> dict:
+               after_chunk: Callable[[int, int, int | None], None] | None = None,
+               publish: Callable[[Session], object] | None = None) -> dict:
     """An import job's body: take in the stored file, committing every `chunk_rows` records
     with the counts so far (`checkpoint` commits and raises `Cancelled` once asked to stop;
     `after_chunk(run id, done, total)` is called after each commit, holding no transaction).
@@ -253,7 +257,7 @@ def run_queued(session: Session, cipher: PiiCipher, blobs: BlobStore, run_id: in
                    "run": run, "step": step, "chunk": min(CHUNK, chunk_rows)}
         del data
         if run.kind == "cases":
-            import_cases(session, cipher, payload, **options)
+            import_cases(session, cipher, payload, **options, publish=publish)
         else:
             import_payments(session, payload, **options)
     except BaseException as exc:
