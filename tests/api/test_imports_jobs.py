@@ -264,3 +264,27 @@ def test_a_case_changed_since_its_import_is_looked_at_again(client, lender):
     assert db.session.get(Case, moved.id).collector_id == lender["collector"].id
     third = post(client, headers, body, wait="true").get_json()
     assert (third["updated"], third["unchanged"]) == (0, 3)
+
+
+def test_a_skipped_record_is_still_checked_against_the_rest_of_the_file(client, world, lender):
+    """A record skipped unread still has its holder checked (a collector deactivated since is a
+    row error), and still counts as what the file says of its debtor: a later record telling
+    the same debtor otherwise is a row error, as it was on the first import."""
+    doc = json.loads(cases_file(3))
+    first, second = doc["cases"][0], doc["cases"][1]
+    for part in ("debtor", "contacts", "addresses"):
+        second[part] = json.loads(json.dumps(first[part]))  # one debtor, two loans
+    doc["cases"][2]["collector_username"] = lender["other"].username
+    body = json.dumps(doc, ensure_ascii=False).encode()
+    done = post(client, lender["headers"], body, wait="true").get_json()
+    assert (done["created"], done["errors"]) == (3, [])
+
+    second["debtor"]["name"] = "王小明"
+    lender["other"].is_active = False
+    db.session.commit()
+    again = post(client, lender["headers"], json.dumps(doc, ensure_ascii=False).encode(),
+                 wait="true").get_json()
+    assert (again["unchanged"], again["updated"]) == (1, 0)
+    assert [(e["row"], e["field"], e["message"]) for e in again["errors"]] == [
+        (2, "debtor", "differs from row 1 for the same debtor ref"),
+        (3, "collector_username", "no such active collector")]

@@ -60,11 +60,13 @@ from api.services.imports.merge import (
     set_changed,
 )
 from api.services.imports.records import CaseRow, FileItem, figure_columns, loan_figures
-from api.services.imports.rows import clean_case
+from api.services.imports.rows import CASE, Bad, clean_case
 from api.services.imports.run_log import RunLog, db_problem, field_line
 from api.services.imports.snapshot import Snapshot
 
 ASSIGN_REASON = "lender import"
+# What `CaseImporter._glance` checks of a record it may skip unread (its holder and key).
+GLANCED = ("contract_no", "team_code", "collector_username", "status", "lender", "jurisdiction")
 # Tests set this: every record the plain-row check spares the ORM merge is merged as well, and
 # the merge must find nothing left to do (see `CaseImporter._judge`).
 VERIFY_UNCHANGED = False
@@ -105,26 +107,89 @@ class CaseImporter:
         self.first_row: dict[str, int] = {}  # contract_no -> row that carried it first
         self.id_holder: dict[str, tuple[str, int]] = {}  # ID digest -> (debtor ref, row)
         self.seen: dict[tuple, tuple[int, tuple]] = {}  # shared debtor data -> (row, values)
+        self.skipped: dict[str, list[tuple[int, dict]]] = {}  # debtor ref -> skipped records
 
     def run(self, doc: Document) -> None:
+        """Every `chunk` records read: the glanced ones resolved, the others applied in a
+        SAVEPOINT, and `step` called (an import job commits there)."""
         for error in doc.errors:
             self.log.error(error["row"], error["contract_no"], error["field"], error["message"])
         self.log.rows = len(doc.records["cases"])
         pending: list[CaseRow] = []
+        glanced: list[tuple] = []
         for index, raw in enumerate(doc.records["cases"]):
-            lines = doc.lines[index] if doc.lines else None
-            row = self._clean(index + 1, raw, lines)
-            if row is not None:
-                pending.append(row)
-            if len(pending) == self.chunk:
-                self._apply_chunk(pending)
-                pending = []
+            row_no, lines = index + 1, doc.lines[index] if doc.lines else None
+            glance = self._glance(raw)
+            if glance is not None:
+                self.first_row[glance[0]] = row_no
+                glanced.append((row_no, raw, lines, *glance))
+            else:
+                pending += self._resolve(glanced)
+                glanced = []
+                row = self._clean(row_no, raw, lines)
+                if row is not None:
+                    pending.append(row)
+            if row_no % self.chunk == 0:
+                pending += self._resolve(glanced)
+                glanced = []
+                if pending:
+                    self._apply_chunk(pending)
+                    pending = []
                 if self.step is not None:
                     self.keep_digests()
-                    self.step(self.log, index + 1)
+                    self.step(self.log, row_no)
+        pending += self._resolve(glanced)
         if pending:
             self._apply_chunk(pending)
         self.keep_digests()
+
+    # -- records the database already holds as given, told without reading them
+
+    def _glance(self, raw: Any) -> tuple[str, str, str] | None:
+        """(contract_no, debtor ref, record digest) of a record that could be skipped without
+        checking it field by field, or None: it must be read (see `_resolve`). The holder it
+        names is checked now (a collector may have been deactivated since)."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("debtor"), dict):
+            return None
+        values = {}
+        for name in GLANCED:
+            spec, value = CASE[name], raw.get(name)
+            try:
+                value = None if value is None else spec.convert(value, self.from_csv)
+            except Bad:
+                return None
+            values[name] = spec.default if value is None else value
+        ref = raw["debtor"].get("ref")
+        ref = ref.strip() if isinstance(ref, str) else None
+        contract_no = values["contract_no"]
+        if not ref or contract_no is None or contract_no in self.first_row \
+                or ("debtor", ref) in self.seen:  # a duplicate, or a debtor already read
+            return None
+        problems: list = []
+        holder = self._holder(values, problems)
+        if problems:
+            return None
+        return contract_no, ref, digests.record_digest(raw, holder, self.as_of)
+
+    def _resolve(self, glanced: list[tuple]) -> list[CaseRow]:
+        """Count as unchanged the glanced records whose case was imported from the same
+        record and has not changed since (`imports.digests`); read the others. (With
+        VERIFY_UNCHANGED they are all read and applied, and the skipped must change nothing.)"""
+        if not glanced:
+            return []
+        same = digests.unchanged_since(self.session, {g[3]: g[5] for g in glanced})
+        rows = []
+        for row_no, raw, lines, contract_no, ref, _digest in glanced:
+            if contract_no in same and ("debtor", ref) not in self.seen:
+                if not VERIFY_UNCHANGED:
+                    self.log.count("unchanged")
+                    self.skipped.setdefault(ref, []).append((row_no, raw))
+                    continue
+                self.matched.add(row_no)
+            row = self._clean(row_no, raw, lines)
+            if row is not None:
+                rows.append(row)
+        return rows
 
     def keep_digests(self) -> None:
         """Publish the cases applied so far (their documents) and keep their digests."""
@@ -144,6 +209,8 @@ class CaseImporter:
             if first != row_no:
                 problems.append(("contract_no", f"appears again (first in row {first})"))
         if not problems:
+            for skipped_no, skipped in self.skipped.pop(data["debtor"]["ref"], []):
+                self._register(skipped_no, skipped)  # read before this row, as in the file
             holder = self._holder(data, problems)
             digest = self.cipher.digest(data["debtor"]["national_id"])
             self._check_consistent(row_no, data, digest, problems)
@@ -152,7 +219,15 @@ class CaseImporter:
                 self.log.error(field_line(lines, name, row_no), contract_no, name, message)
             return None
         return CaseRow(row_no, data["contract_no"], data, lines, digest, holder,
-                       digests.record_digest(data, holder, self.as_of))
+                       digests.record_digest(raw, holder, self.as_of))
+
+    def _register(self, row_no: int, raw: dict) -> None:
+        """What a skipped record says of its debtor, for the records read after it to be
+        compared with (it passed these checks when it was imported)."""
+        data, problems = clean_case(raw, self.from_csv)
+        if not problems:
+            digest = self.cipher.digest(data["debtor"]["national_id"])
+            self._check_consistent(row_no, data, digest, [])
 
     def _holder(self, data: dict, problems: list) -> tuple | None:
         """(team id, collector id, collector named) the file asks for, or None to leave it."""

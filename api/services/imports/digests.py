@@ -1,8 +1,8 @@
 """Telling an unchanged case record at a glance: the digest of what the file said, kept with a
 fingerprint of the case's device document just after that import.
 
-A later import given a record of the same digest (the same checked record, holder and `as_of`)
-skips the case without reading or comparing a field, provided the case's device document is
+A later import given a record of the same digest (the same record, holder and `as_of`) skips
+the case without checking or comparing a field, provided the case's device document is
 still the one fingerprinted: every change to a case, its debtor or anything hanging off them
 re-seals the document (`mobile_sync.changelog`), and a sealed document never comes out the
 same twice, so anything that touched the case since makes the importer look at it again."""
@@ -20,9 +20,10 @@ from api.models import Case, CaseDocument
 from api.models.imports import CaseImportDigest
 
 
-def record_digest(data: dict, holder: tuple | None, as_of: date) -> str:
-    """The digest of a checked case record (`rows.clean_case`) as this run applies it."""
-    material = json.dumps([data, holder, as_of], sort_keys=True, default=str,
+def record_digest(raw: dict, holder: tuple | None, as_of: date) -> str:
+    """The digest of a case record as the file gives it, with the holder it resolves to and
+    the day its figures are computed for."""
+    material = json.dumps([raw, holder, as_of], sort_keys=True, default=str,
                           ensure_ascii=False, separators=(",", ":"))
     return hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
 
