@@ -237,6 +237,11 @@ class Config:
     job_threads: Annotated[int, Field(ge=1, le=64)] = 2
     # The broker's queue: instances (tenants) sharing one broker each name their own.
     job_queue: Annotated[str, AfterValidator(_queue_name)] = "fieldvisit"
+    # Lender imports (docs/import-format.md): records per committed chunk of an import job (a
+    # phone's delta waits for one chunk at most), and the largest file an atomic run may take
+    # (it is one transaction).
+    import_chunk_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 2000
+    import_atomic_max_rows: NotNegative = 20_000
     # An evidence pack of more received files than this is built by a job, not streamed.
     evidence_pack_stream_max_files: NotNegative = 100
     # The exceptions feed lists a collector's phone that has not synced for this long.

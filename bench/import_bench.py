@@ -1,5 +1,10 @@
 """Import throughput: 10,000 generated cases, then the same file again, on SQLite and PostgreSQL.
 
+Each import goes the way of `POST /imports`: the file is checked and stored, then its job takes
+it in, committing every `--chunk` records (default FIELDVISIT_IMPORT_CHUNK_ROWS, 2,000);
+`--direct` imports in one transaction instead, as before imports were jobs. For 100,000 cases:
+`--cases 100000` (about 400 MB of JSON in memory, twice).
+
 Each engine gets a fresh database built by the real Alembic migrations (PostgreSQL: a temporary
 database, dropped afterwards). The file comes from `api.services.imports.demo.book` with every case
 assigned to a collector, so the import's assignment path runs too. Printed: seconds for the
@@ -9,6 +14,7 @@ re-import / import. Usage:
 
     .venv/bin/python bench/import_bench.py [--cases 10000] [--engines sqlite,postgresql]
                                            [--no-collectors] [--later DAYS]
+                                           [--direct] [--chunk ROWS] [--users N]
                                            [--profile PREFIX]
 
 `--later DAYS` imports the same file once more as of DAYS later, as a daily file would arrive:
@@ -38,15 +44,18 @@ sys.path.insert(0, str(ROOT))
 from flask import current_app  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-from api import create_app  # noqa: E402
+from api import create_app, jobs  # noqa: E402
 from api.config import Config  # noqa: E402
-from api.extensions import db  # noqa: E402
-from api.models import Role  # noqa: E402
+from api.extensions import WRITE_INTENT, db  # noqa: E402
+from api.jobs.imports import ask_for_job  # noqa: E402
+from api.models import ImportRun, Role  # noqa: E402
+from api.services.compliance import authorisations  # noqa: E402
 from api.services.identity import accounts  # noqa: E402
+from api.services.imports import users as users_import  # noqa: E402
 from api.services.imports.demo.book import generate_cases_file  # noqa: E402
 from api.services.imports.demo.places import DEFAULT_TEAMS, TEAM_NAMES  # noqa: E402
 from api.services.imports.demo.seed import assign_collectors  # noqa: E402
-from api.services.imports.runs import import_cases  # noqa: E402
+from api.services.imports.runs import import_cases, queue_import  # noqa: E402
 from bench.databases import database  # noqa: E402
 
 AS_OF = date(2026, 11, 21)
@@ -64,23 +73,39 @@ def build_file(n_cases: int, assign: bool = True) -> tuple[dict, dict[str, list[
 
 
 def run_import(doc: dict, sha: str, actor_id: int, profile: str | None = None,
-               as_of: date = AS_OF) -> tuple[float, str]:
-    """Seconds for one import and its commit, and what the run reports."""
+               as_of: date = AS_OF, direct: bool = False) -> tuple[float, str]:
+    """Seconds for one import, and what the run reports. As a job (default): the file checked
+    and stored as `POST /imports` does, then the job run here, committing a chunk at a time;
+    `direct`: `import_cases` in one transaction, as before imports were jobs."""
     cipher = current_app.extensions["fieldvisit.pii"]
     statements = [0]
 
     def count(*_args) -> None:
         statements[0] += 1
 
+    data = json.dumps(doc, ensure_ascii=False).encode()
     event.listen(db.engine, "before_cursor_execute", count)
     profiler = cProfile.Profile() if profile else None
     started, cpu = time.perf_counter(), time.process_time()
     if profiler is not None:
         profiler.enable()
     try:
-        run = import_cases(db.session, cipher, doc, actor_id=actor_id,
-                           filename="bench-cases.json", file_sha256=sha, as_of=as_of)
-        db.session.commit()
+        if direct:
+            run = import_cases(db.session, cipher, doc, actor_id=actor_id,
+                               filename="bench-cases.json", file_sha256=sha, as_of=as_of)
+            db.session.commit()
+        else:
+            db.session.info[WRITE_INTENT] = True
+            principal = accounts.Principal(actor_id, Role.ADMIN, None, None)
+            run = queue_import(db.session, current_app.extensions["fieldvisit.blobs"], data,
+                               kind="cases", file_format="json", principal=principal,
+                               filename="bench-cases.json", as_of=as_of)
+            job = ask_for_job(db.session, run, send=False)
+            db.session.commit()
+            jobs.run(db.session, job.id)
+            run = db.session.get(ImportRun, run.id, populate_existing=True)
+            if run.state != "done":
+                raise RuntimeError(f"the import job {run.state}: {run.job.error}")
     finally:
         if profiler is not None:
             profiler.disable()
@@ -89,6 +114,8 @@ def run_import(doc: dict, sha: str, actor_id: int, profile: str | None = None,
     if profiler is not None:
         profiler.dump_stats(profile)
     errors = json.loads(run.errors or "[]")
+    if errors:
+        print(f"  first row error: {errors[0]}")
     summary = (f"cpu {cpu:.1f} s; {statements[0]} SQL statements; {run.created} created, "
                f"{run.updated} updated, {run.unchanged} unchanged, {len(errors)} row errors")
     db.session.expunge_all()  # the re-import starts cold, as a new process would
@@ -96,39 +123,63 @@ def run_import(doc: dict, sha: str, actor_id: int, profile: str | None = None,
 
 
 def bench(engine: str, doc: dict, collectors: dict[str, list[str]], sha: str,
-          profile: str | None = None, later: int | None = None) -> None:
+          profile: str | None = None, later: int | None = None, direct: bool = False,
+          chunk: int | None = None, users: int = 0) -> None:
     with database(engine) as url, tempfile.TemporaryDirectory() as blobs:
+        settings = {"import_chunk_rows": chunk} if chunk else {}
         app = create_app(Config(database_url=url, blob_store=f"local:{blobs}",
-                                secret_key="bench-secret", debug=True))
+                                secret_key="bench-secret", debug=True, **settings))
         with app.app_context():
             admin = accounts.create_user(db.session, username="bench-admin", full_name="Bench",
                                          role=Role.ADMIN, password="bench-password")
             for code, group in DEFAULT_TEAMS:
                 team = accounts.create_team(db.session, code, TEAM_NAMES[group])
                 for username in collectors[code]:
-                    accounts.create_user(db.session, username=username, full_name=username,
-                                         role=Role.COLLECTOR, password="bench-password",
-                                         team_id=team.id)
+                    user = accounts.create_user(db.session, username=username,
+                                                full_name=username, role=Role.COLLECTOR,
+                                                password="bench-password", team_id=team.id)
+                    authorisations.grant(db.session, user, certificate_no=f"B-{user.id}",
+                                         valid_from=date(2000, 1, 1),
+                                         **authorisations.STANDARD)
             db.session.commit()
             admin_id = admin.id
             n = len(doc["cases"])
             first, run = run_import(doc, sha, admin_id,
-                                    profile and f"{profile}-{engine}-import.prof")
+                                    profile and f"{profile}-{engine}-import.prof",
+                                    direct=direct)
             print(f"{engine:<11} import    {first:7.1f} s  {n / first:7.0f} cases/s  "
                   f"({run})")
             again, run = run_import(doc, sha, admin_id,
-                                    profile and f"{profile}-{engine}-reimport.prof")
+                                    profile and f"{profile}-{engine}-reimport.prof",
+                                    direct=direct)
             print(f"{engine:<11} re-import {again:7.1f} s  {n / again:7.0f} cases/s  "
                   f"({run})")
             print(f"{engine:<11} ratio re-import / import = {again / first:.2f}")
             if later is not None:
                 moved, run = run_import(doc, sha, admin_id,
                                         profile and f"{profile}-{engine}-later.prof",
-                                        as_of=AS_OF + timedelta(days=later))
+                                        as_of=AS_OF + timedelta(days=later), direct=direct)
                 print(f"{engine:<11} {later} days later {moved:5.1f} s  {n / moved:7.0f} "
                       f"cases/s  ({run})")
+            if users:
+                bench_users(engine, users)
             db.session.remove()
             db.engine.dispose()
+
+
+def bench_users(engine: str, n: int) -> None:
+    """`fieldvisit users import`'s work for `n` collectors: one argon2 hash each."""
+    records = [(k + 2, {"username": f"bulk-c{k}", "full_name": f"Bulk {k}", "role": "collector",
+                        "team": DEFAULT_TEAMS[k % len(DEFAULT_TEAMS)][0],
+                        "password": f"passphrase {k}", "certificate_no": f"BULK-{k}"})
+               for k in range(n)]
+    started = time.perf_counter()
+    run = users_import.import_users(db.session, records, generate_missing=False)
+    db.session.commit()
+    seconds = time.perf_counter() - started
+    print(f"{engine:<11} users     {seconds:7.1f} s  {len(run.created) / seconds:7.1f} users/s  "
+          f"({len(run.created)} created, {len(run.errors)} errors; argon2 "
+          f"{current_app.config['FIELDVISIT'].argon2_profile}, {os.cpu_count()} threads)")
 
 
 def main() -> None:
@@ -139,6 +190,12 @@ def main() -> None:
                         help="leave collector_username out (cases go to their team only)")
     parser.add_argument("--later", type=int, metavar="DAYS",
                         help="then import the same file as of DAYS later (figures move)")
+    parser.add_argument("--direct", action="store_true",
+                        help="import_cases in one transaction, not as a job in chunks")
+    parser.add_argument("--chunk", type=int, metavar="ROWS",
+                        help="records per committed chunk (FIELDVISIT_IMPORT_CHUNK_ROWS)")
+    parser.add_argument("--users", type=int, default=0, metavar="N",
+                        help="then create N collectors as `fieldvisit users import` does")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="write a cProfile of each import to PREFIX-ENGINE-PHASE.prof")
     args = parser.parse_args()
@@ -151,7 +208,8 @@ def main() -> None:
     one, five, fifteen = os.getloadavg()
     print(f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs")
     for engine in args.engines.split(","):
-        bench(engine, doc, collectors, sha, args.profile, args.later)
+        bench(engine, doc, collectors, sha, args.profile, args.later, args.direct, args.chunk,
+              args.users)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""`fieldvisit users create-admin|reset-password`: the first administrator of a fresh install,
-and a way back in when an administrator's password is lost.
+"""`fieldvisit users create-admin|reset-password|import`: the first administrator of a fresh
+install, a way back in when an administrator's password is lost, and accounts in bulk.
 
 Passwords come from `--password-file`, else from standard input when it is not a terminal (one
 line), else from a prompt that does not echo; never from the command line, where other users of
@@ -8,8 +8,11 @@ server's console has no account) naming the command and the operating-system use
 
 from __future__ import annotations
 
+import csv
 import getpass
+import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -21,6 +24,7 @@ from api.extensions import db
 from api.models import Role, User
 from api.services.exceptions import DomainError
 from api.services.identity import accounts, audit
+from api.services.imports import users as users_import
 from schemas.org import UserCreateSchema
 
 
@@ -81,6 +85,58 @@ def reset_password(username: str, password_file: Path | None) -> None:
         raise click.ClickException(_problem(exc)) from None
     db.session.commit()
     click.echo(f"password of {user.username!r} changed; their sessions are ended")
+
+
+@command.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--credentials-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Generate a password for each line without one and write username,password "
+                   "to this new file (readable by you only) to hand them over.")
+@click.option("--dry-run", is_flag=True, help="Check every line, create nobody.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@with_appcontext
+def import_users_command(file: Path, credentials_out: Path | None, dry_run: bool,
+                         quiet: bool) -> None:
+    """Create the accounts listed in FILE, a CSV file with the columns username, full_name,
+    role (collector, supervisor, legal, admin), and optionally team (its code), password,
+    base_lat, base_lon, base_datum and certificate_no (a collector's certificate: granted the
+    standard authorisation). Each bad line is reported and skipped; exit code 1 if any."""
+    if credentials_out is not None and credentials_out.exists():
+        raise click.ClickException(f"{credentials_out} exists; give a new file.")
+    try:
+        records = users_import.read_users_csv(file.read_bytes())
+    except DomainError as exc:
+        raise click.ClickException(_problem(exc)) from None
+    started = time.perf_counter()
+    with click.progressbar(length=len(records), label="hashing passwords", file=sys.stderr,
+                           show_pos=True, hidden=quiet or dry_run) as bar:
+        run = users_import.import_users(
+            db.session, records, generate_missing=credentials_out is not None,
+            dry_run=dry_run, progress=lambda done: bar.update(done - bar.pos))
+    if dry_run:
+        db.session.rollback()
+    else:
+        out = None
+        if credentials_out is not None:  # made (only for us) before the accounts are
+            out = os.fdopen(os.open(credentials_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                                    0o600), "w", encoding="utf-8", newline="")
+        db.session.commit()
+        if out is not None:
+            with out:
+                writer = csv.writer(out)
+                writer.writerow(["username", "password"])
+                writer.writerows((name, password) for _, name, password in run.created
+                                 if password)
+    seconds = time.perf_counter() - started
+    rate = f"; {len(run.created) / seconds:.1f} users/s" if run.created and not dry_run else ""
+    click.echo(f"{run.rows} lines, {len(run.created)} "
+               f"{'would be created (dry run)' if dry_run else 'created'}, "
+               f"{len(run.errors)} errors in {seconds:.1f} s{rate}")
+    for error in run.errors:
+        click.echo(f"  line {error['row']} {error['username'] or '-'} {error['field']}: "
+                   f"{error['message']}", err=True)
+    if run.errors:
+        sys.exit(1)
 
 
 def read_password(password_file: Path | None) -> str:

@@ -88,7 +88,7 @@ class JobQueue:
 
 def install(app: Flask) -> JobQueue:
     from api.extensions import AppSession
-    from api.jobs import evidence_pack, retention_purge  # noqa: F401 (they register kinds)
+    from api.jobs import evidence_pack, imports, retention_purge  # noqa: F401 (kinds)
 
     config = app.config["FIELDVISIT"]
     queue = JobQueue(app, config.job_broker, config.job_threads, config.job_queue)

@@ -1,18 +1,21 @@
-"""Lender imports: upload a cases or payments file (JSON, CSV or multipart), list the runs."""
+"""Lender imports: upload a cases or payments file (JSON, CSV or multipart) to be taken in by a
+job, follow and cancel it, list the runs."""
 
 from pathlib import PurePath
 
-from flask import current_app, request
+from flask import current_app, request, url_for
 from flask.views import MethodView
 from sqlalchemy import select
 from werkzeug.exceptions import UnsupportedMediaType
 
+from api import jobs
 from api.auth import auth_required, current_principal
 from api.extensions import Blueprint, db
-from api.models import ImportRun, Role
+from api.jobs.imports import IMPORT_ROLES, ask_for_job
+from api.models import FINISHED, ImportRun, JobStatus
 from api.pagination import paginate
-from api.services.exceptions import InvalidInput, NotFound
-from api.services.imports.runs import import_file
+from api.services.exceptions import Conflict, InvalidInput, NotFound
+from api.services.imports import runs
 from schemas.imports import (
     ImportArgsSchema,
     ImportRunPageSchema,
@@ -85,50 +88,108 @@ REQUEST_BODY = {
 class Imports(MethodView):
     accepts_content = ("application/json", "text/csv", "multipart/form-data")
 
-    @auth_required(Role.ADMIN)
+    @auth_required(*IMPORT_ROLES)
     @blp.arguments(ImportRunQuerySchema, location="query")
     @blp.response(200, ImportRunPageSchema)
     def get(self, args):
-        """List import runs, newest first"""
+        """List import runs, newest first, by kind or status"""
         stmt = select(ImportRun)
         if "kind" in args:
             stmt = stmt.where(ImportRun.kind == args["kind"])
+        if "status" in args:
+            stmt = stmt.where(ImportRun.status == args["status"])
         return paginate(db.session, stmt, args, ImportRun.id.desc())
 
-    @auth_required(Role.ADMIN)
+    @auth_required(*IMPORT_ROLES)
     @blp.arguments(ImportArgsSchema, location="query")
     @blp.doc(requestBody=REQUEST_BODY)
-    @blp.response(201, ImportRunSchema)
+    @blp.response(202, ImportRunSchema, description=(
+        "Queued as a job: follow `Location` (`GET /imports/{id}`) until `status` is done, "
+        "failed or cancelled"), headers={"Location": {
+            "description": "the run: `/imports/{id}`", "schema": {"type": "string"}}})
+    @blp.alt_response(201, schema=ImportRunSchema,
+                      description="A file of one chunk at most, or `wait=true`: the run, "
+                                  "finished")
     @blp.alt_response(400, description="The file is not readable JSON or CSV (`file`)")
     @blp.body_limit(MAX_IMPORT_BYTES)
     @blp.alt_response(415, description="Not JSON, CSV or a multipart form")
-    @blp.alt_response(422, description="Wrong `format` name, or a document of the wrong shape")
+    @blp.alt_response(422, description="Wrong `format` name, a document of the wrong shape, "
+                                       "or an `atomic` run of a file too large for one")
     def post(self, args):
         """Import a lender file (cases or payments)
 
-        Each bad row is reported with its row and field and skipped; the run is recorded,
-        dry runs too, and the upload is audited."""
+        The file is checked (readable, the right format) and stored, and a job takes it in,
+        committing a chunk of records at a time (`FIELDVISIT_IMPORT_CHUNK_ROWS`), so phones'
+        deltas wait for one chunk at most. Each bad row is reported with its row and field and
+        skipped; the run is recorded, dry runs too, and audited. A file of one chunk at most,
+        or any with `wait=true`, is taken in within this request instead: 201 with the
+        finished run."""
         data, file_format, filename = read_upload(args.get("format"))
-        run = import_file(db.session, current_app.extensions["fieldvisit.pii"], data,
-                          kind=args["kind"], file_format=file_format,
-                          principal=current_principal(), filename=filename,
-                          dry_run=args["dry_run"], atomic=args["atomic"],
-                          as_of=args.get("as_of"))
+        config = current_app.config["FIELDVISIT"]
+        run = runs.queue_import(
+            db.session, current_app.extensions["fieldvisit.blobs"], data, kind=args["kind"],
+            file_format=file_format, principal=current_principal(), filename=filename,
+            dry_run=args["dry_run"], atomic=args["atomic"], as_of=args.get("as_of"),
+            atomic_max_rows=config.import_atomic_max_rows)
+        del data
+        wait = args["wait"]
+        if wait is None:  # one chunk holds phones back no longer in a request than in a job
+            wait = run.total <= config.import_chunk_rows
+        job = ask_for_job(db.session, run, send=not wait)
         db.session.commit()
-        return run
+        run_id = run.id
+        if not wait:
+            return run, 202, {"Location": url_for("imports.ImportRunById", run_id=run_id)}
+        jobs.run(db.session, job.id)
+        return db.session.get(ImportRun, run_id, populate_existing=True), 201
 
 
 @blp.route("/<int:run_id>")
 class ImportRunById(MethodView):
-    @auth_required(Role.ADMIN)
+    @auth_required(*IMPORT_ROLES)
     @blp.response(200, ImportRunSchema)
     @blp.alt_response(404, description="No such import run")
     def get(self, run_id):
-        """One import run with its row errors"""
-        run = db.session.get(ImportRun, run_id)
-        if run is None:
-            raise NotFound("No such import run.")
+        """One import run: its status, progress (`done` of `total`, `percent`), counts and row
+        errors
+
+        Poll it (every second or two) until `status` is done, failed or cancelled."""
+        return _get_run(run_id)
+
+
+@blp.route("/<int:run_id>/cancel")
+class CancelImport(MethodView):
+    @auth_required(*IMPORT_ROLES)
+    @blp.response(200, ImportRunSchema)
+    @blp.alt_response(404, description="No such import run")
+    @blp.alt_response(409, description="`import_finished`: it is already done or failed")
+    def post(self, run_id):
+        """Cancel an import
+
+        A queued import is cancelled at once; a running one stops after its current chunk
+        (`cancel_requested` is true meanwhile), keeping the chunks it committed: importing the
+        file again takes up the rest (what was taken in already counts as unchanged).
+        Cancelling a cancelled import again is harmless."""
+        run = _get_run(run_id)
+        if (run.state in FINISHED and run.state != JobStatus.CANCELLED) or run.job is None:
+            raise Conflict(f"The import has already finished ({run.state}).",
+                           fields={"run_id": [f"already {run.state}"]}, code="import_finished")
+        jobs.request_cancel(db.session, run.job)
+        if run.job.status == JobStatus.CANCELLED and run.status == JobStatus.QUEUED:
+            run.status, run.finished_at = JobStatus.CANCELLED, run.job.finished_at
+            key, run.blob_key = run.blob_key, None
+            db.session.commit()
+            if key:
+                current_app.extensions["fieldvisit.blobs"].delete(key)
+        db.session.commit()
         return run
+
+
+def _get_run(run_id: int) -> ImportRun:
+    run = db.session.get(ImportRun, run_id)
+    if run is None:
+        raise NotFound("No such import run.")
+    return run
 
 
 def read_upload(format_hint: str | None) -> tuple[bytes, str, str | None]:

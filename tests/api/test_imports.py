@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from api import jobs
 from api.commands.imports import command as import_command
 from api.extensions import db
 from api.models import (
@@ -68,6 +69,7 @@ def lender(world):
 
 
 def upload(client, headers, body: bytes | str, content_type: str, kind: str = "cases", **query):
+    """POST a file (small: it runs in the request, 201 with the finished run)."""
     data = body.encode() if isinstance(body, str) else body
     return client.post("/imports", query_string={"kind": kind, "as_of": AS_OF, **query},
                        data=data, content_type=content_type, headers=headers)
@@ -94,12 +96,18 @@ def table_counts(ignore: set[str] = frozenset()) -> dict[str, int]:
                 for t in db.metadata.sorted_tables if t.name not in ignore}
 
 
+def with_one_run(counts: dict[str, int]) -> dict[str, int]:
+    """`counts` and one more import run: its record, its job and its audit row."""
+    return counts | {name: counts[name] + 1 for name in ("import_runs", "jobs", "audit_events")}
+
+
 def json_cases(name: str = "cases.json") -> dict:
     return json.loads((FILES / name).read_text("utf-8"))
 
 
 class UpdateCounter:
-    """Counts UPDATE statements sent to the database while active."""
+    """Counts UPDATE statements of the data sent to the database while active (not those of
+    the run's own record and its job: their progress)."""
 
     def __init__(self):
         self.statements: list[str] = []
@@ -112,7 +120,8 @@ class UpdateCounter:
         event.remove(db.engine, "before_cursor_execute", self._seen)
 
     def _seen(self, conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("UPDATE"):
+        words = statement.split(None, 2)
+        if words[0].upper() == "UPDATE" and words[1] not in ("import_runs", "jobs"):
             self.statements.append(statement)
 
 
@@ -177,13 +186,26 @@ def test_csv_and_json_describe_the_same_book(client, lender, skipping):
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 3)
 
 
+def finished(client, headers, response) -> dict:
+    """Follow a 202's `Location` until the import's job has ended; the run as then shown."""
+    assert response.status_code == 202, response.get_json()
+    location = response.headers["Location"]
+    assert location == f"/imports/{response.get_json()['id']}"
+    jobs.wait(db.session, response.get_json()["job_id"], 60)
+    answer = client.get(location, headers=headers)
+    assert answer.status_code == 200
+    return answer.get_json()
+
+
 def test_multipart_upload_takes_the_format_from_the_file_name(client, lender):
     response = client.post(
-        "/imports", query_string={"kind": "cases", "as_of": AS_OF},
+        "/imports", query_string={"kind": "cases", "as_of": AS_OF, "wait": "false"},
         data={"file": ((FILES / "cases.csv").open("rb"), "book-2026-11-21.csv")},
         content_type="multipart/form-data", headers=lender["headers"])
-    assert response.status_code == 201, response.get_json()
-    body = response.get_json()
+    assert response.get_json()["status"] == "queued"
+    body = finished(client, lender["headers"], response)
+    assert (body["status"], body["done"], body["total"], body["percent"]) == (
+        "done", 3, 3, 100.0)
     assert (body["created"], body["file_format"], body["filename"]) == (
         3, "csv", "book-2026-11-21.csv")
 
@@ -204,8 +226,7 @@ def test_reimport_issues_no_update(client, lender, skipping, name):
     assert {c.contract_no: (c.version, c.updated_at)
             for c in db.session.scalars(select(Case))} == before
     assert {d.lender_ref: d.updated_at for d in db.session.scalars(select(Debtor))} == debtors
-    assert table_counts() == counts | {"import_runs": counts["import_runs"] + 1,
-                                       "audit_events": counts["audit_events"] + 1}
+    assert table_counts() == with_one_run(counts)
 
 
 def test_a_debtors_new_phone_is_one_update(client, lender, skipping):
@@ -231,8 +252,7 @@ def test_a_month_later_the_same_file_moves_only_the_figures(client, lender, worl
     assert (run["created"], run["updated"], run["unchanged"], run["errors"]) == (0, 3, 0, [])
     assert {statement.split()[1] for statement in updates.statements} <= {
         "cases", "case_documents"}  # nothing but the cases and their device documents
-    assert table_counts(SYNC_BOOKKEEPING) == counts | {
-        "import_runs": counts["import_runs"] + 1, "audit_events": counts["audit_events"] + 1}
+    assert table_counts(SYNC_BOOKKEEPING) == with_one_run(counts)
     case = case_by_no(CASE_1)  # Sep 15 is still the oldest unpaid, Dec 15 fell due too
     assert (case.days_past_due, case.bucket.value, case.periods_overdue) == (97, "M3+", 4)
     assert case.figures_as_of == date(2026, 12, 21)
@@ -250,8 +270,7 @@ def test_dry_run_saves_nothing(client, lender):
     run = response.get_json()
     assert run["dry_run"] is True and run["created"] == 3
     after = table_counts(SYNC_BOOKKEEPING)
-    assert after == before | {"import_runs": before["import_runs"] + 1,
-                              "audit_events": before["audit_events"] + 1}
+    assert after == with_one_run(before)
     assert db.session.get(ImportRun, run["id"]).dry_run is True
 
 
@@ -406,8 +425,7 @@ def test_payments_files_judge_a_signed_promise(client, lender, world):
         again = send(late, "2026-12-10")
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
     assert updates.statements == []
-    assert table_counts() == counts | {"import_runs": counts["import_runs"] + 1,
-                                       "audit_events": counts["audit_events"] + 1}
+    assert table_counts() == with_one_run(counts)
     assert promise_state(record_id) == (PromiseStatus.PARTLY_KEPT, 150_000)
 
     # The case file carries payments too: the rest arrives with it, and the promise is kept.
@@ -476,8 +494,7 @@ def test_atomic_run_with_one_bad_row_saves_nothing(client, lender):
     run = upload_file(client, lender["headers"], "cases_invalid.json", atomic="true").get_json()
     assert len(run["errors"]) == 12
     assert (run["created"], run["updated"], run["unchanged"]) == (0, 0, 0)
-    assert table_counts(SYNC_BOOKKEEPING) == before | {"import_runs": before["import_runs"] + 1,
-                                       "audit_events": before["audit_events"] + 1}
+    assert table_counts(SYNC_BOOKKEEPING) == with_one_run(before)
 
 
 def test_national_id_held_by_another_debtor_ref_is_a_row_error(client, lender):

@@ -45,6 +45,7 @@ from api.services.compliance.dispatch import (
 from api.services.exceptions import InvalidInput
 from api.services.fieldwork.promise_status import refresh_promise_statuses
 from api.services.identity.pii import PiiCipher
+from api.services.imports import digests
 from api.services.imports.bulk import CHUNK, bulk_insert
 from api.services.imports.formats import Document
 from api.services.imports.merge import (
@@ -59,11 +60,13 @@ from api.services.imports.merge import (
     set_changed,
 )
 from api.services.imports.records import CaseRow, FileItem, figure_columns, loan_figures
-from api.services.imports.rows import clean_case
+from api.services.imports.rows import CASE, Bad, clean_case
 from api.services.imports.run_log import RunLog, db_problem, field_line
 from api.services.imports.snapshot import Snapshot
 
 ASSIGN_REASON = "lender import"
+# What `CaseImporter._glance` checks of a record it may skip unread (its holder and key).
+GLANCED = ("contract_no", "team_code", "collector_username", "status", "lender", "jurisdiction")
 # Tests set this: every record the plain-row check spares the ORM merge is merged as well, and
 # the merge must find nothing left to do (see `CaseImporter._judge`).
 VERIFY_UNCHANGED = False
@@ -85,8 +88,15 @@ class _Chunk:
 
 class CaseImporter:
     def __init__(self, session: Session, cipher: PiiCipher, log: RunLog, as_of: date,
-                 actor_id: int | None, from_csv: bool):
-        self.session, self.cipher, self.log = session, cipher, log
+                 actor_id: int | None, from_csv: bool, step=None, chunk: int = CHUNK,
+                 publish=None):
+        self.session, self.cipher, self.log, self.step = session, cipher, log, step
+        self.chunk = chunk  # records per SAVEPOINT; `step` is called after each
+        # Publishes the session's touched cases (their device documents) before their digests
+        # are kept (`imports.digests`); None: keep no digests (a dry run).
+        self.publish = publish
+        self.applied: dict[str, str] = {}  # contract_no -> record digest, not yet kept
+        self.matched: set[int] = set()  # rows whose digest says unchanged (VERIFY_UNCHANGED)
         self.as_of, self.actor_id, self.from_csv = as_of, actor_id, from_csv
         self.teams = dict(session.execute(select(Team.code, Team.id)).all())
         self.collectors = {u.username: u for u in session.execute(
@@ -97,22 +107,96 @@ class CaseImporter:
         self.first_row: dict[str, int] = {}  # contract_no -> row that carried it first
         self.id_holder: dict[str, tuple[str, int]] = {}  # ID digest -> (debtor ref, row)
         self.seen: dict[tuple, tuple[int, tuple]] = {}  # shared debtor data -> (row, values)
+        self.skipped: dict[str, list[tuple[int, dict]]] = {}  # debtor ref -> skipped records
 
     def run(self, doc: Document) -> None:
+        """Every `chunk` records read: the glanced ones resolved, the others applied in a
+        SAVEPOINT, and `step` called (an import job commits there)."""
         for error in doc.errors:
             self.log.error(error["row"], error["contract_no"], error["field"], error["message"])
         self.log.rows = len(doc.records["cases"])
         pending: list[CaseRow] = []
+        glanced: list[tuple] = []
         for index, raw in enumerate(doc.records["cases"]):
-            lines = doc.lines[index] if doc.lines else None
-            row = self._clean(index + 1, raw, lines)
-            if row is not None:
-                pending.append(row)
-            if len(pending) == CHUNK:
-                self._apply_chunk(pending)
-                pending = []
+            row_no, lines = index + 1, doc.lines[index] if doc.lines else None
+            glance = self._glance(raw)
+            if glance is not None:
+                self.first_row[glance[0]] = row_no
+                glanced.append((row_no, raw, lines, *glance))
+            else:
+                pending += self._resolve(glanced)
+                glanced = []
+                row = self._clean(row_no, raw, lines)
+                if row is not None:
+                    pending.append(row)
+            if row_no % self.chunk == 0:
+                pending += self._resolve(glanced)
+                glanced = []
+                if pending:
+                    self._apply_chunk(pending)
+                    pending = []
+                if self.step is not None:
+                    self.keep_digests()
+                    self.step(self.log, row_no)
+        pending += self._resolve(glanced)
         if pending:
             self._apply_chunk(pending)
+        self.keep_digests()
+
+    # -- records the database already holds as given, told without reading them
+
+    def _glance(self, raw: Any) -> tuple[str, str, str] | None:
+        """(contract_no, debtor ref, record digest) of a record that could be skipped without
+        checking it field by field, or None: it must be read (see `_resolve`). The holder it
+        names is checked now (a collector may have been deactivated since)."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("debtor"), dict):
+            return None
+        values = {}
+        for name in GLANCED:
+            spec, value = CASE[name], raw.get(name)
+            try:
+                value = None if value is None else spec.convert(value, self.from_csv)
+            except Bad:
+                return None
+            values[name] = spec.default if value is None else value
+        ref = raw["debtor"].get("ref")
+        ref = ref.strip() if isinstance(ref, str) else None
+        contract_no = values["contract_no"]
+        if not ref or contract_no is None or contract_no in self.first_row \
+                or ("debtor", ref) in self.seen:  # a duplicate, or a debtor already read
+            return None
+        problems: list = []
+        holder = self._holder(values, problems)
+        if problems:
+            return None
+        return contract_no, ref, digests.record_digest(raw, holder, self.as_of)
+
+    def _resolve(self, glanced: list[tuple]) -> list[CaseRow]:
+        """Count as unchanged the glanced records whose case was imported from the same
+        record and has not changed since (`imports.digests`); read the others. (With
+        VERIFY_UNCHANGED they are all read and applied, and the skipped must change nothing.)"""
+        if not glanced:
+            return []
+        same = digests.unchanged_since(self.session, {g[3]: g[5] for g in glanced})
+        rows = []
+        for row_no, raw, lines, contract_no, ref, _digest in glanced:
+            if contract_no in same and ("debtor", ref) not in self.seen:
+                if not VERIFY_UNCHANGED:
+                    self.log.count("unchanged")
+                    self.skipped.setdefault(ref, []).append((row_no, raw))
+                    continue
+                self.matched.add(row_no)
+            row = self._clean(row_no, raw, lines)
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    def keep_digests(self) -> None:
+        """Publish the cases applied so far (their documents) and keep their digests."""
+        if self.publish is not None and self.applied:
+            self.publish(self.session)
+            digests.remember(self.session, self.applied)
+        self.applied = {}
 
     # -- checks without the database
 
@@ -125,6 +209,8 @@ class CaseImporter:
             if first != row_no:
                 problems.append(("contract_no", f"appears again (first in row {first})"))
         if not problems:
+            for skipped_no, skipped in self.skipped.pop(data["debtor"]["ref"], []):
+                self._register(skipped_no, skipped)  # read before this row, as in the file
             holder = self._holder(data, problems)
             digest = self.cipher.digest(data["debtor"]["national_id"])
             self._check_consistent(row_no, data, digest, problems)
@@ -132,7 +218,16 @@ class CaseImporter:
             for name, message in problems:
                 self.log.error(field_line(lines, name, row_no), contract_no, name, message)
             return None
-        return CaseRow(row_no, data["contract_no"], data, lines, digest, holder)
+        return CaseRow(row_no, data["contract_no"], data, lines, digest, holder,
+                       digests.record_digest(raw, holder, self.as_of))
+
+    def _register(self, row_no: int, raw: dict) -> None:
+        """What a skipped record says of its debtor, for the records read after it to be
+        compared with (it passed these checks when it was imported)."""
+        data, problems = clean_case(raw, self.from_csv)
+        if not problems:
+            digest = self.cipher.digest(data["debtor"]["national_id"])
+            self._check_consistent(row_no, data, digest, [])
 
     def _holder(self, data: dict, problems: list) -> tuple | None:
         """(team id, collector id, collector named) the file asks for, or None to leave it."""
@@ -195,7 +290,25 @@ class CaseImporter:
 
     # -- applying a chunk
 
+    def _skip_unchanged(self, rows: list[CaseRow]) -> list[CaseRow]:
+        """Count as unchanged the rows whose case was imported from the same record and has
+        not changed since; the others, to be applied. (With VERIFY_UNCHANGED they are applied
+        too, and must change nothing.)"""
+        same = digests.unchanged_since(self.session, {r.contract_no: r.record_digest
+                                                      for r in rows})
+        if not same:
+            return rows
+        if VERIFY_UNCHANGED:
+            self.matched |= {row.row for row in rows if row.contract_no in same}
+            return rows
+        for _ in same:
+            self.log.count("unchanged")
+        return [row for row in rows if row.contract_no not in same]
+
     def _apply_chunk(self, rows: list[CaseRow]) -> None:
+        rows = self._skip_unchanged(rows)
+        if not rows:
+            return
         try:
             with self.session.begin_nested():
                 chunk = self._apply(rows)
@@ -208,13 +321,20 @@ class CaseImporter:
             self.log.error(field_line(rows[0].lines, name, rows[0].row), rows[0].contract_no,
                            name, message)
             return
+        failed = {row.row for row, _, _ in chunk.errors}
         for row, name, message in chunk.errors:
             self.log.error(field_line(row.lines, name, row.row), row.contract_no, name, message)
         for outcome in chunk.outcomes:
             self.log.count(outcome)
+        self.applied.update((row.contract_no, row.record_digest) for row in rows
+                            if row.row not in failed)
 
     def _apply(self, rows: list[CaseRow]) -> _Chunk:
         judged = self._judge(rows)  # row -> the case's own columns to set ({}: nothing at all)
+        for row in rows:
+            if row.row in self.matched and judged.get(row.row, {}) != {}:
+                raise AssertionError(f"row {row.row}: its digest says unchanged, not its "
+                                     f"figures")
         own = {row.contract_no: judged[row.row] for row in rows if judged.get(row.row)}
         if VERIFY_UNCHANGED:  # merge those rows anyway: each must find nothing left to do
             expected = set(judged)
@@ -227,10 +347,13 @@ class CaseImporter:
             for row in rows:
                 plan = self._check(row, chunk)
                 outcome = None if plan is None else self._upsert(row, chunk, plan)
-                if row.row in expected:
+                if row.row in expected or row.row in self.matched:
                     if outcome != "unchanged":
-                        raise AssertionError(f"row {row.row}: the plain-row check missed "
+                        raise AssertionError(f"row {row.row}: the plain-row check or its "
+                                             f"digest missed "
                                              f"{'an error' if outcome is None else outcome}")
+                    if row.row not in expected:
+                        chunk.outcomes.append(outcome)
                 elif outcome is not None:
                     chunk.outcomes.append(outcome)
         if rows:

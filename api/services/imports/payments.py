@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, raiseload, selectinload
 
 from api.models import Case, Payment
 from api.services.fieldwork.promise_status import refresh_promise_statuses
-from api.services.imports.bulk import chunks
+from api.services.imports.bulk import CHUNK, chunks
 from api.services.imports.formats import Document
 from api.services.imports.merge import PAYMENT_FIELDS, set_changed
 from api.services.imports.records import figure_columns, loan_figures
@@ -27,8 +27,11 @@ class _Record:
 
 
 class PaymentImporter:
-    def __init__(self, session: Session, log: RunLog, as_of: date, from_csv: bool):
+    def __init__(self, session: Session, log: RunLog, as_of: date, from_csv: bool, step=None,
+                 chunk: int = CHUNK):
         self.session, self.log, self.as_of, self.from_csv = session, log, as_of, from_csv
+        self.step = step  # called between chunks with the log and the records read
+        self.chunk = chunk  # cases per SAVEPOINT
 
     def run(self, doc: Document) -> None:
         for error in doc.errors:
@@ -52,8 +55,12 @@ class PaymentImporter:
                         self.log.error(row, contract_no, field_name, message, section)
                     continue
                 groups.setdefault(data["contract_no"], []).append(_Record(section, row, data))
-        for contracts in chunks(list(groups)):
+        read = self.log.rows - sum(len(records) for records in groups.values())
+        for contracts in chunks(list(groups), self.chunk):
             self._apply_chunk({no: groups[no] for no in contracts})
+            read += sum(len(groups[no]) for no in contracts)
+            if self.step is not None and read < self.log.rows:
+                self.step(self.log, read)
 
     def _apply_chunk(self, groups: dict[str, list[_Record]]) -> None:
         outcomes: list[str] = []

@@ -31,6 +31,7 @@ class CaseRow:
     lines: dict | None
     digest: str
     holder: tuple[int | None, int | None, bool] | None  # team, collector, collector given
+    record_digest: str = ""  # of the checked record as applied (`imports.digests`)
 
 
 @dataclass

@@ -14,18 +14,22 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from api.models import ImportRun
+from api.jobs import Cancelled
+from api.models import ImportRun, JobStatus
 from api.models.types import utcnow
+from api.services.evidence.storage import BlobStore
+from api.services.exceptions import DomainError, InvalidInput
 from api.services.identity import audit
 from api.services.identity.accounts import Principal
 from api.services.identity.pii import PiiCipher
+from api.services.imports.bulk import CHUNK
 from api.services.imports.cases import CaseImporter
 from api.services.imports.formats import check_document, parse_import_file
 from api.services.imports.payments import PaymentImporter
@@ -38,16 +42,23 @@ def lender_today() -> date:
     return datetime.now(LENDER_TZ).date()
 
 
+Step = Callable[[RunLog, int], None]  # (the run's log so far, records read so far)
+
+
 def _run(session: Session, kind: str, payload: dict, run_once, *, dry_run: bool, atomic: bool,
          actor_id: int | None, filename: str | None, file_sha256: str | None,
-         file_format: str) -> ImportRun:
-    """Apply `run_once(log)` under the run's rules and record the run (dry runs too)."""
+         file_format: str, run: ImportRun | None = None,
+         step: Step | None = None) -> ImportRun:
+    """Apply `run_once(log, step)` under the run's rules and record the run (dry runs too).
+
+    `step` is called between chunks, outside any SAVEPOINT, to commit what was done so far
+    (an import job's chunks). A dry or atomic run is one transaction: it gets no `step`."""
     started = utcnow()
     log = RunLog()
     outer = session.begin_nested() if dry_run or atomic else None
     try:
         with _collector_spares_the_file():
-            run_once(log)
+            run_once(log, None if outer is not None else step)
     except BaseException:
         if outer is not None and outer.is_active:
             outer.rollback()
@@ -59,21 +70,28 @@ def _run(session: Session, kind: str, payload: dict, run_once, *, dry_run: bool,
                 log.created = log.updated = log.unchanged = 0
         else:
             outer.commit()
+    if run is None:
+        run = ImportRun(kind=kind, file_format=file_format, dry_run=dry_run, atomic=atomic,
+                        filename=(filename or "")[:200] or None, started_by_id=actor_id,
+                        started_at=started, sha256=file_sha256 or hashlib.sha256(json.dumps(
+                            payload, sort_keys=True, default=str).encode()).hexdigest())
+        session.add(run)
+    record_progress(run, log)
+    run.done, run.total = log.rows, log.rows
+    run.status, run.finished_at = JobStatus.DONE, utcnow()
+    session.flush()
+    return run
+
+
+def record_progress(run: ImportRun, log: RunLog) -> None:
+    """Put the log's counts and row errors (in file order) on the run."""
     errors = log.sorted_errors()
     if len(errors) >= MAX_ERRORS:
         errors.append({"row": None, "contract_no": None, "field": "_file",
                        "message": f"more errors not listed ({len(log.failed_rows)} rows failed)"})
-    run = ImportRun(
-        kind=kind, file_format=file_format, filename=(filename or "")[:200] or None,
-        sha256=file_sha256 or hashlib.sha256(
-            json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest(),
-        dry_run=dry_run, started_by_id=actor_id, started_at=started, finished_at=utcnow(),
-        rows=log.rows, created=log.created, updated=log.updated, unchanged=log.unchanged,
-        errors=json.dumps(errors, ensure_ascii=False, default=str),
-    )
-    session.add(run)
-    session.flush()
-    return run
+    run.rows, run.created, run.updated, run.unchanged = (
+        log.rows, log.created, log.updated, log.unchanged)
+    run.errors = json.dumps(errors, ensure_ascii=False, default=str)
 
 
 @contextmanager
@@ -92,48 +110,55 @@ def _collector_spares_the_file() -> Iterator[None]:
 def import_cases(session: Session, cipher: PiiCipher, payload: dict, *, dry_run: bool = False,
                  atomic: bool = False, actor_id: int | None = None, filename: str | None = None,
                  file_sha256: str | None = None, file_format: str = "json",
-                 as_of: date | None = None) -> ImportRun:
+                 as_of: date | None = None, run: ImportRun | None = None,
+                 step: Step | None = None, chunk: int = CHUNK,
+                 publish: Callable[[Session], object] | None = None) -> ImportRun:
     """Upsert a cases document (see docs/import-format.md); the caller commits.
 
     Row numbers are the position in `cases` (from 1) or, for CSV, the line of the record.
     `dry_run` and `atomic` (when any row failed) roll every data change back; the run is
-    recorded either way. `as_of` wins over the file's `as_of`; default: today in Shanghai."""
+    recorded either way. `as_of` wins over the file's `as_of`; default: today in Shanghai.
+    `publish(session)` (the job's: `mobile_sync.changelog.publish`) lets the run keep each
+    case's record digest, so that a re-import skips what has not changed."""
     doc = check_document(payload, "cases")
 
-    def run_once(log: RunLog) -> None:
+    def run_once(log: RunLog, step: Step | None) -> None:
         importer = CaseImporter(session, cipher, log, as_of or doc.as_of or lender_today(),
-                                actor_id, from_csv=file_format == "csv")
+                                actor_id, from_csv=file_format == "csv", step=step,
+                                chunk=chunk, publish=None if dry_run else publish)
         importer.run(doc)
 
     return _run(session, "cases", payload, run_once, dry_run=dry_run, atomic=atomic,
                 actor_id=actor_id, filename=filename, file_sha256=file_sha256,
-                file_format=file_format)
+                file_format=file_format, run=run, step=step)
 
 
 def import_payments(session: Session, payload: dict, *, dry_run: bool = False,
                     atomic: bool = False, actor_id: int | None = None,
                     filename: str | None = None, file_sha256: str | None = None,
-                    file_format: str = "json", as_of: date | None = None) -> ImportRun:
+                    file_format: str = "json", as_of: date | None = None,
+                    run: ImportRun | None = None, step: Step | None = None,
+                    chunk: int = CHUNK) -> ImportRun:
     """Add payments by (contract_no, ref), set balances, recompute the figures of every case
     touched. No debtor, contact, address or vehicle is read or written. Row numbers count
     within `payments` and within `balances` (CSV: lines); fields are `payment.*`/`balance.*`."""
     doc = check_document(payload, "payments")
 
-    def run_once(log: RunLog) -> None:
+    def run_once(log: RunLog, step: Step | None) -> None:
         importer = PaymentImporter(session, log, as_of or doc.as_of or lender_today(),
-                                   from_csv=file_format == "csv")
+                                   from_csv=file_format == "csv", step=step, chunk=chunk)
         importer.run(doc)
 
     return _run(session, "payments", payload, run_once, dry_run=dry_run, atomic=atomic,
                 actor_id=actor_id, filename=filename, file_sha256=file_sha256,
-                file_format=file_format)
+                file_format=file_format, run=run, step=step)
 
 
 def import_file(session: Session, cipher: PiiCipher, data: bytes, *, kind: str,
                 file_format: str, principal: Principal | None = None,
                 filename: str | None = None, dry_run: bool = False, atomic: bool = False,
                 as_of: date | None = None) -> ImportRun:
-    """Read, import and audit one lender file: the path of the API and of the CLI."""
+    """Read, import and audit one lender file at once, in the caller's transaction."""
     payload = parse_import_file(data, file_format, kind)
     options = {"dry_run": dry_run, "atomic": atomic, "filename": filename, "as_of": as_of,
                "actor_id": principal.user_id if principal else None,
@@ -142,9 +167,117 @@ def import_file(session: Session, cipher: PiiCipher, data: bytes, *, kind: str,
         run = import_cases(session, cipher, payload, **options)
     else:
         run = import_payments(session, payload, **options)
-    audit.record(session, principal, "import", detail={
-        "import_run_id": run.id, "kind": kind, "format": file_format, "dry_run": dry_run,
-        "atomic": atomic, "sha256": run.sha256, "rows": run.rows, "created": run.created,
-        "updated": run.updated, "unchanged": run.unchanged,
-        "errors": len(json.loads(run.errors))})
+    _audit(session, principal, run)
     return run
+
+
+def _audit(session: Session, principal: Principal | None, run: ImportRun) -> None:
+    audit.record(session, principal, "import", detail={
+        "import_run_id": run.id, "kind": run.kind, "format": run.file_format,
+        "dry_run": run.dry_run, "atomic": run.atomic, "sha256": run.sha256, "rows": run.rows,
+        "created": run.created, "updated": run.updated, "unchanged": run.unchanged,
+        "errors": len(json.loads(run.errors)), "status": run.status})
+
+
+# --------------------------------------------------------------------------- as a job
+
+
+def upload_key(run_id: int, file_format: str) -> str:
+    return f"imports/{run_id}/upload.{file_format}"
+
+
+def queue_import(session: Session, blobs: BlobStore, data: bytes, *, kind: str,
+                 file_format: str, principal: Principal | None,
+                 filename: str | None = None,
+                 dry_run: bool = False, atomic: bool = False, as_of: date | None = None,
+                 atomic_max_rows: int | None = None) -> ImportRun:
+    """Check the file's top level (a file that cannot be read is refused now, 400 or 422),
+    keep it in the blob store and record the run as `queued` (the caller asks for its job and
+    commits); no `principal`: the command line. An atomic run is one transaction, so it takes
+    at most `atomic_max_rows` records."""
+    doc = check_document(parse_import_file(data, file_format, kind), kind)
+    total = sum(len(records) for records in doc.records.values())
+    if atomic and atomic_max_rows is not None and total > atomic_max_rows:
+        raise InvalidInput(
+            f"An atomic run is one transaction and holds back every phone's sync while it "
+            f"runs: it takes at most {atomic_max_rows:,} records, this file has {total:,}. "
+            f"Import it without atomic, or check it first with a dry run.",
+            fields={"atomic": [f"at most {atomic_max_rows} records"]})
+    run = ImportRun(kind=kind, file_format=file_format, filename=(filename or "")[:200] or None,
+                    sha256=hashlib.sha256(data).hexdigest(), dry_run=dry_run, atomic=atomic,
+                    as_of=as_of, started_by_id=principal.user_id if principal else None,
+                    status=JobStatus.QUEUED,
+                    total=total, rows=total)
+    session.add(run)
+    session.flush()
+    run.blob_key = upload_key(run.id, file_format)
+    blobs.put_bytes(run.blob_key, data, content_type=(
+        "application/json" if file_format == "json" else "text/csv"))
+    return run
+
+
+def run_queued(session: Session, cipher: PiiCipher, blobs: BlobStore, run_id: int,
+               principal: Principal | None, checkpoint: Callable[[int, int | None], None],
+               chunk_rows: int,
+               after_chunk: Callable[[int, int, int | None], None] | None = None,
+               publish: Callable[[Session], object] | None = None) -> dict:
+    """An import job's body: take in the stored file, committing every `chunk_rows` records
+    with the counts so far (`checkpoint` commits and raises `Cancelled` once asked to stop;
+    `after_chunk(run id, done, total)` is called after each commit, holding no transaction).
+    What was committed stays if the run is cancelled or fails; the run records how it ended,
+    is audited, and its upload deleted."""
+    run = session.get(ImportRun, run_id)
+    if run is None or run.status != JobStatus.QUEUED:
+        raise DomainError("This import has already run.")
+    run.status = JobStatus.RUNNING
+    total = run.total
+    checkpoint(0, total)
+    last = [0]
+
+    def step(log: RunLog, read: int) -> None:
+        if read - last[0] < chunk_rows:
+            return
+        record_progress(run, log)
+        run.done = read
+        checkpoint(read, total)
+        last[0] = read
+        if after_chunk is not None:
+            after_chunk(run_id, read, total)
+
+    try:
+        stream = blobs.open(run.blob_key)
+        try:
+            data = stream.read()
+        finally:
+            stream.close()
+        payload = parse_import_file(data, run.file_format, run.kind)
+        options = {"dry_run": run.dry_run, "atomic": run.atomic, "filename": run.filename,
+                   "as_of": run.as_of, "actor_id": run.started_by_id,
+                   "file_sha256": run.sha256, "file_format": run.file_format,
+                   "run": run, "step": step, "chunk": min(CHUNK, chunk_rows)}
+        del data
+        if run.kind == "cases":
+            import_cases(session, cipher, payload, **options, publish=publish)
+        else:
+            import_payments(session, payload, **options)
+    except BaseException as exc:
+        session.rollback()  # back to the last chunk committed
+        run = session.get(ImportRun, run_id)
+        run.status = JobStatus.CANCELLED if isinstance(exc, Cancelled) else JobStatus.FAILED
+        run.finished_at = utcnow()
+        _finish(session, blobs, principal, run)
+        raise
+    _finish(session, blobs, principal, run)
+    return {"import_run_id": run.id, "rows": run.rows, "created": run.created,
+            "updated": run.updated, "unchanged": run.unchanged,
+            "errors": len(json.loads(run.errors))}
+
+
+def _finish(session: Session, blobs: BlobStore, principal: Principal | None,
+            run: ImportRun) -> None:
+    """Audit the run and commit its end; then its upload is no longer needed."""
+    _audit(session, principal, run)
+    key, run.blob_key = run.blob_key, None
+    session.commit()
+    if key:
+        blobs.delete(key)
