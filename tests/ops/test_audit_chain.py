@@ -330,3 +330,24 @@ def test_a_rotated_key_keeps_old_rows_verifying(app, readers):
         db.session.info[audit.SESSION_AUDIT_KEYS] = old
     report = verify()  # key 2 unknown to the old ring
     assert report.first_bad_id == later[0].id and report.reason.startswith("wrong key")
+
+
+# --------------------------------------------------------------------------- the API
+
+
+def test_an_administrator_sees_the_shards_and_the_signed_heads(world, client, readers, run_cli):
+    admin = world.login(world.user("admin"))
+    rows = read(readers[0], 2)
+    heads = client.get("/audit/heads", headers=admin).get_json()
+    assert heads["latest"] is None and list(heads["public_keys"]) == ["1"]
+    signed = sign(run_cli)
+    heads = client.get("/audit/heads", headers=admin).get_json()
+    assert heads["latest"] == signed
+    assert audit.signature_ok(signed["statement"], signed["signature"], heads["public_keys"]["1"])
+    sql("UPDATE audit_events SET detail = '{}' WHERE id = :id", id=rows[0].id)
+    report = client.get("/audit/verify", headers=admin).get_json()
+    assert report["ok"] is False and report["first_bad_id"] == rows[0].id
+    broken = [s for s in report["shards"] if not s["ok"]]
+    assert [s["shard"] for s in broken] == [rows[0].shard]
+    collector = world.login(world.user("collector"))
+    assert client.get("/audit/heads", headers=collector).status_code == 403
