@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -351,3 +353,70 @@ def test_an_administrator_sees_the_shards_and_the_signed_heads(world, client, re
     assert [s["shard"] for s in broken] == [rows[0].shard]
     collector = world.login(world.user("collector"))
     assert client.get("/audit/heads", headers=collector).status_code == 403
+
+
+# --------------------------------------------------------------------------- evidence packs
+
+
+def rewrite_pack(source: Path, target: Path, change) -> None:
+    """Rebuild a pack with its manifest changed by `change(manifest)` and manifest.sha256
+    recomputed, as someone doctoring it with care would."""
+    with zipfile.ZipFile(source) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    change(manifest)
+    members["manifest.json"] = json.dumps(manifest).encode()
+    digest = hashlib.sha256(members["manifest.json"]).hexdigest()
+    members["manifest.sha256"] = f"{digest}  manifest.json\n".encode()
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_an_evidence_pack_carries_signed_heads_that_cover_its_trail(world, client, run_cli,
+                                                                    tmp_path):
+    collector = world.user("collector")
+    case = world.case(collector=collector)
+    legal = world.login(world.user("legal"))
+    assert client.get(f"/cases/{case.id}", headers=legal).status_code == 200  # on the trail
+    response = client.get(f"/cases/{case.id}/evidence-pack", headers=legal)
+    assert response.status_code == 200
+    pack = tmp_path / "pack.zip"
+    pack.write_bytes(b"".join(response.iter_encoded()))
+    response.close()
+    public = run_cli("audit", "public-key").output.split()[-1]
+
+    checked = run_cli("evidence", "verify", str(pack), "--audit-public-key", public)
+    assert checked.exit_code == 0, checked.output
+    assert f"audit heads signed by {public} (the given key)" in checked.output
+    with zipfile.ZipFile(pack) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        trail = json.loads(archive.read("audit.json"))
+    heads = json.loads(manifest["audit_heads"]["statement"])["shards"]
+    assert [r["action"] for r in trail] == ["case.read", "evidence.pack"]
+    assert all(r["id"] <= heads[str(r["shard"])]["last_id"] for r in trail)
+    assert verify().ok and verify().statements == 1  # the pack's statement is stored too
+
+    def lower_a_count(manifest):
+        statement = json.loads(manifest["audit_heads"]["statement"])
+        for head in statement["shards"].values():
+            head["count"] -= 1
+        manifest["audit_heads"]["statement"] = audit.canonical(statement)
+
+    doctored = tmp_path / "doctored.zip"
+    rewrite_pack(pack, doctored, lower_a_count)
+    failed = run_cli("evidence", "verify", str(doctored))
+    assert failed.exit_code == 1 and "signature does not verify" in failed.output
+
+    def sign_with_own_key(manifest):
+        forger = audit.AuditKeys({1: b"\x09" * 32})
+        statement = json.loads(manifest["audit_heads"]["statement"])
+        statement["public_key"] = forger.public_key()
+        manifest["audit_heads"]["statement"] = audit.canonical(statement)
+        manifest["audit_heads"]["signature"] = forger.sign(audit.canonical(statement).encode())
+
+    forged = tmp_path / "forged.zip"
+    rewrite_pack(pack, forged, sign_with_own_key)
+    assert run_cli("evidence", "verify", str(forged)).exit_code == 0  # consistent in itself,
+    pinned = run_cli("evidence", "verify", str(forged), "--audit-public-key", public)
+    assert pinned.exit_code == 1 and "other than the published audit key" in pinned.output

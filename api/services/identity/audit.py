@@ -273,13 +273,12 @@ def sign_heads(session: Session, *, now: datetime | None = None) -> SignedHeads:
     heads: dict[str, dict] = {}
     if previous is not None and _trusted(keys, previous):
         heads = dict(json.loads(previous.statement)["shards"])
-    since = [and_(AuditEvent.shard == int(s), AuditEvent.id > h["last_id"])
-             for s, h in heads.items()]
-    if heads:
-        since.append(AuditEvent.shard.not_in([int(s) for s in heads]))
+    shards = sorted(set(range(SHARDS)) | {int(s) for s in heads})
+    since = [and_(AuditEvent.shard == s, AuditEvent.id > heads.get(str(s), {}).get("last_id", 0))
+             for s in shards]  # one index range per shard
     counts = session.execute(
         select(AuditEvent.shard, func.count(), func.max(AuditEvent.id))
-        .where(or_(*since) if since else True).group_by(AuditEvent.shard)
+        .where(or_(*since)).group_by(AuditEvent.shard)
     ).all()
     tails = {r.id: r for r in session.execute(
         select(AuditEvent.id, AuditEvent.hash, AuditEvent.occurred_at)
