@@ -420,3 +420,47 @@ def test_an_evidence_pack_carries_signed_heads_that_cover_its_trail(world, clien
     assert run_cli("evidence", "verify", str(forged)).exit_code == 0  # consistent in itself,
     pinned = run_cli("evidence", "verify", str(forged), "--audit-public-key", public)
     assert pinned.exit_code == 1 and "other than the published audit key" in pinned.output
+
+
+# --------------------------------------------------------------------------- the upgrade
+
+
+def test_the_upgrade_keeps_old_rows_verifying_and_chains_keyed_rows_onto_them(empty_database):
+    """Rows written by the code before d3c9f5a7b123, migrated: they verify as they are, and
+    the first keyed row chains onto the last of them."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from tests.test_migrations import alembic_config
+
+    cfg = alembic_config(empty_database)
+    command.upgrade(cfg, "c7e1a3f5b9d2")
+    engine = create_engine(empty_database)
+    prev = audit.GENESIS
+    try:
+        with engine.begin() as conn:
+            for n in range(3):
+                row = {"occurred_at": datetime(2026, 11, 1, 9, n, tzinfo=UTC), "actor_id": None,
+                       "device_id": None, "action": "case.read", "case_id": n,
+                       "detail": json.dumps({"masked": True}), "prev_hash": prev}
+                row["hash"] = prev = audit._legacy_hash(type("Row", (), row))
+                conn.execute(text(
+                    "INSERT INTO audit_events (occurred_at, actor_id, device_id, action, case_id,"
+                    " detail, prev_hash, hash) VALUES (:occurred_at, :actor_id, :device_id, "
+                    ":action, :case_id, :detail, :prev_hash, :hash)"),
+                    {**row, "occurred_at": row["occurred_at"].replace(tzinfo=None)
+                     if engine.dialect.name == "sqlite" else row["occurred_at"]})
+        command.upgrade(cfg, "head")
+        keys = audit.AuditKeys.for_development("upgrade test")
+        with Session(engine, info={audit.SESSION_AUDIT_KEYS: keys}) as session:
+            keyed = audit.record(session, None, "case.list")
+            assert (keyed.shard, keyed.key_id, keyed.prev_hash) == (0, 1, prev)
+            session.commit()
+            report = audit.verify_chain(session)
+            assert report.ok and report.rows == 4, report
+            session.execute(text("UPDATE audit_events SET case_id = 7 WHERE case_id = 1"))
+            session.commit()
+            report = audit.verify_chain(session)
+            assert report.first_bad_id == 2 and "unkeyed, pre-upgrade" in report.reason
+    finally:
+        engine.dispose()
