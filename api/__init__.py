@@ -13,7 +13,7 @@ from api.errors import error_response, register_error_handlers
 from api.extensions import Api, AppSession, db
 from api.input_guards import request_view
 from api.jobs import queue as job_queue
-from api.keys import blob_store, check_keys, pii_cipher
+from api.keys import audit_keys, blob_store, check_keys, pii_cipher
 from api.services.identity.passwords import configure_password_hashing
 from api.services.identity.throttle import PasswordGuard
 from mobile_sync import changelog
@@ -55,6 +55,7 @@ def create_app(config: Config | None = None) -> Flask:
     db.init_app(app)
     configure_password_hashing(config.argon2_profile)
     app.extensions["fieldvisit.pii"] = pii_cipher(config)
+    app.extensions["fieldvisit.audit"] = audit_keys(config)
     app.extensions["fieldvisit.blobs"] = blob_store(config, base_url="/blobs")
     app.extensions["fieldvisit.password_guard"] = PasswordGuard(
         config.ratelimit_storage_uri,

@@ -34,7 +34,7 @@ OTHER_VARIABLES = frozenset(
 )
 # Never echoed in an error message.
 SECRET_SETTINGS = frozenset({"secret_key", "previous_secret_keys", "pii_key", "pii_lookup_key",
-                             "metrics_token", "database_url"})
+                             "audit_key", "metrics_token", "database_url"})
 
 
 class ConfigError(ValueError):
@@ -219,6 +219,9 @@ class Config:
     previous_secret_keys: str = ""  # comma-separated, still accepted (key rotation)
     pii_key: str | None = None  # "ID:KEY,ID:KEY": the first seals (api/services/identity/pii.py)
     pii_lookup_key: str | None = None  # keys national-ID lookup digests; default: PII key 1
+    # "ID:KEY,ID:KEY": keys the audit chain's HMACs and signs its heads; the first keys new rows
+    # (api/services/identity/audit.py)
+    audit_key: str | None = None
     # `redis://host:6379` to share across workers
     ratelimit_storage_uri: Annotated[str, AfterValidator(_storage_uri)] = "memory://"
     login_failures_per_username: Annotated[str, AfterValidator(_rate)] = "10 per 15 minutes"

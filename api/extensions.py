@@ -29,20 +29,26 @@ class Base(DeclarativeBase):
 
 # Where a session keeps the PII cipher that seals the device documents it publishes at commit.
 SESSION_CIPHER = "fieldvisit.cipher"
+# Where a session keeps the audit key ring its audit appends are hashed with (the same name as
+# api.services.identity.audit.SESSION_AUDIT_KEYS).
+SESSION_AUDIT_KEYS = "fieldvisit.audit_keys"
 # Set in a session's `info` (a background job's) to give it a request's SQLite write intent.
 WRITE_INTENT = "fieldvisit.write_intent"
 
 
 class AppSession(FlaskSession):
     """The application's session: the change-log hooks are bound to this class, and each
-    session carries its app's PII cipher in `info`, so a CLI command or a job publishes its
-    changes exactly as a request does."""
+    session carries its app's PII cipher and audit keys in `info`, so a CLI command or a job
+    publishes its changes and appends to the audit log exactly as a request does."""
 
     def __init__(self, db: SQLAlchemy, **kwargs):
         super().__init__(db, **kwargs)
         cipher = current_app.extensions.get("fieldvisit.pii")
         if cipher is not None:
             self.info[SESSION_CIPHER] = cipher
+        audit_keys = current_app.extensions.get("fieldvisit.audit")
+        if audit_keys is not None:
+            self.info[SESSION_AUDIT_KEYS] = audit_keys
 
     def get_bind(self, *args, **kwargs):
         """On SQLite, a request's transactions take the write lock when they begin (see

@@ -10,6 +10,7 @@ from api.config import DEV_SECRET_KEY, Config
 from api.services.evidence.local_store import LocalBlobStore, verify_local_signature
 from api.services.evidence.storage import BlobStore, blob_store_from_config, check_key
 from api.services.exceptions import Forbidden
+from api.services.identity.audit import AuditKeys
 from api.services.identity.pii import PiiCipher
 
 MIN_SECRET_LENGTH = 32
@@ -32,7 +33,7 @@ def development_mode(config: Config) -> bool:
 
 def check_keys(config: Config) -> None:
     """Outside debug and tests, refuse the built-in secret, short secrets and a missing or
-    malformed PII key (naming the variable to set)."""
+    malformed PII or audit key (naming the variable to set)."""
     if development_mode(config):
         return
     for name, key in [("FIELDVISIT_SECRET_KEY", config.secret_key)] + [
@@ -58,6 +59,23 @@ def check_keys(config: Config) -> None:
     except ValueError as exc:
         variable = "FIELDVISIT_PII_LOOKUP_KEY" if "lookup" in str(exc) else "FIELDVISIT_PII_KEY"
         raise InsecureConfiguration(f"{variable}: {exc} ({NEW_KEYS_HINT}).") from exc
+    if not config.audit_key:
+        raise InsecureConfiguration(
+            "FIELDVISIT_AUDIT_KEY is not set: the audit chain's hashes need a key kept outside "
+            f"the database, or anyone who can write it can rewrite them ({NEW_KEYS_HINT})."
+        )
+    try:
+        AuditKeys.from_settings(config.audit_key)
+    except ValueError as exc:
+        raise InsecureConfiguration(f"FIELDVISIT_AUDIT_KEY: {exc} ({NEW_KEYS_HINT}).") from exc
+
+
+def audit_keys(config: Config) -> AuditKeys:
+    """The audit key ring; in development and tests without one, key 1 derived from the
+    secret key."""
+    if config.audit_key:
+        return AuditKeys.from_settings(config.audit_key, strict=not development_mode(config))
+    return AuditKeys.for_development(config.secret_key)
 
 
 def pii_cipher(config: Config) -> PiiCipher:

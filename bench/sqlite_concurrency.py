@@ -167,6 +167,7 @@ def main() -> None:
             "FIELDVISIT_BLOB_STORE": f"local:{tmp}/blobs",
             "FIELDVISIT_SECRET_KEY": secrets.token_urlsafe(32),
             "FIELDVISIT_PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "FIELDVISIT_AUDIT_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "FIELDVISIT_ARGON2_PROFILE": "CHEAPEST",
             # One JSON line per request would fill the unread stderr pipe and stall the server.
             "FIELDVISIT_LOG_LEVEL": "WARNING",

@@ -22,10 +22,13 @@ def new(pii_key_id: int) -> None:
 
     Rotating: move the old FIELDVISIT_SECRET_KEY into FIELDVISIT_PREVIOUS_SECRET_KEYS, and put
     the new PII key first in FIELDVISIT_PII_KEY ("2:NEW,1:OLD"); keep FIELDVISIT_PII_LOOKUP_KEY
-    as it is (national-ID lookups depend on it)."""
+    as it is (national-ID lookups depend on it), and put a new audit key first in
+    FIELDVISIT_AUDIT_KEY ("2:NEW,1:OLD"): old rows and head statements verify while their key
+    is listed."""
     click.echo(f"FIELDVISIT_SECRET_KEY={secrets.token_urlsafe(48)}")
     click.echo(f"FIELDVISIT_PII_KEY={pii_key_id}:{_key()}")
     click.echo(f"FIELDVISIT_PII_LOOKUP_KEY={_key()}")
+    click.echo(f"FIELDVISIT_AUDIT_KEY=1:{_key()}")
 
 
 def _key() -> str:

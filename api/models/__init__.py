@@ -1,6 +1,6 @@
 """Every model, imported here so Alembic and the app see one complete metadata."""
 
-from api.models.audit import AuditEvent
+from api.models.audit import AuditEvent, AuditHeadStatement
 from api.models.authorisations import CollectorAuthorisation
 from api.models.blackouts import BlackoutKind, DebtorBlackout
 from api.models.cases import (
@@ -88,6 +88,7 @@ __all__ = [
     "AddressKind",
     "Assignment",
     "AuditEvent",
+    "AuditHeadStatement",
     "BlackoutKind",
     "Bucket",
     "Case",

@@ -1,5 +1,6 @@
-"""The audit log: list and verify (administrators)."""
+"""The audit log: list, verify, and the signed heads of its chains (administrators)."""
 
+from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import select
 
@@ -7,8 +8,13 @@ from api.auth import auth_required
 from api.extensions import Blueprint, db
 from api.models import AuditEvent, Role
 from api.pagination import paginate
-from api.services.identity.audit import verify_chain
-from schemas.audit import AuditPageSchema, AuditQuerySchema, ChainReportSchema
+from api.services.identity.audit import latest_heads, verify_chain
+from schemas.audit import (
+    AuditHeadsSchema,
+    AuditPageSchema,
+    AuditQuerySchema,
+    ChainReportSchema,
+)
 
 blp = Blueprint("audit", __name__, url_prefix="/audit", description="Audit log")
 
@@ -32,5 +38,18 @@ class AuditVerify(MethodView):
     @auth_required(Role.ADMIN)
     @blp.response(200, ChainReportSchema)
     def get(self):
-        """Recompute the hash chain and name the first row that does not fit"""
+        """Recompute every shard's chain, check the signed heads, name the first row that does
+        not fit"""
         return verify_chain(db.session)
+
+
+@blp.route("/heads")
+class AuditHeads(MethodView):
+    @auth_required(Role.ADMIN)
+    @blp.response(200, AuditHeadsSchema)
+    def get(self):
+        """The latest signed statement of the chains' heads, and the keys that check it"""
+        latest = latest_heads(db.session)
+        keys = current_app.extensions["fieldvisit.audit"].public_keys()
+        return {"latest": latest.as_dict() if latest else None,
+                "public_keys": {str(k): v for k, v in keys.items()}}

@@ -67,7 +67,8 @@ def test_a_500_logs_the_full_traceback(app_config, log_lines):
     """As in production (not testing, not debug: real keys)."""
     production = dataclasses.replace(
         app_config, testing=False, secret_key=secrets.token_urlsafe(48),
-        pii_key="1:" + base64.b64encode(secrets.token_bytes(32)).decode())
+        pii_key="1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        audit_key="1:" + base64.b64encode(secrets.token_bytes(32)).decode())
     app = create_app(production)
 
     def explode():

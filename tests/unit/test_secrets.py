@@ -33,7 +33,11 @@ SEALED_BEFORE_ROTATION = "Ab1r39sEcl+g/OL3Kzz6oRKk+tyDKzUC97ifGQHR0KhQ9wxOhKLh81
 DIGEST_BEFORE_ROTATION = "624541de2275f5e30bc2c718cb05b59412a7ba8c5e99dee7876bd85433d729ba"
 
 
+AUDIT_KEY = "1:" + base64.b64encode(bytes(range(96, 128))).decode()
+
+
 def production(tmp_path, **settings) -> Config:
+    settings.setdefault("audit_key", AUDIT_KEY)  # its own refusals: tests/ops/test_audit_chain.py
     return Config(database_url="sqlite://", blob_store=f"local:{tmp_path}", **settings)
 
 

@@ -10,10 +10,17 @@ beside it, the hash recorded at upload, so a stored file altered since upload sh
 problem rather than silently becoming "the original". The manifest's own SHA-256 is what an
 export should write to the hash-chained audit log: a pack checked against that value cannot have
 been rebuilt with a doctored manifest.
+
+The manifest's ``audit_heads`` is a statement of the audit chains' heads signed (Ed25519) when
+the pack was made, after its own audit row: verification checks the signature, optionally
+against the published audit public key (`fieldvisit audit public-key`), and that every row of
+``audit.json`` is covered by it (docs/audit.md).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import re
@@ -25,9 +32,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from api.services.exceptions import InvalidInput
 
 FORMAT = "fieldvisit-evidence-pack/1"
+HEADS_FORMAT = "fieldvisit-audit-heads/1"
 MANIFEST, MANIFEST_SHA256, AUDIT = "manifest.json", "manifest.sha256", "audit.json"
 CHUNK = 1024 * 1024
 _SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
@@ -60,6 +71,7 @@ class PackReport:
     ok: bool
     files_checked: int
     problems: list[str]
+    audit_heads_key: str | None = None  # the public key whose signature on the heads holds
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -231,20 +243,26 @@ def _hash_member(archive: zipfile.ZipFile, name: str) -> tuple[str, int]:
 
 
 def verify_pack(
-    path: str | Path | BinaryIO, *, expected_manifest_sha256: str | None = None
+    path: str | Path | BinaryIO,
+    *,
+    expected_manifest_sha256: str | None = None,
+    audit_public_key: str | None = None,
 ) -> PackReport:
     """Recompute every file's SHA-256 against the manifest. Reports missing, extra and altered
-    files (by name), an altered manifest or audit trail, and originals that differed from the
-    hash recorded at upload. `expected_manifest_sha256` is the value the export audited."""
+    files (by name), an altered manifest or audit trail, originals that differed from the
+    hash recorded at upload, and signed audit heads that do not verify or do not cover the
+    trail. `expected_manifest_sha256` is the value the export audited; `audit_public_key` the
+    published key the heads must be signed with."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
         return PackReport(False, 0, [f"not a readable ZIP archive ({exc})"])
     with archive:
-        return _verify(archive, expected_manifest_sha256)
+        return _verify(archive, expected_manifest_sha256, audit_public_key)
 
 
-def _verify(archive: zipfile.ZipFile, expected_manifest_sha256: str | None) -> PackReport:
+def _verify(archive: zipfile.ZipFile, expected_manifest_sha256: str | None,
+            audit_public_key: str | None = None) -> PackReport:
     problems: list[str] = []
     names = archive.namelist()
     problems += [f"{n}: duplicate entry" for n in sorted({n for n in names if names.count(n) > 1})]
@@ -287,7 +305,51 @@ def _verify(archive: zipfile.ZipFile, expected_manifest_sha256: str | None) -> P
             problems.append(f"{name}: differed from the hash recorded at upload when packed")
         checked += is_original
     problems += [f"{n}: extra file not in the manifest" for n in sorted(set(names) - listed)]
-    return PackReport(not problems, checked, problems)
+    signer = None
+    if manifest.get("audit_heads") is not None:
+        trail = _read_small(archive, str(audit.get("path")), []) if str(
+            audit.get("path")) in names else None
+        signer = _check_heads(manifest["audit_heads"], trail, audit_public_key, problems)
+    elif audit_public_key:
+        problems.append(f"{MANIFEST}: carries no signed audit heads to check against the key")
+    return PackReport(not problems, checked, problems, signer)
+
+
+def _check_heads(signed: Any, trail: bytes | None, public_key: str | None,
+                 problems: list[str]) -> str | None:
+    """Check the signed audit heads; returns the public key that signed them if it holds."""
+    try:
+        statement = json.loads(signed["statement"])
+        key = str(statement["public_key"])
+        shards = dict(statement["shards"])
+        if statement.get("format") != HEADS_FORMAT:
+            raise ValueError(statement.get("format"))
+    except (ValueError, KeyError, TypeError):
+        problems.append(f"{MANIFEST}: audit_heads is not a signed head statement")
+        return None
+    if public_key and public_key.strip() != key:
+        problems.append("audit heads: signed by a key other than the published audit key")
+        return None
+    try:
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(key, validate=True)).verify(
+            base64.b64decode(str(signed.get("signature")), validate=True),
+            str(signed["statement"]).encode())
+    except (InvalidSignature, ValueError, binascii.Error):
+        problems.append("audit heads: the signature does not verify (statement altered)")
+        return None
+    try:
+        rows = json.loads(trail) if trail is not None else []
+    except ValueError:
+        rows = []
+    for row in rows:
+        if not isinstance(row, dict) or "shard" not in row:
+            continue
+        head = shards.get(str(row["shard"]))
+        if head is None or row["id"] > head["last_id"]:
+            problems.append(f"{AUDIT}: row {row['id']} is not covered by the signed audit heads")
+        elif row["id"] == head["last_id"] and row.get("hash") != head["last_hash"]:
+            problems.append(f"{AUDIT}: row {row['id']} differs from the signed head of its shard")
+    return key
 
 
 def _read_small(archive: zipfile.ZipFile, name: str, problems: list[str]) -> bytes | None:

@@ -83,6 +83,8 @@ def _audit_row(event: AuditEvent, people: dict[int, dict]) -> dict[str, Any]:
         "action": event.action,
         "case_id": event.case_id,
         "detail": event.detail,
+        "shard": event.shard,
+        "key_id": event.key_id,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
     }
@@ -94,7 +96,8 @@ def prepare_pack(
     """Gather a case's received originals, the manifest's metadata and the case's audit trail
     for `iter_pack`. The export is audited ("evidence.pack", listing every file id) before
     anything is sent, so an interrupted download is on record too; the pack's own audit row is
-    part of the trail it carries. Pending slots and originals missing from the store are named
+    part of the trail it carries, and the manifest carries the audit chains' heads signed just
+    after it (`audit_heads`). Pending slots and originals missing from the store are named
     in the manifest rather than silently left out."""
     case = get_visible_case(session, principal, case_id)
     slots = session.scalars(
@@ -117,6 +120,8 @@ def prepare_pack(
     events = session.scalars(
         select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
     ).all()
+    # Signed after the export's own row: the heads cover every row of the trail.
+    heads = audit.sign_heads(session)
     people = people_by_id(
         session,
         {s.uploader_id for s in slots} | {e.actor_id for e in events} | {principal.user_id},
@@ -134,6 +139,7 @@ def prepare_pack(
         ],
         "missing_from_store": missing,
         "limits": {"max_time_skew_s": MAX_TIME_SKEW_S, "max_distance_m": MAX_DISTANCE_M},
+        "audit_heads": heads.as_dict(),
     }
     return EvidencePack(
         pack_id=pack_id,
