@@ -1,9 +1,16 @@
-"""Push: a device's mutations, each applied exactly once, in order, in its own transaction.
+"""Push: a device's mutations, each applied exactly once, in order, in one transaction.
 
-Each mutation's transaction starts by locking the device row, checks the mutation id against
-`last_mutation_id`, applies the mutation inside a savepoint, advances `last_mutation_id` and
-records the answer in the ledger — all committed together. So a replay (the network lost our
-answer) is recognised, a gap is refused, and a business refusal still advances."""
+The batch's transaction locks the device row once, then takes the mutations in order: a
+mutation id at or below `last_mutation_id` is a replay (answered from the ledger), one past it
+is applied inside a savepoint, anything else is a gap. A business refusal (or a value the
+columns refuse) rolls back only its savepoint and is still answered, advanced and recorded in
+the ledger. The batch ends with one write of `last_mutation_id` and one commit, just before
+which the change log rebuilds each touched case's document once (`mobile_sync.changelog`).
+
+A transient failure (the database, the file store) stops the batch: what was applied before it
+is committed with its answers, the rest is answered `not_applied` with `retry_after`. If that
+commit fails too, nothing of the batch was kept: every mutation is `not_applied` and
+`last_mutation_id` is where it was, so the phone's retry applies them all once."""
 
 from __future__ import annotations
 
@@ -12,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import marshmallow as ma
-from sqlalchemy import select, text, update
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError, PendingRollbackError
 from sqlalchemy.orm import Session
 
 from api.models import Case, Device, DeviceMutation
@@ -34,6 +41,9 @@ from mobile_sync.registry import MUTATIONS
 from schemas.common import flatten_messages
 
 RETRY_AFTER_S = 2
+# Not the mutation's fault: the phone sends it again later (IntegrityError, a DBAPIError, is a
+# uniqueness race with another filer, refused cleanly on retry).
+TRANSIENT = (OperationalError, DBAPIError, TemporarilyUnavailable)
 
 
 @dataclass(frozen=True)
@@ -62,30 +72,76 @@ def push(
     mutation. `device_time` is the phone's clock when it sent the batch: its offset is flagged."""
     offset = clock_offset(device_time)
     device_id = filer.device_id
-    session.commit()  # end the read transaction authentication opened: each mutation is its own
+    session.commit()  # end the read transaction authentication opened: the batch is one
+    try:
+        last = _lock_device(session, device_id, env.lock_timeout_ms)
+        replies = _ledger(session, device_id, [m["mutation_id"] for m in mutations], last)
+    except TRANSIENT as exc:
+        return _retry_all(session, device_id, mutations, exc)
     results: list[dict] = []
+    ledger: list[dict] = []
+    failure = None
     for index, mutation in enumerate(mutations):
-        try:
-            result = _apply_one(session, filer, mutation, env, offset)
-            session.commit()
-        except (OperationalError, IntegrityError, DBAPIError, TemporarilyUnavailable) as exc:
-            session.rollback()
-            if isinstance(exc, IntegrityError) and (
-                mutation["mutation_id"] <= _last(session, device_id)
-            ):  # a concurrent replay of this very mutation won the race
-                result = _duplicate(session, device_id, mutation["mutation_id"])
-            else:  # the database or the file store (or a uniqueness race with another filer,
-                # refused cleanly on retry): nothing of this mutation was kept
-                results += [
-                    _not_applied(m, "temporarily unavailable; retry") for m in mutations[index:]
-                ]
-                retry_after = getattr(exc, "retry_after", RETRY_AFTER_S)
-                return PushOutcome(results, _last(session, device_id), retry_after)
-        results.append(result)
-        if result["status"] == "gap":
-            results += [_not_applied(m, "follows a gap") for m in mutations[index + 1 :]]
+        mutation_id = mutation["mutation_id"]
+        if mutation_id <= last:
+            results.append(_duplicate(mutation_id, replies.get(mutation_id)))
+            continue
+        if mutation_id != last + 1:
+            results.append({"mutation_id": mutation_id, "status": "gap",
+                            "expected_mutation_id": last + 1,
+                            "message": f"Mutation {last + 1} must come first."})
+            results += [_not_applied(m, "follows a gap") for m in mutations[index + 1:]]
             break
-    return PushOutcome(results, _last(session, device_id))
+        try:
+            result, row = _apply_one(session, filer, mutation, env, offset)
+        except TRANSIENT as exc:  # its savepoint is rolled back: keep what came before
+            failure = exc
+            results += [_not_applied(m, "temporarily unavailable; retry")
+                        for m in mutations[index:]]
+            break
+        results.append(result)
+        ledger.append(row)
+        last = mutation_id
+    try:
+        if ledger:
+            session.execute(insert(DeviceMutation), ledger)
+            session.execute(
+                update(Device).where(Device.id == device_id).values(last_mutation_id=last))
+        session.commit()
+    except (*TRANSIENT, PendingRollbackError) as exc:  # nothing of the batch was kept
+        return _retry_all(session, device_id, mutations, exc)
+    if failure is not None:
+        return PushOutcome(results, last, getattr(failure, "retry_after", RETRY_AFTER_S))
+    return PushOutcome(results, last)
+
+
+def _retry_all(session: Session, device_id: str, mutations: list[dict], exc) -> PushOutcome:
+    session.rollback()
+    results = [_not_applied(m, "temporarily unavailable; retry") for m in mutations]
+    return PushOutcome(results, _last(session, device_id),
+                       getattr(exc, "retry_after", RETRY_AFTER_S))
+
+
+def _lock_device(session: Session, device_id: str, lock_timeout_ms: int) -> int:
+    """Lock the device row for the batch (a second copy of this push waits here) and answer
+    its `last_mutation_id`."""
+    _set_lock_timeout(session, lock_timeout_ms)
+    return session.execute(
+        update(Device)
+        .where(Device.id == device_id)
+        .values(last_seen_at=utcnow())
+        .returning(Device.last_mutation_id)
+    ).scalar_one()
+
+
+def _ledger(session: Session, device_id: str, mutation_ids: list[int], last: int) -> dict:
+    """{mutation id: its ledger row} for the batch's replays, in one query."""
+    replayed = [m for m in mutation_ids if m <= last]
+    if not replayed:
+        return {}
+    rows = session.scalars(select(DeviceMutation).where(
+        DeviceMutation.device_id == device_id, DeviceMutation.mutation_id.in_(replayed)))
+    return {row.mutation_id: row for row in rows}
 
 
 def _apply_one(
@@ -94,25 +150,9 @@ def _apply_one(
     mutation: dict,
     env: PushEnvironment,
     offset: float | None,
-) -> dict:
-    device_id = filer.device_id
-    _set_lock_timeout(session, env.lock_timeout_ms)
-    last = session.execute(
-        update(Device)
-        .where(Device.id == device_id)
-        .values(last_seen_at=utcnow())
-        .returning(Device.last_mutation_id)
-    ).scalar_one()
+) -> tuple[dict, dict]:
+    """Apply one mutation in its savepoint: its answer and its ledger row."""
     mutation_id = mutation["mutation_id"]
-    if mutation_id <= last:
-        return _duplicate(session, device_id, mutation_id)
-    if mutation_id != last + 1:
-        return {
-            "mutation_id": mutation_id,
-            "status": "gap",
-            "expected_mutation_id": last + 1,
-            "message": f"Mutation {last + 1} must come first.",
-        }
     status, info, case_id = "applied", {}, None
     try:
         with session.begin_nested():
@@ -129,20 +169,10 @@ def _apply_one(
         status = "rejected"
         info = {"code": "invalid_value", "fields": {},
                 "message": "A value is out of range or is not storable text."}
-    session.execute(
-        update(Device).where(Device.id == device_id).values(last_mutation_id=mutation_id)
-    )
-    session.add(
-        DeviceMutation(
-            device_id=device_id,
-            mutation_id=mutation_id,
-            type=str(mutation["type"])[:40],
-            case_id=case_id,
-            status=status,
-            result=json.dumps(info, ensure_ascii=False),
-        )
-    )
-    return {"mutation_id": mutation_id, "status": status, **info}
+    row = {"device_id": filer.device_id, "mutation_id": mutation_id,
+           "type": str(mutation["type"])[:40], "case_id": case_id, "status": status,
+           "result": json.dumps(info, ensure_ascii=False), "received_at": utcnow()}
+    return {"mutation_id": mutation_id, "status": status, **info}, row
 
 
 def _apply_payload(
@@ -197,12 +227,7 @@ def _case_for(
     return case_for_filer(session, filer, case_id, once_held=True, team=team)
 
 
-def _duplicate(session: Session, device_id: str, mutation_id: int) -> dict:
-    first = session.scalar(
-        select(DeviceMutation).where(
-            DeviceMutation.device_id == device_id, DeviceMutation.mutation_id == mutation_id
-        )
-    )
+def _duplicate(mutation_id: int, first: DeviceMutation | None) -> dict:
     answer = {"mutation_id": mutation_id, "status": "duplicate"}
     if first is not None:
         answer["original"] = {"status": first.status, **json.loads(first.result)}

@@ -63,7 +63,7 @@ class Pull(MethodView):
 
 @blp.route("/push")
 class Push(MethodView):
-    owns_transactions = True  # one transaction per mutation (mobile_sync.push)
+    owns_transactions = True  # one transaction per batch (mobile_sync.push)
 
     @auth_required(Role.COLLECTOR, Role.SUPERVISOR)
     @blp.body_limit(MAX_PUSH_BYTES)
