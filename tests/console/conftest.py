@@ -9,8 +9,12 @@ var/screenshots/<engine>/ (git-ignored)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import urllib.error
+import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -39,6 +43,7 @@ class Seeded:
     url: str
     engine: str
     supervisor: str
+    supervisor_id: int
     collector: str
     legal: str
     admin: str
@@ -76,12 +81,35 @@ def seed(world: World) -> dict:
     assert planned.status_code == 201, planned.get_data(as_text=True)
     [plan] = planned.get_json()["plans"]
     return dict(
-        supervisor=supervisor.username, collector=bob.username, legal=legal.username,
-        admin=admin.username, collectors={alice.full_name: alice.id, bob.full_name: bob.id},
+        supervisor=supervisor.username, supervisor_id=supervisor.id, collector=bob.username,
+        legal=legal.username, admin=admin.username,
+        collectors={alice.full_name: alice.id, bob.full_name: bob.id},
         cases=[{"id": c.id, "contract_no": c.contract_no, "plate": c.collateral[0].plate}
                for c in cases],
         route_day=day, route_collector=alice.full_name,
         route_stops=[s["contract_no"] for s in sorted(plan["stops"], key=lambda s: s["sequence"])])
+
+
+def call(server: Seeded, method: str, path: str, body: dict | None = None,
+         token: str | None = None) -> tuple[int, dict]:
+    """The API over HTTP, as any client: status and JSON body."""
+    request = urllib.request.Request(
+        server.url + path, method=method, data=json.dumps(body).encode() if body else None,
+        headers={"Content-Type": "application/json",
+                 **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def token(server: Seeded, username: str) -> str:
+    status, body = call(server, "POST", "/auth/login", {
+        "username": username, "password": PASSWORD,
+        "device": {"id": str(uuid.uuid4()), "label": "test", "platform": "test"}})
+    assert status == 200, body
+    return body["access_token"]
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,8 @@ export async function queueScreen(main: HTMLElement, me: Me): Promise<void> {
     h("h2", { id: "bulk-title" }, t("bulkAssign")), count, caseIds,
     field("bulk-collector", t("assignTo"), collector), field("bulk-reason", t("reason"), reason),
     h("button", { type: "submit" }, t("assign")), outcome);
-  keepDraft(bulk, "bulk-assign");
+  const draft = `bulk-assign.${me.username}`;
+  keepDraft(bulk, draft);
   main.append(bulk);
 
   const selected = new Set(caseIds.value.split(",").filter(Boolean).map(Number));
@@ -122,7 +123,7 @@ export async function queueScreen(main: HTMLElement, me: Me): Promise<void> {
       selected.clear();
       reason.value = "";
       noteSelection();
-      dropDraft("bulk-assign");
+      dropDraft(draft);
       await load();
     } catch (error) { showError(outcome, error); }
   });
