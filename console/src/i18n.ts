@@ -162,9 +162,16 @@ export function yuan(fen: number): string {
   }).format(fen / 100);
 }
 
-/** A moment in the viewer's zone. */
-export function when(iso: string): string {
+/** A moment in the viewer's zone, or in `zone` (the debtor's, the team's). */
+export function when(iso: string, zone?: string): string {
   return new Intl.DateTimeFormat(lang() === "zh" ? "zh-CN" : "en-GB", {
-    dateStyle: "medium", timeStyle: "short",
+    dateStyle: "medium", timeStyle: "short", timeZone: zone,
   }).format(new Date(iso));
+}
+
+/** A moment in the viewer's zone and, where that differs, in `zone` too. */
+export function whenBoth(iso: string, zone: string): string {
+  const here = when(iso);
+  const there = when(iso, zone);
+  return here === there ? here : `${here} (${there} ${zone})`;
 }

@@ -66,7 +66,10 @@ async function render(): Promise<void> {
   }
   if (!route.roles.includes(session.me.role)) { location.hash = home(session.me); return; }
   header.replaceChildren(bar(session.me, name));
-  await route.screen(main, session.me, decodeURIComponent(arg));
+  // Each screen draws into its own box: what a screen left loading lands in a box no longer shown.
+  const view = document.createElement("div");
+  main.append(view);
+  await route.screen(view, session.me, decodeURIComponent(arg));
 }
 
 whenExpired(() => {

@@ -156,7 +156,7 @@ class Console:
 
     def __init__(self, browser, server: Seeded, test_name: str):
         self.server = server
-        self.context = browser.new_context(base_url=server.url, locale="zh-CN",
+        self.context = browser.new_context(base_url=server.url, locale="zh-CN", timezone_id="UTC",
                                            viewport={"width": 1280, "height": 900})
         self.page = self.context.new_page()
         self.problems: list[str] = []

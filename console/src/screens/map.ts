@@ -5,7 +5,7 @@ import L from "leaflet";
 import "leaflet/dist/leaflet.css";
 import { get, type Me } from "../api";
 import { field, h } from "../dom";
-import { t, when } from "../i18n";
+import { t, whenBoth } from "../i18n";
 import { collectors, showError } from "./common";
 
 interface Stop {
@@ -14,7 +14,7 @@ interface Stop {
   arrival: string | null; reason: string | null;
 }
 interface Plan {
-  id: number; collector_name: string | null; service_day: string; status: string;
+  id: number; collector_name: string | null; service_day: string; status: string; timezone: string;
   start: { lat: number; lon: number; kind: string }; stops: Stop[]; unplanned: Stop[];
   totals: { distance_m: number; stops: number };
 }
@@ -85,7 +85,7 @@ export async function mapScreen(main: HTMLElement, me: Me): Promise<void> {
       h("p", {}, t("distance", { km: (plan.totals.distance_m / 1000).toFixed(1) })),
       h("h2", {}, t("stops")),
       h("ol", { class: "stops" }, ...stops.map((s) => h("li", { "data-case-id": s.case_id },
-        `${s.arrival ? when(s.arrival) + " · " : ""}${s.contract_no ?? s.case_id} · ${s.debtor_name ?? ""} · ${s.address_text ?? ""}`))),
+        `${s.arrival ? whenBoth(s.arrival, plan.timezone) + " · " : ""}${s.contract_no ?? s.case_id} · ${s.debtor_name ?? ""} · ${s.address_text ?? ""}`))),
       ...(plan.unplanned.length ? [h("h2", {}, t("unplanned")),
         h("ul", { class: "unplanned-list" }, ...plan.unplanned.map((s) =>
           h("li", {}, `${s.contract_no ?? s.case_id}: ${s.reason ?? ""}`)))] : []));
