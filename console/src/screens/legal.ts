@@ -38,7 +38,7 @@ interface Entry { at: string; kind: string; author_name: string | null; flags: s
 
 function summary(entry: Entry): string {
   return Object.entries(entry.summary)
-    .filter(([, v]) => v !== null && v !== "" && typeof v !== "object")
+    .filter(([k, v]) => v !== null && v !== "" && typeof v !== "object" && !k.endsWith("_id"))
     .map(([k, v]) => (k.endsWith("_fen") && typeof v === "number" ? `${k.slice(0, -4)}: ${yuan(v)}` : `${k}: ${v}`))
     .join(" · ");
 }
