@@ -7,7 +7,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import http_headers, input_guards, observability
+from api import console, http_headers, input_guards, observability
 from api.config import Config, absolute_sqlite_url
 from api.errors import error_response, register_error_handlers
 from api.extensions import Api, AppSession, db
@@ -76,6 +76,7 @@ def create_app(config: Config | None = None) -> Flask:
     from api.resources import register_blueprints
 
     register_blueprints(api)
+    app.register_blueprint(console.blp)  # the web console's files (no API of its own)
     return app
 
 

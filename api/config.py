@@ -254,6 +254,9 @@ class Config:
     # GET /metrics: open unless a bearer token or client networks are set (either admits).
     metrics_token: str | None = None
     metrics_networks: Annotated[str, AfterValidator(_networks)] = ""  # "10.0.0.0/8,127.0.0.1"
+    # The web console's map tiles, e.g. "https://tile.example.org/{z}/{x}/{y}.png"; none: a blank
+    # background under the markers and routes (api/console.py).
+    console_tile_url: Annotated[str | None, AfterValidator(_http_url)] = None
 
     ENV_PREFIX: ClassVar[str] = PREFIX
 

@@ -1,0 +1,120 @@
+// The public API, with the same bearer tokens as any client. A 401 is answered by one refresh;
+// if that fails too the session is over and the console goes back to sign-in.
+
+export interface Me { id: number; username: string; full_name: string; role: string; team_id: number | null }
+interface TokenPair { access_token: string; refresh_token: string; expires_in: number; device_id: string }
+interface Session { access: string; refresh: string; me: Me }
+
+export class ApiError extends Error {
+  constructor(public status: number, message: string, public fields: Record<string, string[]> = {}) {
+    super(message);
+  }
+}
+
+const SESSION = "fv.session";
+let onExpired: () => void = () => {};
+
+export function whenExpired(handler: () => void): void {
+  onExpired = handler;
+}
+
+export function current(): Session | null {
+  const raw = sessionStorage.getItem(SESSION);
+  return raw ? (JSON.parse(raw) as Session) : null;
+}
+
+export function signOut(): void {
+  sessionStorage.removeItem(SESSION);
+}
+
+/** This browser's device id for `username` (a device belongs to one user). */
+function deviceId(username: string): string {
+  const key = `fv.device.${username}`;
+  let id = localStorage.getItem(key);
+  if (!id) {
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    localStorage.setItem(key, id);
+  }
+  return id;
+}
+
+async function send(method: string, path: string, body?: unknown, token?: string): Promise<Response> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  return fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+async function failure(response: Response): Promise<ApiError> {
+  try {
+    const { error } = await response.json();
+    return new ApiError(response.status, error.message, error.fields ?? {});
+  } catch {
+    return new ApiError(response.status, response.statusText);
+  }
+}
+
+/** Sign in; the session is kept only for the roles the console serves. */
+export async function signIn(username: string, password: string): Promise<Me> {
+  const login = await send("POST", "/auth/login", {
+    username, password, device: { id: deviceId(username), label: "web console", platform: "web" },
+  });
+  if (!login.ok) throw await failure(login);
+  const pair = (await login.json()) as TokenPair;
+  const me = await send("GET", "/auth/me", undefined, pair.access_token);
+  if (!me.ok) throw await failure(me);
+  const who = (await me.json()) as Me;
+  if (who.role !== "collector") {
+    sessionStorage.setItem(SESSION, JSON.stringify({ access: pair.access_token, refresh: pair.refresh_token, me: who }));
+  }
+  return who;
+}
+
+async function refresh(session: Session): Promise<Session | null> {
+  const response = await send("POST", "/auth/refresh", { refresh_token: session.refresh });
+  if (!response.ok) return null;
+  const pair = (await response.json()) as TokenPair;
+  const next = { ...session, access: pair.access_token, refresh: pair.refresh_token };
+  sessionStorage.setItem(SESSION, JSON.stringify(next));
+  return next;
+}
+
+type Query = Record<string, string | number | boolean | (string | number)[] | null | undefined>;
+
+export function withQuery(path: string, query: Query = {}): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value === null || value === undefined || value === "" || value === false) continue;
+    for (const one of Array.isArray(value) ? value : [value]) params.append(name, String(one));
+  }
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+/** Call the API as the signed-in user; JSON back, or an ApiError. */
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let session = current();
+  if (!session) {
+    onExpired();
+    throw new ApiError(401, "signed out");
+  }
+  let response = await send(method, path, body, session.access);
+  if (response.status === 401) {
+    session = await refresh(session);
+    if (session) response = await send(method, path, body, session.access);
+    if (!session || response.status === 401) {
+      signOut();
+      onExpired();
+      throw new ApiError(401, "session ended");
+    }
+  }
+  if (!response.ok) throw await failure(response);
+  return (await response.json()) as T;
+}
+
+export const get = <T>(path: string, query?: Query) => call<T>("GET", withQuery(path, query));
+export const post = <T>(path: string, body: unknown) => call<T>("POST", path, body);
