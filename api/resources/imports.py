@@ -6,6 +6,7 @@ from pathlib import PurePath
 from flask import current_app, request, url_for
 from flask.views import MethodView
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import UnsupportedMediaType
 
 from api import jobs
@@ -93,7 +94,7 @@ class Imports(MethodView):
     @blp.response(200, ImportRunPageSchema)
     def get(self, args):
         """List import runs, newest first, by kind or status"""
-        stmt = select(ImportRun)
+        stmt = select(ImportRun).options(selectinload(ImportRun.job))
         if "kind" in args:
             stmt = stmt.where(ImportRun.kind == args["kind"])
         if "status" in args:
