@@ -288,3 +288,16 @@ def test_a_skipped_record_is_still_checked_against_the_rest_of_the_file(client, 
     assert [(e["row"], e["field"], e["message"]) for e in again["errors"]] == [
         (2, "debtor", "differs from row 1 for the same debtor ref"),
         (3, "collector_username", "no such active collector")]
+
+
+def test_a_worker_elsewhere_takes_the_file_from_the_blob_store(app, client, lender):
+    """The upload is stored, so a job run by another process (a broker's worker) reads it."""
+    run = queue_import(db.session, app.extensions["fieldvisit.blobs"], cases_file(2),
+                       kind="cases", file_format="json", principal=None, runs_here=False)
+    job = import_jobs.ask_for_job(db.session, run, send=False)
+    db.session.commit()
+    run_id = run.id
+    jobs.run(db.session, job.id)
+    answer = client.get(f"/imports/{run_id}", headers=lender["headers"]).get_json()
+    assert (answer["status"], answer["created"], answer["done"]) == ("done", 2, 2)
+    assert not app.extensions["fieldvisit.blobs"].exists(f"imports/{run_id}/upload.json")
