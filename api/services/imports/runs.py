@@ -7,6 +7,12 @@ counters and the sync change log stay still), and the chunk is flushed inside a 
 the database refuses a chunk, it is replayed one record per SAVEPOINT, so the refused record
 becomes that record's error and nothing is half-saved. The importers are in `imports.cases`
 and `imports.payments`.
+
+A run asked for through the API or the command line is a job (`queue_import`, then
+`run_queued` in the `import` job kind): the file is checked and stored first, and the job
+commits every `FIELDVISIT_IMPORT_CHUNK_ROWS` records with the run's progress, so phones' deltas
+wait for one chunk at most. `import_cases` and `import_payments` import in the caller's
+transaction (benchmarks, demo seeding).
 """
 
 from __future__ import annotations
