@@ -116,7 +116,8 @@ def run_import(doc: dict, sha: str, actor_id: int, profile: str | None = None,
     errors = json.loads(run.errors or "[]")
     if errors:
         print(f"  first row error: {errors[0]}")
-    summary = (f"cpu {cpu:.1f} s; {statements[0]} SQL statements; {run.created} created, "
+    summary = (f"cpu {cpu:.1f} s, {len(doc['cases']) / cpu:.0f} cases per CPU-second of "
+               f"this process; {statements[0]} SQL statements; {run.created} created, "
                f"{run.updated} updated, {run.unchanged} unchanged, {len(errors)} row errors")
     db.session.expunge_all()  # the re-import starts cold, as a new process would
     return elapsed, summary

@@ -6,6 +6,7 @@ from pathlib import PurePath
 from flask import current_app, request, url_for
 from flask.views import MethodView
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import UnsupportedMediaType
 
 from api import jobs
@@ -93,7 +94,7 @@ class Imports(MethodView):
     @blp.response(200, ImportRunPageSchema)
     def get(self, args):
         """List import runs, newest first, by kind or status"""
-        stmt = select(ImportRun)
+        stmt = select(ImportRun).options(selectinload(ImportRun.job))
         if "kind" in args:
             stmt = stmt.where(ImportRun.kind == args["kind"])
         if "status" in args:
@@ -126,15 +127,17 @@ class Imports(MethodView):
         finished run."""
         data, file_format, filename = read_upload(args.get("format"))
         config = current_app.config["FIELDVISIT"]
+        wait = args["wait"]
         run = runs.queue_import(
             db.session, current_app.extensions["fieldvisit.blobs"], data, kind=args["kind"],
             file_format=file_format, principal=current_principal(), filename=filename,
             dry_run=args["dry_run"], atomic=args["atomic"], as_of=args.get("as_of"),
             atomic_max_rows=config.import_atomic_max_rows)
         del data
-        wait = args["wait"]
         if wait is None:  # one chunk holds phones back no longer in a request than in a job
             wait = run.total <= config.import_chunk_rows
+        if not wait and not current_app.extensions["fieldvisit.jobs"].in_process:
+            runs.forget_upload(run.blob_key)  # a worker elsewhere reads the stored file
         job = ask_for_job(db.session, run, send=not wait)
         db.session.commit()
         run_id = run.id
@@ -178,6 +181,7 @@ class CancelImport(MethodView):
         if run.job.status == JobStatus.CANCELLED and run.status == JobStatus.QUEUED:
             run.status, run.finished_at = JobStatus.CANCELLED, run.job.finished_at
             key, run.blob_key = run.blob_key, None
+            runs.forget_upload(key)
             db.session.commit()
             if key:
                 current_app.extensions["fieldvisit.blobs"].delete(key)

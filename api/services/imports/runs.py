@@ -7,6 +7,12 @@ counters and the sync change log stay still), and the chunk is flushed inside a 
 the database refuses a chunk, it is replayed one record per SAVEPOINT, so the refused record
 becomes that record's error and nothing is half-saved. The importers are in `imports.cases`
 and `imports.payments`.
+
+A run asked for through the API or the command line is a job (`queue_import`, then
+`run_queued` in the `import` job kind): the file is checked and stored first, and the job
+commits every `FIELDVISIT_IMPORT_CHUNK_ROWS` records with the run's progress, so phones' deltas
+wait for one chunk at most. `import_cases` and `import_payments` import in the caller's
+transaction (benchmarks, demo seeding).
 """
 
 from __future__ import annotations
@@ -182,6 +188,17 @@ def _audit(session: Session, principal: Principal | None, run: ImportRun) -> Non
 # --------------------------------------------------------------------------- as a job
 
 
+# Files this process checked and stored for a job it runs itself (the command line, `wait`,
+# the in-process queue), as read, by blob key: the job takes the file from here rather than
+# reading it again.
+_READ: dict[str, dict] = {}
+
+
+def forget_upload(key: str | None) -> None:
+    """The file of a run that will not run is not kept for it."""
+    _READ.pop(key, None)
+
+
 def upload_key(run_id: int, file_format: str) -> str:
     return f"imports/{run_id}/upload.{file_format}"
 
@@ -190,12 +207,14 @@ def queue_import(session: Session, blobs: BlobStore, data: bytes, *, kind: str,
                  file_format: str, principal: Principal | None,
                  filename: str | None = None,
                  dry_run: bool = False, atomic: bool = False, as_of: date | None = None,
-                 atomic_max_rows: int | None = None) -> ImportRun:
+                 atomic_max_rows: int | None = None, runs_here: bool = True) -> ImportRun:
     """Check the file's top level (a file that cannot be read is refused now, 400 or 422),
     keep it in the blob store and record the run as `queued` (the caller asks for its job and
     commits); no `principal`: the command line. An atomic run is one transaction, so it takes
-    at most `atomic_max_rows` records."""
-    doc = check_document(parse_import_file(data, file_format, kind), kind)
+    at most `atomic_max_rows` records. `runs_here`: this process will run the job (the file
+    as read is kept for it)."""
+    payload = parse_import_file(data, file_format, kind)
+    doc = check_document(payload, kind)
     total = sum(len(records) for records in doc.records.values())
     if atomic and atomic_max_rows is not None and total > atomic_max_rows:
         raise InvalidInput(
@@ -213,6 +232,8 @@ def queue_import(session: Session, blobs: BlobStore, data: bytes, *, kind: str,
     run.blob_key = upload_key(run.id, file_format)
     blobs.put_bytes(run.blob_key, data, content_type=(
         "application/json" if file_format == "json" else "text/csv"))
+    if runs_here:
+        _READ[run.blob_key] = payload
     return run
 
 
@@ -245,17 +266,19 @@ def run_queued(session: Session, cipher: PiiCipher, blobs: BlobStore, run_id: in
             after_chunk(run_id, read, total)
 
     try:
-        stream = blobs.open(run.blob_key)
-        try:
-            data = stream.read()
-        finally:
-            stream.close()
-        payload = parse_import_file(data, run.file_format, run.kind)
+        payload = _READ.pop(run.blob_key, None)
+        if payload is None:  # asked for by another process (or this one, restarted)
+            stream = blobs.open(run.blob_key)
+            try:
+                data = stream.read()
+            finally:
+                stream.close()
+            payload = parse_import_file(data, run.file_format, run.kind)
+            del data
         options = {"dry_run": run.dry_run, "atomic": run.atomic, "filename": run.filename,
                    "as_of": run.as_of, "actor_id": run.started_by_id,
                    "file_sha256": run.sha256, "file_format": run.file_format,
                    "run": run, "step": step, "chunk": min(CHUNK, chunk_rows)}
-        del data
         if run.kind == "cases":
             import_cases(session, cipher, payload, **options, publish=publish)
         else:
