@@ -17,6 +17,7 @@ import logging
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -44,19 +45,20 @@ VISITS = 50
 
 
 class Counter:
-    """Statements and commits an engine sends while `on`."""
+    """Statements and commits an engine sends from this thread while `on` (not a job's)."""
 
     def __init__(self, engine):
         self.on, self.statements, self.commits = False, 0, 0
+        self.thread = threading.get_ident()
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
 
     def _statement(self, *_args):
-        if self.on:
+        if self.on and threading.get_ident() == self.thread:
             self.statements += 1
 
     def _commit(self, *_args):
-        if self.on:
+        if self.on and threading.get_ident() == self.thread:
             self.commits += 1
 
 

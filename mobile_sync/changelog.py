@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import chain
 
-from sqlalchemy import event, select, text, tuple_
+from sqlalchemy import event, insert, select, text, tuple_
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -176,12 +176,12 @@ def _publish_chunk(
         d.case_id: d
         for d in session.scalars(select(CaseDocument).where(CaseDocument.case_id.in_(ids)))
     }
-    moved = []
+    moved, changes = [], []  # the change rows: one multi-row INSERT for the chunk
     for case_id in ids:
         previous = existing.get(case_id)
         if case_id not in documents:  # the case was deleted
             if previous is not None and previous.collector_id is not None:
-                session.add(_change(tx_id, previous.collector_id, case_id, "remove"))
+                changes.append(_change_row(tx_id, previous.collector_id, case_id, "remove"))
             continue
         holder, body = documents[case_id]
         sealed = seal_document(cipher, body)
@@ -189,11 +189,13 @@ def _publish_chunk(
             session.add(CaseDocument(case_id=case_id, collector_id=holder, sealed=sealed))
         else:
             if previous.collector_id is not None and previous.collector_id != holder:
-                session.add(_change(tx_id, previous.collector_id, case_id, "remove"))
+                changes.append(_change_row(tx_id, previous.collector_id, case_id, "remove"))
                 moved.append((previous.collector_id, case_id))
             previous.collector_id, previous.sealed = holder, sealed
         if holder is not None:
-            session.add(_change(tx_id, holder, case_id, "put"))
+            changes.append(_change_row(tx_id, holder, case_id, "put"))
+    if changes:
+        session.execute(insert(SyncChange), changes)
     return moved
 
 
@@ -203,6 +205,11 @@ def _change(
     return SyncChange(
         tx_id=tx_id, bucket=bucket_of(user_id), entity=entity, entity_id=entity_id, op=op
     )
+
+
+def _change_row(tx_id: int, user_id: int, case_id: int, op: str) -> dict:
+    return {"tx_id": tx_id, "bucket": bucket_of(user_id), "entity": CASE_ENTITY,
+            "entity_id": case_id, "op": op}
 
 
 def publish_route(

@@ -61,7 +61,8 @@ _PROMISES = newest_per_case(
            RepaymentPromise.status, RepaymentPromise.plan, RepaymentPromise.total_fen,
            RepaymentPromise.paid_toward_fen, RepaymentPromise.first_due_on,
            RepaymentPromise.last_due_on, RepaymentPromise.method,
-           RepaymentPromise.visit_report_id)
+           RepaymentPromise.visit_report_id, RepaymentPromise.pdf_file_id,
+           RepaymentPromise.pdf_sha256)
     .where(RepaymentPromise.status.in_(OPEN)),
     RepaymentPromise, (RepaymentPromise.signed_at.desc(), RepaymentPromise.id.desc()),
     OPEN_PROMISES)
@@ -101,8 +102,11 @@ def _visit(row) -> dict:
 
 
 def _promise(row) -> dict:
+    """`pdf_ready` once the `promise_pdf` job has stored the PDF (its commit puts the document
+    again): then `GET /evidence/{pdf_file_id}/download` serves it, before that 409 not_ready."""
     return {"id": row.id, "signed_at": row.signed_at, "author_id": row.author_id,
-            **promise_summary(row)}
+            **promise_summary(row), "pdf_file_id": row.pdf_file_id,
+            "pdf_ready": row.pdf_sha256 is not None}
 
 
 def _plain(row, *names: str) -> dict:

@@ -14,7 +14,9 @@ commit fails too, nothing of the batch was kept: every mutation is `not_applied`
 
 from __future__ import annotations
 
+import contextlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,9 +25,12 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError, PendingRollbackError
 from sqlalchemy.orm import Session
 
-from api.models import Case, Device, DeviceMutation
+from api.config import Policy
+from api.models import Address, Case, CompliancePolicy, Device, DeviceMutation, PolicyVersion
 from api.models.types import utcnow
+from api.services.compliance import blackouts
 from api.services.compliance.breaches import RuleBreach
+from api.services.compliance.policies import as_policy, policy_row_for_case, preset_for
 from api.services.compliance.refusals import record_refusal
 from api.services.exceptions import DomainError, InvalidInput, TemporarilyUnavailable
 from api.services.fieldwork.context import ensure_new_record
@@ -76,6 +81,7 @@ def push(
     try:
         last = _lock_device(session, device_id, env.lock_timeout_ms)
         replies = _ledger(session, device_id, [m["mutation_id"] for m in mutations], last)
+        lookups = BatchLookups(session, [m for m in mutations if m["mutation_id"] > last])
     except TRANSIENT as exc:
         return _retry_all(session, device_id, mutations, exc)
     results: list[dict] = []
@@ -93,7 +99,7 @@ def push(
             results += [_not_applied(m, "follows a gap") for m in mutations[index + 1:]]
             break
         try:
-            result, row = _apply_one(session, filer, mutation, env, offset)
+            result, row = _apply_one(session, filer, mutation, env, offset, lookups)
         except TRANSIENT as exc:  # its savepoint is rolled back: keep what came before
             failure = exc
             results += [_not_applied(m, "temporarily unavailable; retry")
@@ -150,13 +156,14 @@ def _apply_one(
     mutation: dict,
     env: PushEnvironment,
     offset: float | None,
+    lookups: BatchLookups,
 ) -> tuple[dict, dict]:
     """Apply one mutation in its savepoint: its answer and its ledger row."""
     mutation_id = mutation["mutation_id"]
     status, info, case_id = "applied", {}, None
     try:
         with session.begin_nested():
-            info, case_id = _apply_payload(session, filer, mutation, env, offset)
+            info, case_id = _apply_payload(session, filer, mutation, env, offset, lookups)
     except TemporarilyUnavailable:
         raise  # not a refusal: the phone sends this mutation again later
     except DomainError as exc:
@@ -181,6 +188,7 @@ def _apply_payload(
     mutation: dict,
     env: PushEnvironment,
     offset: float | None,
+    lookups: BatchLookups,
 ) -> tuple[dict, int | None]:
     kind = MUTATIONS.get(mutation["type"])
     if kind is None:
@@ -196,7 +204,9 @@ def _apply_payload(
             fields={f"payload.{k}": v for k, v in flatten_messages(exc.messages).items()},
         ) from exc
     case, reassigned = _case_for(session, filer, data["case_id"], team=kind.team_may_file)
-    ensure_new_record(session, kind.model, str(data["id"]))
+    record_id = str(data["id"])
+    if lookups.may_be_taken(kind.model, record_id):
+        ensure_new_record(session, kind.model, record_id)
     ctx = field_context(
         session,
         filer,
@@ -206,9 +216,67 @@ def _apply_payload(
         mutation_id=mutation["mutation_id"],
         client_time=mutation["client_time"],
         clock_offset_s=offset,
+        policies=lookups.policy,
+        blackouts_of=lookups.blackouts,
     )
     flags = apply_record(ctx, kind.apply, data)
-    return {"record_id": str(data["id"]), "flags": flags}, case.id
+    lookups.filed(kind.model, record_id)
+    return {"record_id": record_id, "flags": flags}, case.id
+
+
+class BatchLookups:
+    """What the batch's mutations look up, read once for the batch instead of once each: their
+    cases and the addresses of their debtors (then found in the session's identity map),
+    which of their record ids are taken, the debtors' declared blackouts (no mutation declares
+    one), and the policies with all their versions."""
+
+    def __init__(self, session: Session, mutations: list[dict]):
+        self.session = session
+        case_ids: set[int] = set()
+        self.taken: dict[type, set[str]] = {}
+        for mutation in mutations:
+            kind, payload = MUTATIONS.get(mutation["type"]), mutation.get("payload")
+            if kind is None or not isinstance(payload, dict):
+                continue
+            if type(payload.get("case_id")) is int:
+                case_ids.add(payload["case_id"])
+            with contextlib.suppress(TypeError, ValueError, AttributeError):
+                self.taken.setdefault(kind.model, set()).add(str(uuid.UUID(payload.get("id"))))
+        # Held here: the identity map keeps only what someone refers to.
+        self.cases = session.scalars(select(Case).where(Case.id.in_(case_ids))).all()
+        debtor_ids = {case.debtor_id for case in self.cases}
+        self.addresses = session.scalars(
+            select(Address).where(Address.debtor_id.in_(debtor_ids))).all()
+        self._blackouts = blackouts.by_debtor(session, debtor_ids) if debtor_ids else {}
+        for model, ids in self.taken.items():
+            self.taken[model] = set(session.scalars(select(model.id).where(model.id.in_(ids))))
+        self._rows: dict[tuple, CompliancePolicy | None] = {}
+        self._versions: dict[int, list[PolicyVersion]] = {}
+
+    def may_be_taken(self, model, record_id: str) -> bool:
+        """False when the id is surely free (not stored before the batch, nor filed in it)."""
+        return record_id in self.taken.get(model, ())
+
+    def filed(self, model, record_id: str) -> None:
+        self.taken.setdefault(model, set()).add(record_id)
+
+    def blackouts(self, debtor_id: int) -> list:
+        return self._blackouts.get(debtor_id, [])
+
+    def policy(self, case: Case, at: datetime) -> Policy:
+        """As `compliance.policies.policy_for_case`."""
+        key = (case.policy_id, case.jurisdiction, case.lender)
+        if key not in self._rows:
+            self._rows[key] = policy_row_for_case(self.session, case)
+        row = self._rows[key]
+        if row is None:
+            return preset_for(case.jurisdiction)
+        if row.id not in self._versions:
+            self._versions[row.id] = self.session.scalars(
+                select(PolicyVersion).where(PolicyVersion.policy_id == row.id)
+                .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.version.desc())).all()
+        version = next((v for v in self._versions[row.id] if v.effective_from <= at), None)
+        return as_policy(version) if version is not None else preset_for(case.jurisdiction)
 
 
 def _in_payload(fields: dict) -> dict:

@@ -113,6 +113,7 @@ def app(_app):
     with _app.app_context():
         yield _app
         db.session.remove()
+        _app.extensions["fieldvisit.jobs"].drain()  # no job thread writes while rows go
         wipe()
 
 

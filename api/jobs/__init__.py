@@ -30,6 +30,7 @@ from api.services.identity.accounts import Principal
 log = logging.getLogger(__name__)
 
 _PENDING = "fieldvisit.jobs.pending"
+_MARKS = "fieldvisit.jobs.savepoints"
 KINDS: dict[str, Callable[[JobContext], dict | None]] = {}
 
 
@@ -173,21 +174,43 @@ def wait(session: Session, job_id: int, timeout_s: float = 60, poll_s: float = 0
 
 
 def _send_pending(session: Session) -> None:
+    """After a commit: send the jobs of the transaction, once its OUTERMOST level commits (a
+    savepoint's release fires `after_commit` too, while the outer transaction may still roll
+    back, and a worker must never be sent an id it cannot see yet)."""
+    if session.in_nested_transaction():
+        return
     ids = session.info.pop(_PENDING, None)
+    session.info.pop(_MARKS, None)
     if ids:
         queue = current_app.extensions["fieldvisit.jobs"]
         for job_id in ids:
             queue.send(job_id)
 
 
-def _drop_pending(session: Session, _previous_transaction=None) -> None:
-    if not session.in_transaction():
+def _mark_pending(session: Session, transaction) -> None:
+    """At a savepoint: remember how many jobs were asked for before it."""
+    if transaction.nested:
+        marks = session.info.setdefault(_MARKS, {})
+        marks[id(transaction)] = len(session.info.get(_PENDING, ()))
+
+
+def _drop_pending(session: Session, previous_transaction) -> None:
+    """After a rollback: forget the jobs it undid (all of them, or a savepoint's)."""
+    if previous_transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_MARKS, None)
+        return
+    mark = session.info.get(_MARKS, {}).pop(id(previous_transaction), None)
+    pending = session.info.get(_PENDING)
+    if mark is not None and pending is not None:
+        del pending[mark:]
 
 
 def install(session_class: type[Session]) -> None:
-    """Send a transaction's jobs when it commits; forget them when it rolls back (once)."""
+    """Send a transaction's jobs when it commits; forget them when it (or the savepoint that
+    asked for them) rolls back."""
     if event.contains(session_class, "after_commit", _send_pending):
         return
     event.listen(session_class, "after_commit", _send_pending)
-    event.listen(session_class, "after_rollback", _drop_pending)
+    event.listen(session_class, "after_transaction_create", _mark_pending)
+    event.listen(session_class, "after_soft_rollback", _drop_pending)

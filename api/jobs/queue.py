@@ -79,6 +79,12 @@ class JobQueue:
                         db.session.remove()
             return self._worker
 
+    def drain(self, timeout_s: float = 60) -> None:
+        """In-process: wait until every job sent so far has run (tests, benchmarks)."""
+        if self.in_process and self._worker is not None:
+            self.broker.join(self.queue_name, timeout=int(timeout_s * 1000))
+            self._worker.join()
+
     def stop_worker(self) -> None:
         with self._lock:
             if self._worker is not None:
@@ -88,7 +94,7 @@ class JobQueue:
 
 def install(app: Flask) -> JobQueue:
     from api.extensions import AppSession
-    from api.jobs import evidence_pack, imports, retention_purge  # noqa: F401 (kinds)
+    from api.jobs import evidence_pack, imports, promise_pdf, retention_purge  # noqa: F401 (kinds)
 
     config = app.config["FIELDVISIT"]
     queue = JobQueue(app, config.job_broker, config.job_threads, config.job_queue)

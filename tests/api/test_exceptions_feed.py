@@ -28,7 +28,7 @@ from api.services.supervision.exceptions_feed import ScanSettings, scan
 from clients.device import DeviceClient, FlaskTransport
 from tests.api.test_field_records import FAR, Desk
 from tests.factories import PASSWORD
-from tests.field.conftest import PHOTOS, upload_and_complete
+from tests.field.conftest import PHOTOS, finish_jobs, upload_and_complete
 from tests.field.test_field_work import photo, promise
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -96,6 +96,7 @@ class Feed(Desk):
             case.id, signed_at=signed.isoformat(),
             plan=[{"due_on": d.isoformat(), "amount_fen": a} for d, a in plan]))
         assert result["status"] == "applied", result
+        finish_jobs()  # its PDF's job commits a change of its own
         return result["record_id"]
 
     def proposal(self, case) -> str:

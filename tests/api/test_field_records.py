@@ -9,7 +9,7 @@ from sqlalchemy import event, select
 
 from api.extensions import db
 from api.models import Address, AuditEvent, Collateral, PromiseStatus, RepaymentPromise
-from tests.field.conftest import upload_and_complete
+from tests.field.conftest import finish_jobs, upload_and_complete
 from tests.field.test_field_work import HOME, Phone, cosign, photo, promise, report
 
 FAR = (HOME[0] + 0.01, HOME[1])  # ~1.1 km north of the home address
@@ -195,6 +195,7 @@ def test_promises_show_status_and_what_is_still_due(desk):
         "record_id"
     ]
     theirs = desk.carol_phone.send("repayment_promise", promise(desk.case_c.id))["record_id"]
+    finish_jobs()  # the PDFs are made by jobs once the pushes have committed
     stored = db.session.get(RepaymentPromise, early)
     stored.status, stored.paid_toward_fen = PromiseStatus.PARTLY_KEPT, 120_000
     db.session.commit()

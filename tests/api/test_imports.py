@@ -39,6 +39,7 @@ from api.services.geo import bd09_to_gcj02, gcj02_to_wgs84
 from api.services.imports import cases as case_import
 from api.services.imports.bulk import bulk_insert
 from mobile_sync.documents import open_document
+from tests.field.conftest import finish_jobs
 
 FILES = Path(__file__).resolve().parent.parent / "data" / "imports"
 AS_OF = "2026-11-21"
@@ -382,6 +383,7 @@ def sign_promise(client, world, collector_id: int, case_id: int) -> str:
     assert response.status_code == 200, response.get_data(as_text=True)
     result = response.get_json()["results"][0]
     assert result["status"] == "applied", result
+    finish_jobs()  # its PDF's job commits a change of its own
     return result["record_id"]
 
 

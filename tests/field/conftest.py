@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from flask import current_app
 
 from api import create_app
 from api.extensions import db
@@ -136,3 +137,10 @@ def s3_world(s3_app, s3_client_app):
     from tests.factories import World
 
     return World(s3_app, s3_client_app)
+
+
+def finish_jobs() -> None:
+    """Wait until every job sent so far has run (a promise's PDF, a thumbnail), then look at
+    the database afresh."""
+    current_app.extensions["fieldvisit.jobs"].drain()
+    db.session.rollback()

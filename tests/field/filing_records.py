@@ -187,8 +187,9 @@ def without(doc: dict, record_id: str) -> dict:
 
 
 def entries(doc: dict, record_id: str) -> list[dict]:
-    """A record's entries in the recent lists, less what must differ (id, receipt number)."""
-    return [{**e, "id": "?", "receipt_no": "?"} if "receipt_no" in e else {**e, "id": "?"}
+    """A record's entries in the recent lists, less what must differ (id, receipt number, the
+    id of a promise's PDF, derived from the record's)."""
+    return [{**e, "id": "?", **{n: "?" for n in ("receipt_no", "pdf_file_id") if n in e}}
             for k in RECENT_LISTS for e in doc[k] if e["id"] == record_id]
 
 

@@ -22,6 +22,7 @@ from api.models import (
     UploadStatus,
     VisitReport,
 )
+from tests.field.conftest import finish_jobs
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOME = (22.54554, 114.0683)  # the factory's home address (Shenzhen, places.csv)
@@ -247,6 +248,7 @@ def promise(case_id, **extra):
 def test_a_signed_promise_is_rendered_to_pdf_and_kept_with_its_hash(field, app):
     result = field["phone"].send("repayment_promise", promise(field["case"].id))
     assert result["status"] == "applied", result
+    finish_jobs()  # the PDF is made by a job once the push has committed
     stored = db.session.get(RepaymentPromise, result["record_id"])
     assert stored.total_fen == 500_000 and stored.status.value == "pending"
     assert stored.signer_id_last4 == "1512" and b"440308" not in stored.signer_id_cipher
@@ -254,6 +256,7 @@ def test_a_signed_promise_is_rendered_to_pdf_and_kept_with_its_hash(field, app):
     assert pdf.status is UploadStatus.COMPLETE and pdf.kind.value == "promise_pdf"
     blob = app.extensions["fieldvisit.blobs"].open(pdf.storage_key).read()
     assert blob.startswith(b"%PDF") and hashlib.sha256(blob).hexdigest() == pdf.sha256
+    assert stored.pdf_sha256 == pdf.sha256 and pdf.size == len(blob)
 
 
 def test_a_promise_needs_a_signature(field):

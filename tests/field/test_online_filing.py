@@ -24,7 +24,7 @@ from api.models import (
     VisitReport,
 )
 from api.services.fieldwork.promises import derived_id
-from tests.field.conftest import upload_and_complete
+from tests.field.conftest import finish_jobs, upload_and_complete
 from tests.field.filing_records import (
     KINDS,
     as_online,
@@ -87,6 +87,7 @@ def push_then_file_online(app, client, d, kind, *, online_headers, push_phone, d
     mark = last_seq()
     pushed = push_phone.send(kind, payload, device_time=device_time)
     assert pushed["status"] == "applied", pushed
+    finish_jobs()  # a promise's PDF: made by a job, whose commit puts the document again
     pushed_changes, after_push = changes_since(mark), case_document(app, d["case"].id)
     body = as_online(payload, keep_case_id=kind != "case_note")
     body.update(client_time=CLIENT_TIME, device_time=device_time)
@@ -94,6 +95,7 @@ def push_then_file_online(app, client, d, kind, *, online_headers, push_phone, d
     response = file_online(client, online_headers, d["case"].id, path, body)
     assert response.status_code == 201, response.get_json()
     filed = response.get_json()
+    finish_jobs()
     assert filed == {"type": kind, "record_id": body["id"], "flags": pushed["flags"]}
     timeline_only = path in ("contact-attempts", "notes", "proposals", "presence")
     read_at = f"/cases/{d['case'].id}/timeline" if timeline_only else f"/{path}/{body['id']}"
@@ -106,7 +108,9 @@ def push_then_file_online(app, client, d, kind, *, online_headers, push_phone, d
     assert (two.mutation_id, one.mutation_id) == (0, push_phone.next_id - 1)
     assert declared_files(one.id) == declared_files(two.id)
     holder_bucket = f"u{d['case'].collector_id}"
-    assert pushed_changes == changes_since(mark) == [(holder_bucket, "case", d["case"].id, "put")]
+    puts = 2 if kind == "repayment_promise" else 1  # the filing's, and the PDF job's
+    assert pushed_changes == changes_since(mark) == [
+        (holder_bucket, "case", d["case"].id, "put")] * puts
     after_online = case_document(app, d["case"].id)
     assert without(after_online, two.id) == after_push
     assert entries(after_online, two.id) == entries(after_push, one.id)
@@ -130,6 +134,7 @@ def test_a_record_filed_online_is_stored_as_if_pushed(app, client, desk, kind):
     if kind == "repayment_promise":
         cipher = app.extensions["fieldvisit.pii"]
         assert cipher.decrypt(two.signer_id_cipher) == cipher.decrypt(one.signer_id_cipher)
+        finish_jobs()  # the PDFs are made by jobs once the filings have committed
         pdf = db.session.get(EvidenceFile, derived_id(two.id, "promise_pdf"))
         assert two.pdf_file_id == pdf.id and pdf.status is UploadStatus.COMPLETE
 

@@ -22,7 +22,7 @@ from api.models import Address, EvidenceFile, RepaymentPromise, UploadStatus
 from api.services.identity.audit import verify_chain
 from clients.device import DeviceClient, FlaskTransport
 from tests.factories import PASSWORD
-from tests.field.conftest import PHOTOS, declaration
+from tests.field.conftest import PHOTOS, declaration, finish_jobs
 from tests.field.test_field_work import HOME, promise, report
 from tests.sync.test_client import Scripted, always
 
@@ -100,6 +100,7 @@ def test_an_offline_visit_ends_in_a_pack_that_verifies_until_one_byte_changes(
     photos[NOTICE_PHOTO] = acknowledgement
     slots = {name: db.session.get(EvidenceFile, d["id"]) for name, d in photos.items()}
     assert {s.status for s in slots.values()} == {UploadStatus.PENDING}
+    finish_jobs()  # the promise's PDF is made by a job once the push has committed
     pdf_id = db.session.get(RepaymentPromise, signed["id"]).pdf_file_id
     assert db.session.get(EvidenceFile, pdf_id).status is UploadStatus.COMPLETE
 

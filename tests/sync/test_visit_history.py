@@ -14,11 +14,13 @@ from api.commands.sync import command as sync_command
 from api.extensions import db
 from api.models import Address, Case
 from api.models.sync import CaseDocument
+from api.services.fieldwork.promises import derived_id
 from clients.device import DeviceClient, FlaskTransport
 from mobile_sync import field_history
 from mobile_sync.compaction import compact
 from mobile_sync.documents import build_documents, open_document
 from tests.factories import PASSWORD
+from tests.field.conftest import finish_jobs
 from tests.field.test_field_work import HOME, photo, promise, report
 
 
@@ -80,6 +82,7 @@ def test_a_new_phone_knows_what_happened_at_the_door(beat):
                ("repayment_promise", signed), ("field_receipt", receipt),
                ("notice_served", notice))
 
+    finish_jobs()  # the promise's PDF is made by a job, whose commit puts the document again
     new = beat["phone"]("new phone")  # the old one was lost: a fresh store, a new device id
     assert new.device_id != old.device_id
     assert new.sync().ok
@@ -104,7 +107,8 @@ def test_a_new_phone_knows_what_happened_at_the_door(beat):
                  {"due_on": "2027-01-01", "amount_fen": 200_000}],
         "total_fen": 500_000, "paid_toward_fen": 0, "remaining_fen": 500_000,
         "first_due_on": "2026-12-01", "last_due_on": "2027-01-01", "method": "bank_transfer",
-        "visit_report_id": ids[1]}]
+        "visit_report_id": ids[1], "pdf_file_id": derived_id(ids[2], "promise_pdf"),
+        "pdf_ready": True}]
     assert [(r["id"], r["receipt_no"], r["amount_fen"]) for r in doc["receipts"]] == [
         (ids[3], "R-000777", 100_000)]
     assert [(n["id"], n["notice_type"], n["served_to_role"]) for n in doc["notices"]] == [

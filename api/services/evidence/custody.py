@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.models import AuditEvent, EvidenceFile, UploadStatus, User
+from api.models import AuditEvent, EvidenceFile, EvidenceKind, UploadStatus, User
 from api.services.evidence.storage import BlobStore
 from api.services.exceptions import Conflict, NotFound
 from api.services.identity import audit
@@ -30,6 +30,17 @@ _EXTENSIONS = {
 PACK_DOWNLOADED = "evidence.pack_download"  # a pack built by a job, downloaded
 ACCESS_ACTIONS = ("evidence.download", "evidence.pack", PACK_DOWNLOADED)
 PACK_SEALED = "evidence.pack_sealed"
+
+
+class NotReady(Conflict):
+    """A file the server makes by a job (a promise's PDF, a thumbnail) is not made yet: 409
+    with Retry-After; the phone learns it is ready from its next pull."""
+
+    code = "not_ready"
+    retry_after = 2
+
+    def __init__(self, message: str):
+        super().__init__(message, fields={"file": ["not made yet"]})
 
 
 def no_such_file() -> NotFound:
@@ -89,6 +100,8 @@ def download_url(
     """A short-lived signed URL to the original (or its thumbnail); the grant is audited as
     "evidence.download". Only for someone who may see the case (else NotFound)."""
     slot = _visible_slot(session, principal, file_id)
+    if slot.status is not UploadStatus.COMPLETE and slot.kind is EvidenceKind.PROMISE_PDF:
+        raise NotReady("The promise's PDF is still being made; retry shortly.")
     if slot.status is not UploadStatus.COMPLETE:
         raise Conflict(
             "The file has not been received yet.",

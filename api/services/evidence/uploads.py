@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from api.models import Assignment, Case, EvidenceFile, Role, UploadStatus
+from api.models import Assignment, Case, EvidenceFile, EvidenceKind, Role, UploadStatus
 from api.models.types import utcnow
 from api.services.compliance.policies import policy_for_case
 from api.services.evidence.custody import no_such_file
@@ -56,6 +56,7 @@ UPLOAD_URL_TTL_S = 15 * 60
 THUMBNAIL = "thumbnail.jpg"
 IMAGE_MIMES = ("image/jpeg", "image/heic", "image/heif", "image/png")
 _FORMATS = {"image/jpeg": "JPEG", "image/heic": "HEIF", "image/heif": "HEIF", "image/png": "PNG"}
+SERVER_MADE = (EvidenceKind.PROMISE_PDF,)
 _SPOOL_BYTES = 8 * 1024 * 1024  # S3 bodies are copied to a spooled file for Pillow to seek in
 
 
@@ -68,6 +69,7 @@ def _uploader_slot(
     slot = session.scalar(stmt.with_for_update() if lock else stmt)
     if (
         slot is None
+        or slot.kind in SERVER_MADE  # its bytes are the server's, never uploaded
         or principal.role not in (Role.COLLECTOR, Role.SUPERVISOR)
         or slot.uploader_id != principal.user_id
     ):

@@ -33,6 +33,8 @@ class FieldContext:
     verify_cosign: Callable[[str, datetime, datetime], int | None] | None = None
     clock_offset_s: float | None = None
     flags: list[str] = field(default_factory=list)
+    # A push batch's prefetched look-ups (`mobile_sync.push`); None: each is a query.
+    blackouts_of: Callable[[int], list] | None = None
 
     def record_fields(self, record_id: str) -> dict:
         """The columns every device-created record carries."""

@@ -1,13 +1,22 @@
 """Repayment promises (还款承诺书): a plan of dates and amounts, signed on site, rendered to a
-deterministic PDF stored beside the record with its SHA-256."""
+deterministic PDF stored beside the record with its SHA-256.
+
+The PDF (0.5 s of rendering) is made by a `promise_pdf` job (`api.jobs.promise_pdf`), asked for
+in the filing's transaction and run once it commits: the record's file slot waits `pending`
+until then (its download answers 409 `not_ready`), and the job's commit puts the case's
+document again, whose open promise then says `pdf_ready`."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+from sqlalchemy.orm import Session
+
+from api import jobs
 from api.models import (
+    Case,
     Contact,
     EvidenceFile,
     EvidenceKind,
@@ -22,6 +31,8 @@ from api.services.exceptions import InvalidInput
 from api.services.fieldwork.context import FieldContext, id_or_none
 from api.services.fieldwork.declarations import declare_files
 from api.services.fieldwork.promise_pdf import Instalment, PromiseDocument, render_promise_pdf
+
+PDF_JOB = "promise_pdf"
 
 
 def record_promise(ctx: FieldContext, data: dict) -> RepaymentPromise:
@@ -41,45 +52,24 @@ def record_promise(ctx: FieldContext, data: dict) -> RepaymentPromise:
         signer_id = normalize_national_id(data["signer_national_id"], field="signer_national_id")
     plan = [Instalment(i["due_on"], i["amount_fen"]) for i in data["plan"]]
     total = sum(i.amount_fen for i in plan)
-    pdf = render_promise_pdf(
-        PromiseDocument(
-            contract_no=case.contract_no,
-            signer_name=data["signer_name"],
-            signer_national_id=signer_id or "",
-            promised_total_fen=total,
-            plan=plan,
-            method=data["method"],
-            signed_at=data["signed_at"],
-            place_text=data["place_text"] or "",
-            lat=data["lat"],
-            lon=data["lon"],
-            witness=data["witness_name"],
-            overdue_fen=case.overdue_fen,
-            record_id=record_id,
-            timezone=ctx.timezone,
-            signature_strokes=data["signature_strokes"],
-        )
-    )
     pdf_id = derived_id(record_id, "promise_pdf")
-    stored = ctx.blobs.put_bytes(evidence_key(case.id, pdf_id), pdf, content_type="application/pdf")
     ctx.session.add(
-        EvidenceFile(
+        EvidenceFile(  # its bytes are the job's: pending, unknown hash, until it has run
             id=pdf_id,
             case_id=case.id,
             record_type="repayment_promise",
             record_id=record_id,
             kind=EvidenceKind.PROMISE_PDF,
-            sha256=stored.sha256,
-            size=stored.size,
+            sha256="",
+            size=0,
             mime="application/pdf",
             captured_at=data["signed_at"],
             lat=data["lat"],
             lon=data["lon"],
             uploader_id=ctx.user_id,
             device_id=ctx.device_id,
-            status=UploadStatus.COMPLETE,
+            status=UploadStatus.PENDING,
             storage_key=evidence_key(case.id, pdf_id),
-            completed_at=datetime.now(UTC),
         )
     )
     promise = RepaymentPromise(
@@ -106,11 +96,63 @@ def record_promise(ctx: FieldContext, data: dict) -> RepaymentPromise:
         lon=data["lon"],
         signed_at=data["signed_at"],
         pdf_file_id=pdf_id,
-        pdf_sha256=stored.sha256,
+        pdf_sha256=None,
     )
     ctx.session.add(promise)
     declare_files(ctx, "repayment_promise", record_id, data["files"])
+    # What the PDF shows as of the signing, fixed now (the job runs later): no personal data.
+    jobs.enqueue(ctx.session, PDF_JOB, {"promise_id": record_id, "overdue_fen": case.overdue_fen,
+                                        "timezone": ctx.timezone}, actor_id=ctx.user_id)
     return promise
+
+
+def pdf_document(
+    session: Session, promise_id: str, *, cipher, overdue_fen: int, timezone: str
+) -> PromiseDocument | None:
+    """What a stored promise's PDF shows; None when there is nothing to make (the promise is
+    gone with its purged case, or its PDF was made already)."""
+    promise = session.get(RepaymentPromise, promise_id)
+    slot = promise and promise.pdf_file_id and session.get(EvidenceFile, promise.pdf_file_id)
+    if not slot or slot.status is UploadStatus.COMPLETE:
+        return None
+    case = session.get(Case, promise.case_id)
+    signer_id = cipher.decrypt(promise.signer_id_cipher) if promise.signer_id_cipher else ""
+    return PromiseDocument(
+        contract_no=case.contract_no,
+        signer_name=promise.signer_name,
+        signer_national_id=signer_id,
+        promised_total_fen=promise.total_fen,
+        plan=[Instalment(date.fromisoformat(i["due_on"]), i["amount_fen"])
+              for i in json.loads(promise.plan)],
+        method=promise.method,
+        signed_at=promise.signed_at,
+        place_text=promise.place_text or "",
+        lat=promise.lat,
+        lon=promise.lon,
+        witness=promise.witness_name,
+        overdue_fen=overdue_fen,
+        record_id=promise.id,
+        timezone=timezone,
+        signature_strokes=json.loads(promise.signature_strokes)
+        if promise.signature_strokes else None,
+    )
+
+
+def store_pdf(session: Session, promise_id: str, document: PromiseDocument, blobs) -> dict | None:
+    """Render `document` (outside any transaction: half a second), store it, and complete the
+    promise's file slot (the caller commits: the case's document is then put again). Answers
+    the file's id and SHA-256; None when the promise went meanwhile."""
+    pdf = render_promise_pdf(document)
+    promise = session.get(RepaymentPromise, promise_id)
+    slot = promise and session.get(EvidenceFile, promise.pdf_file_id)
+    if not slot:
+        return None
+    if slot.status is not UploadStatus.COMPLETE:
+        stored = blobs.put_bytes(slot.storage_key, pdf, content_type="application/pdf")
+        slot.sha256, slot.size = stored.sha256, stored.size
+        slot.status, slot.completed_at = UploadStatus.COMPLETE, datetime.now(UTC)
+        promise.pdf_sha256 = stored.sha256  # a field record changed: the case is put again
+    return {"file_id": slot.id, "sha256": slot.sha256}
 
 
 def derived_id(record_id: str, what: str) -> str:

@@ -98,7 +98,8 @@ def _blackout_and_cap_flags(ctx: FieldContext, address: Address | None, data: di
     """`in_blackout` at a time or place the debtor declared off limits; the attempt caps when
     the policy counts visits (a correction is the same visit)."""
     flags = []
-    declared = blackouts.of_debtor(ctx.session, ctx.case.debtor_id)
+    declared = (ctx.blackouts_of or (lambda d: blackouts.of_debtor(ctx.session, d)))(
+        ctx.case.debtor_id)
     started_at = data["started_at"]
     if blackouts.breaks_blackout(declared, ctx.timezone, started_at, data["ended_at"], address):
         flags.append("in_blackout")
