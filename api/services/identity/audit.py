@@ -233,10 +233,6 @@ class SignedHeads:
     signature: str  # base64 Ed25519
     key_id: int
 
-    @property
-    def content(self) -> dict:
-        return json.loads(self.statement)
-
     def as_dict(self) -> dict:
         return {"id": self.id, "statement": self.statement, "signature": self.signature,
                 "key_id": self.key_id}
