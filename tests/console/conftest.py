@@ -123,7 +123,8 @@ def server(database_url, tmp_path_factory) -> Seeded:
     seeder = create_app(Config(
         database_url=database_url, blob_store=env["FIELDVISIT_BLOB_STORE"],
         secret_key=keys["FIELDVISIT_SECRET_KEY"], pii_key=keys["FIELDVISIT_PII_KEY"],
-        pii_lookup_key=keys["FIELDVISIT_PII_LOOKUP_KEY"], argon2_profile="CHEAPEST"))
+        pii_lookup_key=keys["FIELDVISIT_PII_LOOKUP_KEY"], audit_key=keys["FIELDVISIT_AUDIT_KEY"],
+        argon2_profile="CHEAPEST"))
     instance = Instance("console", tmp, env)
     try:
         with seeder.app_context():
