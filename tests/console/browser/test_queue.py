@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.console.conftest import call, token
+from tests.console.browser.conftest import call, token
 
 
 def signed_in(console, server):

@@ -1,4 +1,4 @@
-"""Browser tests of the web console: a real `fieldvisit serve` per module and engine, seeded
+"""Browser tests of the web console: one real `fieldvisit serve` per engine, seeded
 through the real services and API, driven with Playwright in Debian's chromium (installed by
 scripts/setup; Playwright downloads no browser).
 
@@ -112,9 +112,10 @@ def token(server: Seeded, username: str) -> str:
     return body["access_token"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(database_url, tmp_path_factory) -> Seeded:
-    """`fieldvisit serve` on this engine's database, seeded; every row removed afterwards."""
+    """`fieldvisit serve` on this engine's database, seeded, shared by the package's tests (they
+    leave the seeded cases and route as a later test needs them); every row removed after."""
     tmp = tmp_path_factory.mktemp("console")
     keys = dict(line.split("=", 1) for line in
                 CliRunner().invoke(keys_command, ["new"]).output.split())
