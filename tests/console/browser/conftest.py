@@ -18,8 +18,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from api import create_app
@@ -32,6 +34,10 @@ from tests.factories import PASSWORD, World
 from tests.ops.test_serve import Instance, server_env
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
+# The console's own files, and the public API: every path of openapi.yaml, `{x}` any segment.
+PUBLIC = [re.compile(r"/console/.*")] + [
+    re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)))
+    for path in yaml.safe_load((ROOT / "openapi.yaml").read_text())["paths"]]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LOAD_FAILED = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
 
@@ -170,6 +176,17 @@ class Console:
         page.on("requestfailed", lambda request: self.problems.append(
             f"request failed: {request.method} {request.url} {request.failure}"))
         page.on("response", self._response)
+        page.on("request", self._request)
+
+    def _request(self, request) -> None:
+        if request.url.startswith("data:"):
+            return
+        if not request.url.startswith(self.server.url + "/"):
+            self.problems.append(f"a request outside the server: {request.url}")
+            return
+        path = urlsplit(request.url).path
+        if not any(rule.fullmatch(path) for rule in PUBLIC):
+            self.problems.append(f"not the public API: {request.method} {path}")
 
     def expect(self, status: int, path: str) -> None:
         """The test means to provoke `status` from `path` (a prefix of the URL's path)."""
