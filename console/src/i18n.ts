@@ -62,6 +62,14 @@ const zh = {
   kind_repayment_promise: "还款承诺", kind_field_receipt: "现场收款", kind_notice_served: "送达通知",
   kind_vehicle_sighting: "车辆目击", kind_repossession: "收车", kind_field_proposal: "现场信息",
   kind_payment: "还款", kind_assignment: "分配",
+  exceptions: "异常事项",
+  noExceptions: "没有待处理的异常。",
+  note: "处理说明",
+  noteNeeded: "请填写处理说明。",
+  acknowledge: "确认",
+  resolve: "解决",
+  acknowledgedOne: "已确认。",
+  resolvedOne: "已解决。",
 };
 
 type Labels = typeof zh;
@@ -129,6 +137,14 @@ const en: Labels = {
   kind_repayment_promise: "Promise", kind_field_receipt: "Field receipt", kind_notice_served: "Notice served",
   kind_vehicle_sighting: "Vehicle sighting", kind_repossession: "Repossession", kind_field_proposal: "Field proposal",
   kind_payment: "Payment", kind_assignment: "Assignment",
+  exceptions: "Exceptions",
+  noExceptions: "Nothing needs attention.",
+  note: "Note",
+  noteNeeded: "Say how it was resolved.",
+  acknowledge: "Acknowledge",
+  resolve: "Resolve",
+  acknowledgedOne: "Acknowledged.",
+  resolvedOne: "Resolved.",
 };
 
 export type Lang = "zh" | "en";

@@ -3,6 +3,7 @@ import "./style.css";
 import { current, signOut, whenExpired, type Me } from "./api";
 import { h } from "./dom";
 import { lang, setLang, t, type Key } from "./i18n";
+import { exceptionsScreen } from "./screens/exceptions";
 import { caseScreen, legalScreen } from "./screens/legal";
 import { mapScreen } from "./screens/map";
 import { queueScreen } from "./screens/queue";
@@ -13,6 +14,7 @@ export type Screen = (main: HTMLElement, me: Me, arg: string) => void | Promise<
 const SCREENS: Record<string, { screen: Screen; label?: Key; roles: string[] }> = {
   queue: { screen: queueScreen, label: "queue", roles: ["supervisor", "admin"] },
   map: { screen: mapScreen, label: "map", roles: ["supervisor", "admin"] },
+  exceptions: { screen: exceptionsScreen, label: "exceptions", roles: ["supervisor", "admin", "legal"] },
   legal: { screen: legalScreen, label: "legal", roles: ["legal", "admin", "supervisor"] },
   case: { screen: caseScreen, roles: ["legal", "admin", "supervisor"] },
 };

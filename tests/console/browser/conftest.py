@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,6 +28,7 @@ from api import create_app
 from api.commands.keys import command as keys_command
 from api.config import Config
 from api.extensions import db
+from api.models import Device
 from tests.api.test_routes import SHENZHEN, near, tomorrow
 from tests.conftest import ROOT, wipe
 from tests.factories import PASSWORD, World
@@ -61,8 +62,9 @@ class Seeded:
 
 
 def seed(world: World) -> dict:
-    """A team with a supervisor and two collectors (one with a planned day), legal staff, an
-    administrator, and eight cases around Shenzhen: three held, five unassigned."""
+    """A team with a supervisor and two collectors (one with a planned day, one whose phone has
+    been silent for three days: an open exception), legal staff, an administrator, and eight
+    cases around Shenzhen: three held, five unassigned."""
     team = world.team("SZ-1")
     supervisor = world.user("supervisor", team, username="sz-boss")
     alice = world.user("collector", team, username="sz-alice")
@@ -86,6 +88,11 @@ def seed(world: World) -> dict:
         "case_ids": [c.id for c in cases[:3]], "shift": {"start": "08:00", "end": "20:00"}})
     assert planned.status_code == 201, planned.get_data(as_text=True)
     [plan] = planned.get_json()["plans"]
+    phone = world.login(bob)["X-Device-Id"]  # Bob's phone, silent for three days
+    db.session.get(Device, phone).last_seen_at = datetime.now(UTC) - timedelta(days=3)
+    db.session.commit()
+    scanned = world.client.post("/exceptions/scan", headers=boss)
+    assert scanned.get_json()["kinds"]["device_silent"]["opened"] == 1, scanned.get_json()
     return dict(
         supervisor=supervisor.username, supervisor_id=supervisor.id, collector=bob.username,
         legal=legal.username, admin=admin.username,
