@@ -4,6 +4,7 @@ import { get, type Me } from "../api";
 import { field, h } from "../dom";
 import { t, tv, when, whenBoth, yuan } from "../i18n";
 import { caseHead, caseRow, showError, type CaseItem } from "./common";
+import { evidenceSection } from "./evidence";
 
 let lastQuery = "";
 
@@ -43,7 +44,7 @@ function summary(entry: Entry): string {
     .join(" · ");
 }
 
-export async function caseScreen(main: HTMLElement, _me: Me, id: string): Promise<void> {
+export async function caseScreen(main: HTMLElement, me: Me, id: string): Promise<void> {
   const box = h("div", { "aria-live": "polite" }, t("loading"));
   main.append(h("p", {}, h("a", { href: "#/legal" }, t("back"))), box);
   try {
@@ -67,5 +68,6 @@ export async function caseScreen(main: HTMLElement, _me: Me, id: string): Promis
             e.author_name ? ` · ${e.author_name}` : "", e.flags.length ? ` · ⚑ ${e.flags.join(", ")}` : "",
             h("div", { class: "summary" }, summary(e)))))
         : h("p", {}, t("noEntries")));
+    await evidenceSection(box, me, id, zone);
   } catch (error) { showError(box, error); }
 }

@@ -23,21 +23,26 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from api import create_app
 from api.commands.keys import command as keys_command
 from api.config import Config
 from api.extensions import db
-from api.models import Device
+from api.models import Address, Device
 from tests.api.test_routes import SHENZHEN, near, tomorrow
 from tests.conftest import ROOT, wipe
 from tests.factories import PASSWORD, World
+from tests.field.conftest import PHOTOS, declaration, upload_and_complete
+from tests.field.filing_records import file_online
+from tests.field.test_field_work import report
 from tests.ops.test_serve import Instance, server_env
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
-# The console's own files, and the public API: every path of openapi.yaml, `{x}` any segment.
+# The console's own files, and the public API: every path of openapi.yaml, `{x}` any segment
+# (a blob's `{key}` is a path of several).
 PUBLIC = [re.compile(r"/console/.*")] + [
-    re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)))
+    re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path).replace(r"\{key\}", ".+")))
     for path in yaml.safe_load((ROOT / "openapi.yaml").read_text())["paths"]]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LOAD_FAILED = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
@@ -59,6 +64,8 @@ class Seeded:
     route_day: date
     route_collector: str
     route_stops: list[str] = field(default_factory=list)  # contract numbers, in order
+    photo: dict = field(default_factory=dict)  # the filed visit's photo: {case_id, file_id, sha256}
+    env: dict[str, str] = field(default_factory=dict)  # the server's settings and keys, for the CLI
 
 
 def seed(world: World) -> dict:
@@ -93,6 +100,7 @@ def seed(world: World) -> dict:
     db.session.commit()
     scanned = world.client.post("/exceptions/scan", headers=boss)
     assert scanned.get_json()["kinds"]["device_silent"]["opened"] == 1, scanned.get_json()
+    photo = file_visit_with_photo(world, alice, cases[0])
     return dict(
         supervisor=supervisor.username, supervisor_id=supervisor.id, collector=bob.username,
         legal=legal.username, admin=admin.username,
@@ -100,7 +108,24 @@ def seed(world: World) -> dict:
         cases=[{"id": c.id, "contract_no": c.contract_no, "plate": c.collateral[0].plate}
                for c in cases],
         route_day=day, route_collector=alice.full_name,
-        route_stops=[s["contract_no"] for s in sorted(plan["stops"], key=lambda s: s["sequence"])])
+        route_stops=[s["contract_no"] for s in sorted(plan["stops"], key=lambda s: s["sequence"])],
+        photo=photo)
+
+
+def file_visit_with_photo(world: World, collector, case) -> dict:
+    """Alice files a visit to the case's home address online with a real photo, declared where
+    and when it was taken, and uploads it as her phone would."""
+    phone = world.login(collector)
+    home = db.session.scalar(
+        select(Address).where(Address.debtor_id == case.debtor_id, Address.lender_ref == "A1"))
+    lat, lon = home.lat, home.lon
+    data = (PHOTOS / "DSCN0010.jpg").read_bytes()
+    declared = declaration("DSCN0010.jpg", "site", data=data, lat=lat, lon=lon)
+    filed = file_online(world.client, phone, case.id, "visits",
+                        report(case.id, home.id, fix=(lat, lon), files=[declared]))
+    assert filed.status_code in (200, 201), filed.get_data(as_text=True)
+    upload_and_complete(world.client, phone, declared["id"], data)
+    return {"case_id": case.id, "file_id": declared["id"], "sha256": declared["sha256"]}
 
 
 def call(server: Seeded, method: str, path: str, body: dict | None = None,
@@ -145,7 +170,7 @@ def server(database_url, tmp_path_factory) -> Seeded:
             db.session.remove()
         instance.wait_until_up()
         yield Seeded(url=instance.url, engine=database_url.split(":", 1)[0].split("+")[0],
-                     **seeded)
+                     env=env, **seeded)
     finally:
         instance.stop()
         with seeder.app_context():
@@ -186,7 +211,7 @@ class Console:
         page.on("request", self._request)
 
     def _request(self, request) -> None:
-        if request.url.startswith("data:"):
+        if request.url.startswith(("data:", f"blob:{self.server.url}/")):
             return
         if not request.url.startswith(self.server.url + "/"):
             self.problems.append(f"a request outside the server: {request.url}")
