@@ -3,6 +3,7 @@ import "./style.css";
 import { current, signOut, whenExpired, type Me } from "./api";
 import { h } from "./dom";
 import { lang, setLang, t, type Key } from "./i18n";
+import { importScreen, importsScreen, usersScreen } from "./screens/admin";
 import { exceptionsScreen } from "./screens/exceptions";
 import { caseScreen, legalScreen } from "./screens/legal";
 import { mapScreen } from "./screens/map";
@@ -17,6 +18,9 @@ const SCREENS: Record<string, { screen: Screen; label?: Key; roles: string[] }> 
   exceptions: { screen: exceptionsScreen, label: "exceptions", roles: ["supervisor", "admin", "legal"] },
   legal: { screen: legalScreen, label: "legal", roles: ["legal", "admin", "supervisor"] },
   case: { screen: caseScreen, roles: ["legal", "admin", "supervisor"] },
+  users: { screen: usersScreen, label: "users", roles: ["admin"] },
+  imports: { screen: importsScreen, label: "imports", roles: ["admin"] },
+  import: { screen: importScreen, roles: ["admin"] },
 };
 
 const RETURN_TO = "fv.returnTo";

@@ -65,6 +65,7 @@ class Seeded:
     route_collector: str
     route_stops: list[str] = field(default_factory=list)  # contract numbers, in order
     photo: dict = field(default_factory=dict)  # the filed visit's photo: {case_id, file_id, sha256}
+    import_run: dict = field(default_factory=dict)  # {id, errors: [(row, field, contract_no)]}
     env: dict[str, str] = field(default_factory=dict)  # the server's settings and keys, for the CLI
 
 
@@ -101,6 +102,13 @@ def seed(world: World) -> dict:
     scanned = world.client.post("/exceptions/scan", headers=boss)
     assert scanned.get_json()["kinds"]["device_silent"]["opened"] == 1, scanned.get_json()
     photo = file_visit_with_photo(world, alice, cases[0])
+    run = world.client.post(  # a payments file naming two contracts the book does not hold
+        "/imports", query_string={"kind": "payments"}, headers=world.login(admin),
+        content_type="application/json", data=json.dumps({
+        "format": "fieldvisit.payments.v1", "payments": [
+            {"contract_no": f"HT-NOPE-{n}", "ref": f"P-{n}", "paid_on": "2026-11-20",
+             "amount_fen": 100, "method": "bank_transfer"} for n in (1, 2)]}))
+    assert run.status_code == 201, run.get_data(as_text=True)
     return dict(
         supervisor=supervisor.username, supervisor_id=supervisor.id, collector=bob.username,
         legal=legal.username, admin=admin.username,
@@ -109,7 +117,8 @@ def seed(world: World) -> dict:
                for c in cases],
         route_day=day, route_collector=alice.full_name,
         route_stops=[s["contract_no"] for s in sorted(plan["stops"], key=lambda s: s["sequence"])],
-        photo=photo)
+        photo=photo, import_run={"id": run.get_json()["id"], "errors": [
+            (e["row"], e["field"], e["contract_no"]) for e in run.get_json()["errors"]]})
 
 
 def file_visit_with_photo(world: World, collector, case) -> dict:
