@@ -130,6 +130,18 @@ const zh = {
   fieldName: "字段",
   message: "说明",
   noRowErrors: "没有行错误。",
+  targets: "目标与进度",
+  month: "月份",
+  progress: "进度",
+  recovered: "回款（实际 / 目标）",
+  visitsFiled: "外访（实际 / 目标）",
+  recoveredTarget: "回款目标（元）",
+  visitsTarget: "外访目标（次）",
+  saveTargets: "保存目标",
+  targetsSaved: "目标已保存。",
+  onTrack: "按进度",
+  behind: "落后",
+  workingDays: "工作日：已过 {elapsed} / {days}",
 };
 
 type Labels = typeof zh;
@@ -265,6 +277,18 @@ const en: Labels = {
   fieldName: "Field",
   message: "Message",
   noRowErrors: "No row errors.",
+  targets: "Targets and progress",
+  month: "Month",
+  progress: "Progress",
+  recovered: "Recovered (actual / target)",
+  visitsFiled: "Visits (actual / target)",
+  recoveredTarget: "Recovery target (yuan)",
+  visitsTarget: "Visit target",
+  saveTargets: "Save targets",
+  targetsSaved: "Targets saved.",
+  onTrack: "on track",
+  behind: "behind",
+  workingDays: "Working days: {elapsed} of {days} gone",
 };
 
 export type Lang = "zh" | "en";

@@ -9,6 +9,7 @@ import { caseScreen, legalScreen } from "./screens/legal";
 import { mapScreen } from "./screens/map";
 import { queueScreen } from "./screens/queue";
 import { signInScreen } from "./screens/signin";
+import { targetsScreen } from "./screens/targets";
 
 export type Screen = (main: HTMLElement, me: Me, arg: string) => void | Promise<void>;
 
@@ -18,6 +19,7 @@ const SCREENS: Record<string, { screen: Screen; label?: Key; roles: string[] }> 
   exceptions: { screen: exceptionsScreen, label: "exceptions", roles: ["supervisor", "admin", "legal"] },
   legal: { screen: legalScreen, label: "legal", roles: ["legal", "admin", "supervisor"] },
   case: { screen: caseScreen, roles: ["legal", "admin", "supervisor"] },
+  targets: { screen: targetsScreen, label: "targets", roles: ["supervisor"] },
   users: { screen: usersScreen, label: "users", roles: ["admin"] },
   imports: { screen: importsScreen, label: "imports", roles: ["admin"] },
   import: { screen: importScreen, roles: ["admin"] },
