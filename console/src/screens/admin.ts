@@ -1,4 +1,4 @@
-// Administrators: users (GET /admin/users) and each one's devices, revoked on the spot
+// Administrators: teams (GET /admin/teams), users (GET /admin/users) and each one's devices, revoked on the spot
 // (GET /admin/devices?user_id, POST /admin/devices/{id}/revoke); import runs with their
 // counts and row errors (GET /imports, GET /imports/{id}); a run not finished is shown as
 // running and looked at again until it is.
@@ -7,6 +7,7 @@ import { field, h } from "../dom";
 import { t, when } from "../i18n";
 import { showError } from "./common";
 
+interface Team { id: number; code: string; name: string; timezone: string }
 interface User { id: number; username: string; full_name: string; role: string; team_id: number | null; is_active: boolean }
 interface Device { id: string; label: string; platform: string; registered_at: string; last_seen_at: string | null; revoked_at: string | null; user_id: number }
 interface RowError { row: number | null; field: string; contract_no: string | null; message: string }
@@ -29,7 +30,16 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
     h("button", { type: "submit" }, t("apply")));
   const list = h("div", { "aria-live": "polite" });
   const devices = h("section", { class: "devices", "aria-live": "polite" });
-  main.append(h("h1", {}, t("users")), form, list, devices);
+  const teams = h("section", { class: "teams" });
+  main.append(h("h1", {}, t("users")), form, list, devices, teams);
+  const teamNames = new Map<number, string>();
+  try {
+    const page = await get<Page<Team>>("/admin/teams", { page_size: 200 });
+    for (const team of page.items) teamNames.set(team.id, `${team.code} · ${team.name}`);
+    teams.replaceChildren(h("h2", {}, t("team")), table([t("code"), t("name"), t("timezone")],
+      page.items.map((team) => h("tr", { "data-team-id": team.id },
+        h("td", {}, team.code), h("td", {}, team.name), h("td", {}, team.timezone))), "team-list"));
+  } catch (error) { showError(teams, error); }
 
   async function showDevices(user: User): Promise<void> {
     devices.replaceChildren(t("loading"));
@@ -63,7 +73,7 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
       list.replaceChildren(table([t("username"), t("name"), t("role"), t("team"), t("status"), ""],
         page.items.map((u) => h("tr", { "data-user-id": u.id },
           h("td", {}, u.username), h("td", {}, u.full_name), h("td", {}, t(`role_${u.role}` as "role_admin")),
-          h("td", {}, u.team_id === null ? t("none") : `#${u.team_id}`), h("td", {}, u.is_active ? t("active") : t("inactive")),
+          h("td", { class: "team" }, u.team_id === null ? t("none") : teamNames.get(u.team_id) ?? `#${u.team_id}`), h("td", {}, u.is_active ? t("active") : t("inactive")),
           h("td", {}, h("button", { type: "button", "aria-label": `${t("devices")}: ${u.username}`,
             onclick: () => void showDevices(u) }, t("devices"))))), "user-list"));
     } catch (error) { showError(list, error); }

@@ -1,6 +1,6 @@
 """Administrators: import runs with their counts and row errors (GET /imports, GET /imports/{id}),
-the users (GET /admin/users) and a collector's devices, one revoked from the console
-(POST /admin/devices/{id}/revoke) whose tokens then stop working."""
+the teams and users (GET /admin/teams, GET /admin/users) and a collector's devices, one revoked
+from the console (POST /admin/devices/{id}/revoke) whose tokens then stop working."""
 
 from __future__ import annotations
 
@@ -53,6 +53,8 @@ def test_an_administrator_revokes_a_collectors_phone_and_its_tokens_stop_working
     users = page.locator("table.user-list tbody tr")
     expect(users).to_have_count(len(server.collectors))
     expect(users.filter(has_text="管理员")).to_have_count(0)
+    expect(page.locator("table.team-list")).to_contain_text("SZ-1")
+    expect(users.filter(has_text=server.collector).locator("td.team")).to_contain_text("SZ-1 · ")
     page.get_by_role("button", name=f"设备: {server.collector}").click()
     device = page.locator(f'table.device-list tr[data-device-id="{phone}"]')
     expect(device).to_contain_text("spare phone")
