@@ -95,17 +95,20 @@ export function withQuery(path: string, query: Query = {}): string {
   return text ? `${path}?${text}` : path;
 }
 
-/** Call the API as the signed-in user; JSON back, or an ApiError. */
-export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+/** A response from the API as the signed-in user (one refresh on a 401), or an ApiError. */
+async function authed(method: string, path: string, body?: unknown, accept?: string): Promise<Response> {
   let session = current();
   if (!session) {
     onExpired();
     throw new ApiError(401, "signed out");
   }
-  let response = await send(method, path, body, session.access);
+  const go = (access: string) => accept
+    ? fetch(path, { method, headers: { Accept: accept, Authorization: `Bearer ${access}` } })
+    : send(method, path, body, access);
+  let response = await go(session.access);
   if (response.status === 401) {
     session = await refresh(session);
-    if (session) response = await send(method, path, body, session.access);
+    if (session) response = await go(session.access);
     if (!session || response.status === 401) {
       signOut();
       onExpired();
@@ -113,7 +116,18 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
     }
   }
   if (!response.ok) throw await failure(response);
+  return response;
+}
+
+/** Call the API as the signed-in user; JSON back, or an ApiError. */
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await authed(method, path, body);
   return (await response.json()) as T;
+}
+
+/** A file from the API (a ZIP pack), as the signed-in user. */
+export async function fetchFile(path: string, accept = "application/zip"): Promise<Blob> {
+  return (await authed("GET", path, undefined, accept)).blob();
 }
 
 export const get = <T>(path: string, query?: Query) => call<T>("GET", withQuery(path, query));

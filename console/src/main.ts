@@ -3,18 +3,26 @@ import "./style.css";
 import { current, signOut, whenExpired, type Me } from "./api";
 import { h } from "./dom";
 import { lang, setLang, t, type Key } from "./i18n";
+import { importScreen, importsScreen, usersScreen } from "./screens/admin";
+import { exceptionsScreen } from "./screens/exceptions";
 import { caseScreen, legalScreen } from "./screens/legal";
 import { mapScreen } from "./screens/map";
 import { queueScreen } from "./screens/queue";
 import { signInScreen } from "./screens/signin";
+import { targetsScreen } from "./screens/targets";
 
 export type Screen = (main: HTMLElement, me: Me, arg: string) => void | Promise<void>;
 
 const SCREENS: Record<string, { screen: Screen; label?: Key; roles: string[] }> = {
   queue: { screen: queueScreen, label: "queue", roles: ["supervisor", "admin"] },
   map: { screen: mapScreen, label: "map", roles: ["supervisor", "admin"] },
+  exceptions: { screen: exceptionsScreen, label: "exceptions", roles: ["supervisor", "admin", "legal"] },
   legal: { screen: legalScreen, label: "legal", roles: ["legal", "admin", "supervisor"] },
   case: { screen: caseScreen, roles: ["legal", "admin", "supervisor"] },
+  targets: { screen: targetsScreen, label: "targets", roles: ["supervisor"] },
+  users: { screen: usersScreen, label: "users", roles: ["admin"] },
+  imports: { screen: importsScreen, label: "imports", roles: ["admin"] },
+  import: { screen: importScreen, roles: ["admin"] },
 };
 
 const RETURN_TO = "fv.returnTo";

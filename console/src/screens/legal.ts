@@ -2,8 +2,9 @@
 // file and timeline (GET /cases/{id}, GET /cases/{id}/timeline).
 import { get, type Me } from "../api";
 import { field, h } from "../dom";
-import { t, tv, when, yuan } from "../i18n";
+import { t, tv, when, whenBoth, yuan } from "../i18n";
 import { caseHead, caseRow, showError, type CaseItem } from "./common";
+import { evidenceSection } from "./evidence";
 
 let lastQuery = "";
 
@@ -33,7 +34,7 @@ export async function legalScreen(main: HTMLElement): Promise<void> {
   if (lastQuery) await search();
 }
 
-interface CaseDetail extends CaseItem { product: string; principal_fen: number }
+interface CaseDetail extends CaseItem { product: string; principal_fen: number; debtor: { timezone: string | null } }
 interface Entry { at: string; kind: string; author_name: string | null; flags: string[]; summary: Record<string, unknown> }
 
 function summary(entry: Entry): string {
@@ -43,7 +44,7 @@ function summary(entry: Entry): string {
     .join(" · ");
 }
 
-export async function caseScreen(main: HTMLElement, _me: Me, id: string): Promise<void> {
+export async function caseScreen(main: HTMLElement, me: Me, id: string): Promise<void> {
   const box = h("div", { "aria-live": "polite" }, t("loading"));
   main.append(h("p", {}, h("a", { href: "#/legal" }, t("back"))), box);
   try {
@@ -51,10 +52,11 @@ export async function caseScreen(main: HTMLElement, _me: Me, id: string): Promis
       get<CaseDetail>(`/cases/${encodeURIComponent(id)}`),
       get<{ items: Entry[] }>(`/cases/${encodeURIComponent(id)}/timeline`, { page_size: 100 }),
     ]);
+    const zone = detail.debtor.timezone; // times also in the debtor's zone
     box.replaceChildren(
       h("h1", {}, `${t("caseFile")} ${detail.contract_no}`),
       h("dl", { class: "facts" },
-        h("dt", {}, t("debtor")), h("dd", {}, detail.debtor_name),
+        h("dt", {}, t("debtor")), h("dd", {}, detail.debtor_name + (zone ? ` (${zone})` : "")),
         h("dt", {}, t("status")), h("dd", {}, tv("status", detail.status)),
         h("dt", {}, t("bucket")), h("dd", {}, `${detail.bucket} · ${detail.days_past_due} ${t("dpd")}`),
         h("dt", {}, t("overdue")), h("dd", { id: "case-overdue" }, yuan(detail.overdue_fen)),
@@ -62,9 +64,10 @@ export async function caseScreen(main: HTMLElement, _me: Me, id: string): Promis
       h("h2", {}, t("timeline")),
       timeline.items.length
         ? h("ol", { class: "timeline" }, ...timeline.items.map((e) => h("li", { "data-kind": e.kind },
-            h("time", { datetime: e.at }, when(e.at)), " ", h("strong", {}, tv("kind", e.kind)),
+            h("time", { datetime: e.at }, zone ? whenBoth(e.at, zone) : when(e.at)), " ", h("strong", {}, tv("kind", e.kind)),
             e.author_name ? ` · ${e.author_name}` : "", e.flags.length ? ` · ⚑ ${e.flags.join(", ")}` : "",
             h("div", { class: "summary" }, summary(e)))))
         : h("p", {}, t("noEntries")));
+    await evidenceSection(box, me, id, zone);
   } catch (error) { showError(box, error); }
 }

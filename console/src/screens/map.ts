@@ -3,7 +3,7 @@
 // URL (FIELDVISIT_CONSOLE_TILE_URL); without one the markers and line stand on a blank map.
 import L from "leaflet";
 import "leaflet/dist/leaflet.css";
-import { get, type Me } from "../api";
+import { get, post, type Me } from "../api";
 import { field, h } from "../dom";
 import { t, whenBoth } from "../i18n";
 import { collectors, showError } from "./common";
@@ -41,7 +41,8 @@ export async function mapScreen(main: HTMLElement, me: Me): Promise<void> {
   const day = h("input", { name: "day", type: "date", required: true, value: choice.day });
   const form = h("form", { class: "filters" },
     field("map-collector", t("collector"), collector), field("map-day", t("day"), day),
-    h("button", { type: "submit" }, t("show")));
+    h("button", { type: "submit" }, t("show")),
+    h("button", { type: "button", id: "plan-day", onclick: () => void planDay() }, t("planDay")));
   const tiles = tileUrl();
   const mapBox = h("div", { id: "route-map", class: "map", role: "region", "aria-label": t("map") });
   main.append(form, h("p", { class: "hint" }, `${t("tiles")}: ${tiles || t("noTiles")}`), mapBox, out);
@@ -60,6 +61,24 @@ export async function mapScreen(main: HTMLElement, me: Me): Promise<void> {
       if (!routes.items.length) { out.replaceChildren(h("p", {}, t("noRoute"))); return; }
       const plan = await get<Plan>(`/routes/${routes.items[0].id}`);
       draw(plan);
+    } catch (error) { showError(out, error); }
+  }
+
+  /** Plan the collector's day over the open cases they hold (POST /routes); it supersedes
+   * an earlier plan of theirs for that day. */
+  async function planDay(): Promise<void> {
+    layer.clearLayers();
+    out.replaceChildren(t("planning"));
+    Object.assign(choice, { collector: collector.value, day: day.value });
+    try {
+      const held = await get<{ items: { id: number }[] }>("/cases", {
+        collector_id: collector.value, status: ["active", "promised", "partly_paid"], page_size: 200,
+      });
+      if (!held.items.length) { out.replaceChildren(h("p", {}, t("nothingToPlan"))); return; }
+      const result = await post<{ plans: Plan[] }>("/routes", {
+        day: day.value, collector_id: Number(collector.value), case_ids: held.items.map((c) => c.id),
+      });
+      draw(result.plans[0]);
     } catch (error) { showError(out, error); }
   }
 

@@ -33,3 +33,12 @@ def test_a_wrong_password_is_named(console, server):
     console.open()
     console.sign_in(server.supervisor, password="not the password")
     expect(console.page.get_by_role("alert")).to_contain_text(re.compile("password|密码", re.I))
+
+
+def test_an_administrator_signs_in_to_the_queue_of_every_team(console, server):
+    console.open()
+    console.sign_in(server.admin)
+    page = console.page
+    expect(page.get_by_role("heading", name="案件队列")).to_be_visible()
+    expect(page.locator("table.cases tbody tr").first).to_be_visible()
+    expect(page.get_by_label("分配给")).to_contain_text("Bob Li")  # GET /admin/users?role=collector

@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.console.conftest import call, token
+from tests.console.browser.conftest import call, token
 
 
 def signed_in(console, server):
@@ -105,3 +105,18 @@ def test_a_revoked_session_returns_to_the_form_as_it_was(console, server):
     page.get_by_role("button", name="分配", exact=True).click()
     expect(page.locator("#assign-outcome")).to_have_text("已分配 1 件，0 件未变。")
     expect(page.get_by_label("原因")).to_have_value("")
+
+
+def test_an_expired_access_token_is_renewed_without_a_word(console, server):
+    page = signed_in(console, server)
+    page.evaluate("""() => {
+        const session = JSON.parse(sessionStorage.getItem('fv.session'));
+        session.access = 'expired';
+        sessionStorage.setItem('fv.session', JSON.stringify(session));
+    }""")
+    console.expect(401, "/cases")
+    page.get_by_role("button", name="筛选").click()
+    expect(rows(page).first).to_be_visible()
+    expect(page.get_by_role("heading", name="案件队列")).to_be_visible()
+    renewed = page.evaluate("JSON.parse(sessionStorage.getItem('fv.session')).access")
+    assert renewed != "expired"

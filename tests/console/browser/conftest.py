@@ -1,4 +1,4 @@
-"""Browser tests of the web console: a real `fieldvisit serve` per module and engine, seeded
+"""Browser tests of the web console: one real `fieldvisit serve` per engine, seeded
 through the real services and API, driven with Playwright in Debian's chromium (installed by
 scripts/setup; Playwright downloads no browser).
 
@@ -16,22 +16,34 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import yaml
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from api import create_app
 from api.commands.keys import command as keys_command
 from api.config import Config
 from api.extensions import db
+from api.models import Address, Device
 from tests.api.test_routes import SHENZHEN, near, tomorrow
 from tests.conftest import ROOT, wipe
 from tests.factories import PASSWORD, World
+from tests.field.conftest import PHOTOS, declaration, upload_and_complete
+from tests.field.filing_records import file_online
+from tests.field.test_field_work import report
 from tests.ops.test_serve import Instance, server_env
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
+# The console's own files, and the public API: every path of openapi.yaml, `{x}` any segment
+# (a blob's `{key}` is a path of several).
+PUBLIC = [re.compile(r"/console/.*")] + [
+    re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path).replace(r"\{key\}", ".+")))
+    for path in yaml.safe_load((ROOT / "openapi.yaml").read_text())["paths"]]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LOAD_FAILED = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
 
@@ -52,11 +64,15 @@ class Seeded:
     route_day: date
     route_collector: str
     route_stops: list[str] = field(default_factory=list)  # contract numbers, in order
+    photo: dict = field(default_factory=dict)  # the filed visit's photo: {case_id, file_id, sha256}
+    import_run: dict = field(default_factory=dict)  # {id, errors: [(row, field, contract_no)]}
+    env: dict[str, str] = field(default_factory=dict)  # the server's settings and keys, for the CLI
 
 
 def seed(world: World) -> dict:
-    """A team with a supervisor and two collectors (one with a planned day), legal staff, an
-    administrator, and eight cases around Shenzhen: three held, five unassigned."""
+    """A team with a supervisor and two collectors (one with a planned day, one whose phone has
+    been silent for three days: an open exception), legal staff, an administrator, and eight
+    cases around Shenzhen: three held, five unassigned."""
     team = world.team("SZ-1")
     supervisor = world.user("supervisor", team, username="sz-boss")
     alice = world.user("collector", team, username="sz-alice")
@@ -80,6 +96,19 @@ def seed(world: World) -> dict:
         "case_ids": [c.id for c in cases[:3]], "shift": {"start": "08:00", "end": "20:00"}})
     assert planned.status_code == 201, planned.get_data(as_text=True)
     [plan] = planned.get_json()["plans"]
+    phone = world.login(bob)["X-Device-Id"]  # Bob's phone, silent for three days
+    db.session.get(Device, phone).last_seen_at = datetime.now(UTC) - timedelta(days=3)
+    db.session.commit()
+    scanned = world.client.post("/exceptions/scan", headers=boss)
+    assert scanned.get_json()["kinds"]["device_silent"]["opened"] == 1, scanned.get_json()
+    photo = file_visit_with_photo(world, alice, cases[0])
+    run = world.client.post(  # a payments file naming two contracts the book does not hold
+        "/imports", query_string={"kind": "payments"}, headers=world.login(admin),
+        content_type="application/json", data=json.dumps({
+        "format": "fieldvisit.payments.v1", "payments": [
+            {"contract_no": f"HT-NOPE-{n}", "ref": f"P-{n}", "paid_on": "2026-11-20",
+             "amount_fen": 100, "method": "bank_transfer"} for n in (1, 2)]}))
+    assert run.status_code == 201, run.get_data(as_text=True)
     return dict(
         supervisor=supervisor.username, supervisor_id=supervisor.id, collector=bob.username,
         legal=legal.username, admin=admin.username,
@@ -87,7 +116,25 @@ def seed(world: World) -> dict:
         cases=[{"id": c.id, "contract_no": c.contract_no, "plate": c.collateral[0].plate}
                for c in cases],
         route_day=day, route_collector=alice.full_name,
-        route_stops=[s["contract_no"] for s in sorted(plan["stops"], key=lambda s: s["sequence"])])
+        route_stops=[s["contract_no"] for s in sorted(plan["stops"], key=lambda s: s["sequence"])],
+        photo=photo, import_run={"id": run.get_json()["id"], "errors": [
+            (e["row"], e["field"], e["contract_no"]) for e in run.get_json()["errors"]]})
+
+
+def file_visit_with_photo(world: World, collector, case) -> dict:
+    """Alice files a visit to the case's home address online with a real photo, declared where
+    and when it was taken, and uploads it as her phone would."""
+    phone = world.login(collector)
+    home = db.session.scalar(
+        select(Address).where(Address.debtor_id == case.debtor_id, Address.lender_ref == "A1"))
+    lat, lon = home.lat, home.lon
+    data = (PHOTOS / "DSCN0010.jpg").read_bytes()
+    declared = declaration("DSCN0010.jpg", "site", data=data, lat=lat, lon=lon)
+    filed = file_online(world.client, phone, case.id, "visits",
+                        report(case.id, home.id, fix=(lat, lon), files=[declared]))
+    assert filed.status_code in (200, 201), filed.get_data(as_text=True)
+    upload_and_complete(world.client, phone, declared["id"], data)
+    return {"case_id": case.id, "file_id": declared["id"], "sha256": declared["sha256"]}
 
 
 def call(server: Seeded, method: str, path: str, body: dict | None = None,
@@ -112,9 +159,10 @@ def token(server: Seeded, username: str) -> str:
     return body["access_token"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(database_url, tmp_path_factory) -> Seeded:
-    """`fieldvisit serve` on this engine's database, seeded; every row removed afterwards."""
+    """`fieldvisit serve` on this engine's database, seeded, shared by the package's tests (they
+    leave the seeded cases and route as a later test needs them); every row removed after."""
     tmp = tmp_path_factory.mktemp("console")
     keys = dict(line.split("=", 1) for line in
                 CliRunner().invoke(keys_command, ["new"]).output.split())
@@ -132,7 +180,7 @@ def server(database_url, tmp_path_factory) -> Seeded:
             db.session.remove()
         instance.wait_until_up()
         yield Seeded(url=instance.url, engine=database_url.split(":", 1)[0].split("+")[0],
-                     **seeded)
+                     env=env, **seeded)
     finally:
         instance.stop()
         with seeder.app_context():
@@ -170,6 +218,17 @@ class Console:
         page.on("requestfailed", lambda request: self.problems.append(
             f"request failed: {request.method} {request.url} {request.failure}"))
         page.on("response", self._response)
+        page.on("request", self._request)
+
+    def _request(self, request) -> None:
+        if request.url.startswith(("data:", f"blob:{self.server.url}/")):
+            return
+        if not request.url.startswith(self.server.url + "/"):
+            self.problems.append(f"a request outside the server: {request.url}")
+            return
+        path = urlsplit(request.url).path
+        if not any(rule.fullmatch(path) for rule in PUBLIC):
+            self.problems.append(f"not the public API: {request.method} {path}")
 
     def expect(self, status: int, path: str) -> None:
         """The test means to provoke `status` from `path` (a prefix of the URL's path)."""

@@ -4,6 +4,8 @@ request leaves the server's origin)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from playwright.sync_api import expect
 
 
@@ -39,3 +41,29 @@ def test_a_planned_route_on_a_map_without_tiles(console, server):
     page.get_by_role("button", name="显示").click()
     expect(page.get_by_text("该日没有此外访员的路线。")).to_be_visible()
     expect(markers).to_have_count(0)
+
+
+def test_plan_a_day_and_see_it_on_the_map(console, server):
+    day = (server.route_day + timedelta(days=1)).isoformat()
+    console.open()
+    console.sign_in(server.supervisor)
+    page = console.page
+    page.get_by_role("link", name="路线地图").click()
+    page.get_by_label("外访员").select_option(label=server.route_collector)
+    page.get_by_label("日期").fill(day)
+    page.get_by_role("button", name="显示").click()
+    expect(page.get_by_text("该日没有此外访员的路线。")).to_be_visible()
+
+    page.get_by_role("button", name="规划当日路线").click()
+    stops = page.locator("ol.stops li")
+    expect(stops).to_have_count(3)  # the three open cases Alice holds
+    expect(page.locator("#route-map .leaflet-marker-icon.stop")).to_have_count(3)
+    planned = stops.all_inner_texts()
+    console.shot("planned-day")
+
+    page.reload()  # the plan is stored and published: shown again from GET /routes
+    page.get_by_label("外访员").select_option(label=server.route_collector)
+    page.get_by_label("日期").fill(day)
+    page.get_by_role("button", name="显示").click()
+    expect(stops).to_have_count(3)
+    assert stops.all_inner_texts() == planned

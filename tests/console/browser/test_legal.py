@@ -36,6 +36,7 @@ def test_find_a_case_by_plate_and_read_its_timeline(console, server):
     expect(page.locator("#case-overdue")).to_have_text("¥10,500.00")
     entries = page.locator("ol.timeline li")
     expect(entries.first).to_be_visible()
+    expect(entries.first.locator("time")).to_contain_text("Asia/Shanghai")  # the debtor's time too
     expect(page.locator('ol.timeline li[data-kind="assignment"]')).to_contain_text("分配")
     console.shot("case-timeline")
 
