@@ -46,6 +46,7 @@ from mobile_sync.registry import MUTATIONS
 from schemas.common import flatten_messages
 
 RETRY_AFTER_S = 2
+MAX_ID = 2**63 - 1  # no stored id is larger; a larger one is the mutation's own error
 # Not the mutation's fault: the phone sends it again later (IntegrityError, a DBAPIError, is a
 # uniqueness race with another filer, refused cleanly on retry).
 TRANSIENT = (OperationalError, DBAPIError, TemporarilyUnavailable)
@@ -238,7 +239,7 @@ class BatchLookups:
             kind, payload = MUTATIONS.get(mutation["type"]), mutation.get("payload")
             if kind is None or not isinstance(payload, dict):
                 continue
-            if type(payload.get("case_id")) is int:
+            if type(payload.get("case_id")) is int and 0 < payload["case_id"] <= MAX_ID:
                 case_ids.add(payload["case_id"])
             with contextlib.suppress(TypeError, ValueError, AttributeError):
                 self.taken.setdefault(kind.model, set()).add(str(uuid.UUID(payload.get("id"))))

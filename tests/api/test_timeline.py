@@ -14,6 +14,7 @@ from sqlalchemy import event, select
 from api.extensions import db
 from api.models import AuditEvent, Collateral
 from schemas.timeline import SUMMARY_KEYS
+from tests.field.conftest import finish_jobs
 from tests.field.test_field_work import HOME, photo, promise, report
 
 NATIONAL_ID = "440308199901101512"  # the promise signer's, pushed with the promise
@@ -277,6 +278,7 @@ def test_queries_do_not_grow_with_the_history(client, branch):
         return len(seen)
 
     field_day(branch)
+    finish_jobs()  # the promise's PDF job reads on its own thread: not the timeline's
     few = selects()
     home = next(a for a in branch["case"].debtor.addresses if a.lender_ref == "A1")
     for day in range(21, 29):

@@ -15,6 +15,7 @@ from api.extensions import db
 from api.models import Case, CaseStatus, Collateral, EvidenceFile, HoldKind, LegalHold
 from api.models.types import utcnow
 from api.services.casefile.assignment import set_assignment
+from tests.field.conftest import finish_jobs
 from tests.field.filing_records import note, notice, proposal, receipt, sighting, visit
 from tests.field.test_field_work import Phone, promise
 
@@ -45,6 +46,7 @@ def work_the_case(app, phone: Phone, case: Case) -> dict[str, str]:
         result = phone.send(kind, payload)
         assert result["status"] == "applied", result
         filed[kind] = result["record_id"]
+    finish_jobs()  # the promise's PDF: made before the story goes on writing
     upload_declared_files(app, case.id)
     return filed
 

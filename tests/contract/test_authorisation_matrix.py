@@ -35,6 +35,7 @@ from api.models.types import utcnow
 from api.services.supervision.exceptions_feed import ScanSettings, scan
 from tests.api.test_routes import tomorrow
 from tests.contract.conftest import ROLES, Seeded
+from tests.field.conftest import finish_jobs
 from tests.field.filing_records import KINDS, as_online
 from tests.field.test_field_work import Phone
 
@@ -108,6 +109,7 @@ class Foreign:
             result = phone.send(kind, build(d))
             assert result["status"] == "applied", result
             self.ids[kind] = result["record_id"]
+        finish_jobs()  # the promise's PDF is made before the seeding writes again
         session = world.app.extensions["sqlalchemy"].session
         self.ids["file"] = session.scalars(select(EvidenceFile.id)).first()
         assert self.ids["file"], "the pushed records declared files"
