@@ -15,6 +15,7 @@ from api.extensions import db
 from api.models import Address, AuditEvent
 from clients.device import DeviceClient, FlaskTransport
 from tests.factories import PASSWORD, VALID_IDS
+from tests.field.conftest import finish_jobs
 from tests.field.test_field_work import HOME, promise, report
 from tests.sync.test_client import Scripted, always
 
@@ -57,6 +58,7 @@ def test_a_day_in_the_field_read_back_by_the_supervisor_and_legal(app, client, w
     phone.transport = phone.transport.inner
     back = phone.push()
     assert back.stopped is None and back.applied == 4
+    finish_jobs()  # the promise's PDF is made before the test writes again (SQLite: one writer)
 
     # --- the supervisor's review of the day --------------------------------------------------
     supervisor = world.login(world.user("supervisor", team))
