@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from api.models import AuditEvent, AuditHeadStatement
 from api.models.types import utcnow
 from api.services.identity.accounts import Principal
+from api.services.identity.pii import decode_key
 
 GENESIS = "0" * 64
 SHARDS = 16
@@ -70,22 +71,10 @@ def parse_audit_key_ring(ring: str, *, strict: bool = True) -> dict[int, bytes]:
             raise ValueError(f"audit key id {key_id!r} must be a number from 1 to 255")
         if int(key_id) in keys:
             raise ValueError(f"audit key id {key_id} is listed twice")
-        keys[int(key_id)] = _decode(key, strict)
+        keys[int(key_id)] = decode_key(key, strict=strict, what="an audit key")
     if not keys:
         raise ValueError("no audit key given")
     return keys
-
-
-def _decode(key: str, strict: bool) -> bytes:
-    try:
-        master = base64.b64decode(key, validate=True)
-        if len(master) >= 32:
-            return master
-    except (binascii.Error, ValueError):
-        pass
-    if strict:
-        raise ValueError("an audit key must be base64 of at least 32 random bytes")
-    return hashlib.sha256(key.encode()).digest()
 
 
 class AuditKeys:

@@ -29,7 +29,7 @@ def _derive(master: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=SHA256(), length=32, salt=None, info=purpose).derive(master)
 
 
-def decode_key(key: str, *, strict: bool = True) -> bytes:
+def decode_key(key: str, *, strict: bool = True, what: str = "a PII key") -> bytes:
     """The key material of base64 `key` (>= 32 bytes). Not strict (development and tests):
     any other string is hashed into a key."""
     try:
@@ -39,7 +39,7 @@ def decode_key(key: str, *, strict: bool = True) -> bytes:
     except (binascii.Error, ValueError):
         pass
     if strict:
-        raise ValueError("a PII key must be base64 of at least 32 random bytes")
+        raise ValueError(f"{what} must be base64 of at least 32 random bytes")
     return hashlib.sha256(key.encode()).digest()
 
 
