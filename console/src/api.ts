@@ -42,11 +42,38 @@ function deviceId(username: string): string {
   return id;
 }
 
-async function send(method: string, path: string, body?: unknown, token?: string): Promise<Response> {
+// What the shown screen asked for: leaving the screen aborts it, so no answer lands in a screen
+// no longer shown and no request outlives its page.
+let screen = new AbortController();
+
+/** Abort everything the screen being left still waits for (the router calls this). */
+export function leaveScreen(): void {
+  screen.abort();
+  screen = new AbortController();
+}
+
+/** A guard for a screen's reloads: each call aborts the request of the call before, so an older
+ * answer (say, the list before a filter) never lands after a newer one. */
+export function latest(): () => AbortSignal {
+  let last: AbortController | null = null;
+  return () => {
+    last?.abort();
+    last = new AbortController();
+    return AbortSignal.any([last.signal, screen.signal]);
+  };
+}
+
+/** True for the rejection of a request aborted on purpose (by `latest` or `leaveScreen`). */
+export function isAborted(error: unknown): boolean {
+  return error instanceof DOMException && error.name === "AbortError";
+}
+
+async function send(method: string, path: string, body?: unknown, token?: string,
+                    signal: AbortSignal = screen.signal): Promise<Response> {
   const headers: Record<string, string> = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
-  return fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return fetch(path, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
 }
 
 async function failure(response: Response): Promise<ApiError> {
@@ -75,7 +102,9 @@ export async function signIn(username: string, password: string): Promise<Me> {
 }
 
 async function refresh(session: Session): Promise<Session | null> {
-  const response = await send("POST", "/auth/refresh", { refresh_token: session.refresh });
+  // Never aborted: the server has spent the old refresh token once it answers.
+  const response = await send("POST", "/auth/refresh", { refresh_token: session.refresh }, undefined,
+    new AbortController().signal);
   if (!response.ok) return null;
   const pair = (await response.json()) as TokenPair;
   const next = { ...session, access: pair.access_token, refresh: pair.refresh_token };
@@ -96,15 +125,16 @@ export function withQuery(path: string, query: Query = {}): string {
 }
 
 /** A response from the API as the signed-in user (one refresh on a 401), or an ApiError. */
-async function authed(method: string, path: string, body?: unknown, accept?: string): Promise<Response> {
+async function authed(method: string, path: string, body?: unknown, accept?: string,
+                      signal: AbortSignal = screen.signal): Promise<Response> {
   let session = current();
   if (!session) {
     onExpired();
     throw new ApiError(401, "signed out");
   }
   const go = (access: string) => accept
-    ? fetch(path, { method, headers: { Accept: accept, Authorization: `Bearer ${access}` } })
-    : send(method, path, body, access);
+    ? fetch(path, { method, signal, headers: { Accept: accept, Authorization: `Bearer ${access}` } })
+    : send(method, path, body, access, signal);
   let response = await go(session.access);
   if (response.status === 401) {
     session = await refresh(session);
@@ -120,8 +150,8 @@ async function authed(method: string, path: string, body?: unknown, accept?: str
 }
 
 /** Call the API as the signed-in user; JSON back, or an ApiError. */
-export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await authed(method, path, body);
+export async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const response = await authed(method, path, body, undefined, signal);
   return (await response.json()) as T;
 }
 
@@ -130,5 +160,6 @@ export async function fetchFile(path: string, accept = "application/zip"): Promi
   return (await authed("GET", path, undefined, accept)).blob();
 }
 
-export const get = <T>(path: string, query?: Query) => call<T>("GET", withQuery(path, query));
+export const get = <T>(path: string, query?: Query, signal?: AbortSignal) =>
+  call<T>("GET", withQuery(path, query), undefined, signal);
 export const post = <T>(path: string, body: unknown) => call<T>("POST", path, body);

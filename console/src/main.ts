@@ -1,6 +1,6 @@
 // The console: a hash router over the screens, the top bar and the language switch.
 import "./style.css";
-import { current, signOut, whenExpired, type Me } from "./api";
+import { current, leaveScreen, signOut, whenExpired, type Me } from "./api";
 import { h } from "./dom";
 import { lang, setLang, t, type Key } from "./i18n";
 import { importScreen, importsScreen, usersScreen } from "./screens/admin";
@@ -65,6 +65,7 @@ async function render(): Promise<void> {
   const header = document.getElementById("bar")!;
   const session = current();
   const route = SCREENS[name];
+  leaveScreen();
   main.replaceChildren();
   if (!session || !route) {
     if (session && !route) { location.hash = home(session.me); return; }

@@ -2,7 +2,7 @@
 // (GET /admin/devices?user_id, POST /admin/devices/{id}/revoke); import runs with their
 // counts and row errors (GET /imports, GET /imports/{id}); a run not finished is shown as
 // running and looked at again until it is.
-import { get, post, type Me } from "../api";
+import { get, latest, post, type Me } from "../api";
 import { field, h } from "../dom";
 import { t, when } from "../i18n";
 import { showError } from "./common";
@@ -41,10 +41,11 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
         h("td", {}, team.code), h("td", {}, team.name), h("td", {}, team.timezone))), "team-list"));
   } catch (error) { showError(teams, error); }
 
+  const freshDevices = latest();
   async function showDevices(user: User): Promise<void> {
     devices.replaceChildren(t("loading"));
     try {
-      const page = await get<Page<Device>>("/admin/devices", { user_id: user.id, page_size: 200 });
+      const page = await get<Page<Device>>("/admin/devices", { user_id: user.id, page_size: 200 }, freshDevices());
       const rows = page.items.map((d) => {
         const state = h("td", { class: "state" }, d.revoked_at ? `${t("revoked")} ${when(d.revoked_at)}` : t("active"));
         const revoke = h("button", { type: "button", "aria-label": `${t("revoke")} ${d.label || d.id}` }, t("revoke"));
@@ -66,10 +67,11 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
     } catch (error) { showError(devices, error); }
   }
 
+  const fresh = latest();
   async function load(): Promise<void> {
     list.replaceChildren(t("loading"));
     try {
-      const page = await get<Page<User>>("/admin/users", { role: role.value, page_size: 200 });
+      const page = await get<Page<User>>("/admin/users", { role: role.value, page_size: 200 }, fresh());
       list.replaceChildren(table([t("username"), t("name"), t("role"), t("team"), t("status"), ""],
         page.items.map((u) => h("tr", { "data-user-id": u.id },
           h("td", {}, u.username), h("td", {}, u.full_name), h("td", {}, t(`role_${u.role}` as "role_admin")),

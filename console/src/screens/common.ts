@@ -1,5 +1,5 @@
 // Pieces the screens share: collectors of the team, the case table, errors.
-import { ApiError, get, type Me } from "../api";
+import { ApiError, get, isAborted, type Me } from "../api";
 import { h } from "../dom";
 import { t, tv, yuan } from "../i18n";
 
@@ -25,6 +25,7 @@ export async function collectors(me: Me): Promise<Collector[]> {
 
 export function showError(where: HTMLElement, error: unknown): void {
   if (error instanceof ApiError && error.status === 401) return; // back at sign-in already
+  if (isAborted(error)) return; // a newer load, or another screen, took over
   const text = error instanceof ApiError ? error.message : String(error);
   where.replaceChildren(h("p", { class: "error", role: "alert" }, t("error") + text));
 }

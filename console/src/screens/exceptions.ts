@@ -1,6 +1,6 @@
 // The exceptions feed (GET /exceptions): what needs a person, with what to do; acknowledge or
 // resolve an item with a note (POST /exceptions/{id}/acknowledge | resolve).
-import { get, post, type Me } from "../api";
+import { get, latest, post, type Me } from "../api";
 import { field, h } from "../dom";
 import { t, when } from "../i18n";
 import { showError } from "./common";
@@ -17,9 +17,10 @@ export async function exceptionsScreen(main: HTMLElement, me: Me): Promise<void>
   main.append(h("h1", {}, t("exceptions")), outcome, list);
   const mayResolve = me.role !== "collector";
 
+  const fresh = latest();
   async function load(): Promise<void> {
     try {
-      const page = await get<{ items: Item[] }>("/exceptions", { state: ["open", "acknowledged"], page_size: 100 });
+      const page = await get<{ items: Item[] }>("/exceptions", { state: ["open", "acknowledged"], page_size: 100 }, fresh());
       if (!page.items.length) { list.replaceChildren(h("p", {}, t("noExceptions"))); return; }
       list.replaceChildren(...page.items.map(card));
     } catch (error) { showError(list, error); }

@@ -1,6 +1,6 @@
 // Legal staff: find a case (GET /cases?q= — contract, name, ID, plate, phone) and open its
 // file and timeline (GET /cases/{id}, GET /cases/{id}/timeline).
-import { get, type Me } from "../api";
+import { get, latest, type Me } from "../api";
 import { field, h } from "../dom";
 import { t, tv, when, whenBoth, yuan } from "../i18n";
 import { caseHead, caseRow, showError, type CaseItem } from "./common";
@@ -17,10 +17,11 @@ export async function legalScreen(main: HTMLElement): Promise<void> {
   main.append(h("h1", {}, t("legal")), form, results);
   q.focus();
 
+  const fresh = latest();
   async function search(): Promise<void> {
     results.replaceChildren(t("loading"));
     try {
-      const page = await get<{ items: CaseItem[] }>("/cases", { q: lastQuery, page_size: 50 });
+      const page = await get<{ items: CaseItem[] }>("/cases", { q: lastQuery, page_size: 50 }, fresh());
       if (!page.items.length) { results.replaceChildren(h("p", {}, t("noCases"))); return; }
       results.replaceChildren(h("table", { class: "cases" }, caseHead(null, true),
         h("tbody", {}, ...page.items.map((item) => caseRow(item, new Map())))));

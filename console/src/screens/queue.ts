@@ -1,6 +1,6 @@
 // The supervisor's case queue: filters and search (GET /cases), select, assign in bulk
 // (POST /assignments). The bulk form is a draft kept in the browser until it is sent.
-import { get, post, type Me } from "../api";
+import { get, latest, post, type Me } from "../api";
 import { dropDraft, field, h, keepDraft } from "../dom";
 import { t, tv } from "../i18n";
 import { caseHead, caseRow, collectors, showError, type CaseItem, type PageMeta } from "./common";
@@ -61,13 +61,14 @@ export async function queueScreen(main: HTMLElement, me: Me): Promise<void> {
   };
   count.textContent = t("selected", { n: selected.size });
 
+  const fresh = latest();
   async function load(): Promise<void> {
     results.replaceChildren(t("loading"));
     try {
       const page = await get<{ items: CaseItem[]; page: PageMeta }>("/cases", {
         q: filters.q.trim(), bucket: filters.bucket, status: filters.status,
         unassigned: filters.unassigned || null, page: filters.page, page_size: 50,
-      });
+      }, fresh());
       const boxes = page.items.map((item) => {
         const box = h("input", {
           type: "checkbox", "aria-label": `${t("select")} ${item.contract_no}`, checked: selected.has(item.id),

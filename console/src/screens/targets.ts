@@ -1,6 +1,6 @@
 // Supervisors: the month's targets of their team's collectors (GET /targets, PUT /targets),
 // money typed in yuan and sent in fen, and the progress against them (GET /progress).
-import { ApiError, call, get, type Me } from "../api";
+import { ApiError, call, get, latest, type Me } from "../api";
 import { field, h } from "../dom";
 import { t, yuan } from "../i18n";
 import { collectors, showError } from "./common";
@@ -32,9 +32,10 @@ export async function targetsScreen(main: HTMLElement, me: Me): Promise<void> {
   const status = h("p", { class: "notice", role: "status", "aria-live": "polite" });
   main.append(h("h1", {}, t("targets")), pick, editor, status, h("h2", {}, t("progress")), progress);
 
+  const freshProgress = latest();
   async function showProgress(): Promise<void> {
     try {
-      const p = await get<Progress>("/progress", { period: "month", month: month.value });
+      const p = await get<Progress>("/progress", { period: "month", month: month.value }, freshProgress());
       const row = (name: string, f: Figures, id?: number) => h("tr", { "data-collector-id": id ?? null },
         h("th", { scope: "row" }, name), h("td", { class: "recovered" }, measure(f.against_target.recovered_fen, true)),
         h("td", { class: "visits" }, measure(f.against_target.visits, false)));
@@ -47,11 +48,12 @@ export async function targetsScreen(main: HTMLElement, me: Me): Promise<void> {
     } catch (error) { showError(progress, error); }
   }
 
+  const fresh = latest();
   async function load(): Promise<void> {
     editor.replaceChildren(t("loading"));
     status.replaceChildren();
     try {
-      const [targets, team] = await Promise.all([get<Targets>("/targets", { month: month.value }), collectors(me)]);
+      const [targets, team] = await Promise.all([get<Targets>("/targets", { month: month.value }, fresh()), collectors(me)]);
       const set = new Map(targets.collectors.map((c) => [c.collector_id, c]));
       const all: CollectorTarget[] = team.map((c) => set.get(c.id)
         ?? { collector_id: c.id, name: c.name, recovered_fen: null, visits: null });

@@ -215,8 +215,7 @@ class Console:
         page = self.page
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-        page.on("requestfailed", lambda request: self.problems.append(
-            f"request failed: {request.method} {request.url} {request.failure}"))
+        page.on("requestfailed", self._failed)
         page.on("response", self._response)
         page.on("request", self._request)
 
@@ -229,6 +228,13 @@ class Console:
         path = urlsplit(request.url).path
         if not any(rule.fullmatch(path) for rule in PUBLIC):
             self.problems.append(f"not the public API: {request.method} {path}")
+
+    def _failed(self, request) -> None:
+        # The console aborts what a screen no longer needs (a newer load, a screen left): an
+        # abort of the page's own fetch is its choice; any other failure is the server's.
+        if request.resource_type == "fetch" and request.failure == "net::ERR_ABORTED":
+            return
+        self.problems.append(f"request failed: {request.method} {request.url} {request.failure}")
 
     def expect(self, status: int, path: str) -> None:
         """The test means to provoke `status` from `path` (a prefix of the URL's path)."""
