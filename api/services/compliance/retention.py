@@ -149,6 +149,19 @@ def retention_policy(session: Session, case: Case, at: datetime) -> Policy:
     return max((closed, now), key=lambda p: p.retention_days)
 
 
+def final_verdict(session: Session, case: Case, at: datetime, holds: dict, *,
+                  dry_run: bool) -> CaseVerdict:
+    """`judge` the case; one due on a real run is locked and judged again under the lock (a hold
+    or complaint since the first look keeps it). A purge counts the records it removes."""
+    verdict = judge(session, case, at, holds)
+    if verdict.action == "purge" and not dry_run:
+        case = lock_case(session, case.id)
+        verdict = judge(session, case, at, active_holds(session, [case.id]))
+    if verdict.action == "purge":
+        verdict.removed = count_records(session, case.id)
+    return verdict
+
+
 def run(session: Session, blobs: BlobStore, cipher: PiiCipher, at: datetime, *, dry_run: bool,
         principal: Principal | None = None) -> RetentionReport:
     """Judge every case not yet purged; unless `dry_run`, purge those due and anonymise the
@@ -167,15 +180,8 @@ def run(session: Session, blobs: BlobStore, cipher: PiiCipher, at: datetime, *, 
         .where(waiting, Case.status.not_in(CLOSED_STATUSES)).order_by(Case.id)).all()
     holds = active_holds(session, [c.id for c in (*closed, *open_cases)])
     for case in (*closed, *open_cases):
-        verdict = judge(session, case, at, holds)
-        if verdict.action == "purge" and not dry_run:
-            case = lock_case(session, case.id)
-            verdict = judge(session, case, at, active_holds(session, [case.id]))
-        if verdict.action == "purge":
-            verdict.removed = count_records(session, case.id)
-            report.purged.append(verdict)
-        else:
-            report.kept.append(verdict)
+        verdict = final_verdict(session, case, at, holds, dry_run=dry_run)
+        (report.purged if verdict.action == "purge" else report.kept).append(verdict)
     kept_by_debtor: dict[int, list[int]] = {}
     for verdict in report.kept:
         kept_by_debtor.setdefault(verdict.debtor_id, []).append(verdict.case_id)
@@ -228,12 +234,8 @@ def run_in_chunks(session: Session, blobs: BlobStore, cipher: PiiCipher, at: dat
         holds = active_holds(session, ids)
         chunk_purged: list[CaseVerdict] = []
         for case in cases:
-            verdict = judge(session, case, at, holds)
-            if verdict.action == "purge" and not dry_run:
-                case = lock_case(session, case.id)
-                verdict = judge(session, case, at, active_holds(session, [case.id]))
+            verdict = final_verdict(session, case, at, holds, dry_run=dry_run)
             if verdict.action == "purge":
-                verdict.removed = count_records(session, case.id)
                 chunk_purged.append(verdict)
             else:
                 kept[verdict.reason] = kept.get(verdict.reason, 0) + 1
