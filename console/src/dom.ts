@@ -6,6 +6,9 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   tag: K, attrs: Attrs = {}, ...children: (Child | Child[])[]
 ): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
+  // A form of this page never navigates: a submit before its screen's handler is attached
+  // (the screen still loading) would reload the page and lose what it holds.
+  if (tag === "form") el.addEventListener("submit", (event) => event.preventDefault());
   for (const [name, value] of Object.entries(attrs)) {
     if (value === null || value === undefined || value === false) continue;
     if (typeof value === "function") el.addEventListener(name.replace(/^on/, ""), value);
