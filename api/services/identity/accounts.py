@@ -22,6 +22,7 @@ class Principal:
     role: Role
     team_id: int | None
     device_id: str | None
+    sign_in: int | None = None  # the refresh token row the access token was issued with
 
 
 def create_team(session: Session, code: str, name: str, timezone: str = "Asia/Shanghai") -> Team:
