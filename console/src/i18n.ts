@@ -201,6 +201,8 @@ const zh = {
   exc_device_silent: "手机失联", exc_proposal_unreviewed: "现场信息待审核",
   exc_upload_stuck: "文件未上传",
   anyCollector: "全部外访员",
+  teamName: "团队名称",
+  versionNote: "版本说明",
 };
 
 type Labels = typeof zh;
@@ -407,6 +409,8 @@ const en: Labels = {
   exc_device_silent: "Phone silent", exc_proposal_unreviewed: "Proposal to review",
   exc_upload_stuck: "Upload stuck",
   anyCollector: "Any collector",
+  teamName: "Name",
+  versionNote: "Note",
 };
 
 export type Lang = "zh" | "en";

@@ -69,7 +69,7 @@ export async function policiesScreen(main: HTMLElement, me: Me): Promise<void> {
 
   function open(policy: Policy): void {
     const current = policy.current ?? policy.versions[policy.versions.length - 1];
-    const versions = table([t("version"), t("since"), t("note")], policy.versions.map((v) =>
+    const versions = table([t("version"), t("since"), t("versionNote")], policy.versions.map((v) =>
       h("tr", { "data-version": v.version }, h("td", { class: "num" }, String(v.version)),
         h("td", {}, when(v.effective_from)), h("td", {}, v.note ?? t("none")))), "policy-versions");
     const heading = h("h2", { id: "policy-title" }, `${policy.name} · ${policy.jurisdiction} · ${policy.lender === "*" ? t("anyLender") : policy.lender}`);
@@ -86,7 +86,7 @@ export async function policiesScreen(main: HTMLElement, me: Me): Promise<void> {
     const outcome = h("div", { id: "policy-outcome", role: "status" });
     const form = h("form", { class: "bulk rules", "aria-labelledby": "policy-title" },
       heading, ...controls.map((c) => c.el),
-      field("policy-from", t("effectiveFrom"), from), field("policy-note", t("note"), note),
+      field("policy-from", t("effectiveFrom"), from), field("policy-note", t("versionNote"), note),
       h("button", { type: "submit" }, t("saveVersion")), outcome);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();

@@ -28,7 +28,7 @@ function teamFields(prefix: string, team?: Team): HTMLInputElement[] {
 }
 
 const labelled = (prefix: string, [code, name, zone]: HTMLInputElement[]) => [
-  field(`${prefix}-code`, t("code"), code), field(`${prefix}-name`, t("name"), name),
+  field(`${prefix}-code`, t("code"), code), field(`${prefix}-name`, t("teamName"), name),
   field(`${prefix}-timezone`, t("timezone"), zone)];
 
 export async function teamsScreen(main: HTMLElement): Promise<void> {
@@ -66,7 +66,7 @@ export async function teamsScreen(main: HTMLElement): Promise<void> {
   async function load(): Promise<void> {
     try {
       const page = await get<Page<Team>>("/admin/teams", { page_size: 200 });
-      list.replaceChildren(table([t("code"), t("name"), t("timezone"), ""],
+      list.replaceChildren(table([t("code"), t("teamName"), t("timezone"), ""],
         page.items.map((team) => h("tr", { "data-team-id": team.id },
           h("td", {}, team.code), h("td", {}, team.name), h("td", { class: "zone" }, team.timezone),
           h("td", {}, h("button", { type: "button", "aria-label": `${t("edit")}: ${team.code}`,
