@@ -18,7 +18,7 @@ const roleSelect = (name: string, withAny: boolean) => h("select", { name },
   withAny ? h("option", { value: "" }, t("any")) : null,
   ...ROLES.map((r) => h("option", { value: r }, tv("role", r))));
 
-const teamSelect = (teams: Team[]) => h("select", { name: "team_id" },
+const teamSelect = (teams: Team[]) => h("select", { name: "team_id" }, // the teams known so far
   h("option", { value: "" }, t("noTeam")),
   ...teams.map((team) => h("option", { value: String(team.id) }, teamLabel(team))));
 
@@ -38,11 +38,14 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
   const devices = h("section", { class: "devices", "aria-live": "polite" });
   const creator = h("section", { class: "user-new" });
   main.append(h("h1", {}, t("users")), form, list, editor, devices, creator);
-  let teams: Team[] = [];
-  try {
-    teams = (await get<Page<Team>>("/admin/teams", { page_size: 200 })).items;
-  } catch (error) { showError(list, error); }
-  const teamNames = new Map(teams.map((team) => [team.id, teamLabel(team)]));
+  const teams: Team[] = [];
+  const teamNames = new Map<number, string>();
+  // Asked for at once; the filter's submit is handled before anything is awaited.
+  const teamsRead = get<Page<Team>>("/admin/teams", { page_size: 200 }).then((page) => {
+    teams.push(...page.items);
+    for (const team of teams) teamNames.set(team.id, teamLabel(team));
+  });
+  form.addEventListener("submit", (event) => { event.preventDefault(); void load(); });
 
   const freshDevices = latest();
   async function showDevices(user: User): Promise<void> {
@@ -127,12 +130,11 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
               onclick: () => void showDevices(u) }, t("devices"))))), "user-list"));
     } catch (error) { showError(list, error); }
   }
-  form.addEventListener("submit", (event) => { event.preventDefault(); void load(); });
 
   const username = h("input", { name: "username", required: true, pattern: "[A-Za-z0-9_.\\-]{3,64}", autocomplete: "off" });
   const fullName = h("input", { name: "full_name", required: true, maxlength: 120 });
   const newRole = roleSelect("role", false);
-  const newTeam = teamSelect(teams);
+  const newTeam = teamSelect([]);
   const password = h("input", { name: "password", type: "password", required: true, minlength: 8, autocomplete: "new-password" });
   const created = h("div", { id: "user-created", role: "status" });
   const createForm = h("form", { class: "bulk", "aria-labelledby": "user-new-title" },
@@ -152,5 +154,9 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
     } catch (error) { showError(created, error); }
   });
   creator.replaceChildren(createForm);
+  try {
+    await teamsRead;
+  } catch (error) { showError(list, error); }
+  newTeam.append(...teams.map((team) => h("option", { value: String(team.id) }, teamLabel(team))));
   await load();
 }

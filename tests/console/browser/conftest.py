@@ -156,7 +156,8 @@ def seed_admin_screens(world: World) -> dict:
         "name": "cn-console-lender", "jurisdiction": "CN", "lender": "console-lender",
         "description": "Stricter hours for one lender", "rules": {"visit_hours_end": "20:00"}})
     assert policy.status_code == 201, policy.get_json()
-    return {"team": team.code, "collector": carol.username, "collector_name": carol.full_name,
+    return {"team": team.code, "team_label": f"{team.code} · {team.name}",
+            "collector": carol.username, "collector_name": carol.full_name,
             "collector_id": carol.id, "policy": policy.get_json()["name"],
             "running_import": running_import(world, admin)}
 
@@ -210,6 +211,8 @@ def running_import(world: World, admin: dict) -> RunningImport:
     finally:
         config.import_chunk_rows = chunk_rows  # the job has read it
     AFTER_CHUNK.remove(hold)  # the job holds its own reference while it waits
+    db.session.rollback()  # a fresh read of what the job committed
+    db.session.expire_all()
     shown = world.client.get(f"/imports/{run_id}", headers=admin).get_json()
     assert (shown["status"], shown["done"], shown["total"]) == ("running", 2, 5), shown
     return RunningImport(run_id, gate, thread)

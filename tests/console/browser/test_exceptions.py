@@ -47,7 +47,7 @@ def test_an_administrator_filters_the_feed_and_reads_the_actions_in_either_langu
     items = page.locator("article.exception")
     expect(items.filter(has_text=seed["collector_name"])).to_have_count(2)
 
-    page.get_by_label("类型").select_option("proposal_unreviewed")
+    page.get_by_label("类型", exact=True).select_option("proposal_unreviewed")
     page.get_by_role("button", name="筛选").click()
     expect(items).to_have_count(1)
     proposal = items.first
@@ -55,8 +55,8 @@ def test_an_administrator_filters_the_feed_and_reads_the_actions_in_either_langu
     expect(proposal.get_by_role("heading")).to_have_text("审核现场提交的电话：接受或拒绝。")
     expect(proposal).to_contain_text("现场信息待审核")
 
-    page.get_by_label("类型").select_option("")
-    page.get_by_label("外访员").select_option(label=seed["collector_name"])
+    page.get_by_label("类型", exact=True).select_option("")
+    page.get_by_label("外访员", exact=True).select_option(label=seed["collector_name"])
     page.get_by_role("button", name="筛选").click()
     expect(items).to_have_count(2)
     silent = page.locator('article[data-kind="device_silent"]')
@@ -74,11 +74,11 @@ def test_an_administrator_filters_the_feed_and_reads_the_actions_in_either_langu
 
     # Resolved only, of any collector: the silent phone the supervisor resolved before, with no
     # buttons left.
-    page.get_by_label("Collector").select_option("")
-    page.get_by_label("Open").uncheck()
-    page.get_by_label("Acknowledged").uncheck()
-    page.get_by_label("Resolved").check()
-    page.get_by_label("Kind").select_option("device_silent")
+    page.get_by_label("Collector", exact=True).select_option("")
+    page.get_by_label("Open", exact=True).uncheck()
+    page.get_by_label("Acknowledged", exact=True).uncheck()
+    page.get_by_label("Resolved", exact=True).check()
+    page.get_by_label("Kind", exact=True).select_option("device_silent")
     page.get_by_role("button", name="Filter").click()
     resolved = page.locator("article.exception")
     expect(resolved).to_have_count(1)
