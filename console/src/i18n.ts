@@ -203,6 +203,7 @@ const zh = {
   anyCollector: "全部外访员",
   teamName: "团队名称",
   versionNote: "版本说明",
+  policyName: "名称",
 };
 
 type Labels = typeof zh;
@@ -411,6 +412,7 @@ const en: Labels = {
   anyCollector: "Any collector",
   teamName: "Name",
   versionNote: "Note",
+  policyName: "Name",
 };
 
 export type Lang = "zh" | "en";

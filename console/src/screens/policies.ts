@@ -34,6 +34,10 @@ const RULES: Record<string, [string, string]> = {
 const CAPS = ["daily_attempt_cap", "weekly_attempt_cap"]; // empty: no cap
 const COUNTED = ["connected_calls", "calls", "calls_and_visits"];
 
+/** A version's settings in the order above (the API's is alphabetical), any other after. */
+const ordered = (rules: Record<string, Value>) => Object.entries(rules).sort(([a], [b]) =>
+  (a in RULES ? ORDER.indexOf(a) : ORDER.length) - (b in RULES ? ORDER.indexOf(b) : ORDER.length));
+const ORDER = Object.keys(RULES);
 const ruleLabel = (name: string) => RULES[name]?.[lang() === "zh" ? 0 : 1] ?? name;
 const shown = (value: Value) =>
   value === null ? t("noCap") : typeof value === "boolean" ? t(value ? "yes" : "no") : `${value}`;
@@ -75,12 +79,12 @@ export async function policiesScreen(main: HTMLElement, me: Me): Promise<void> {
     const heading = h("h2", { id: "policy-title" }, `${policy.name} · ${policy.jurisdiction} · ${policy.lender === "*" ? t("anyLender") : policy.lender}`);
     if (me.role !== "admin" || !current) {
       detail.replaceChildren(heading, current ? table([t("label"), t("inForce")],
-        Object.entries(current.rules).map(([name, value]) => h("tr", {}, h("td", {}, ruleLabel(name)),
+        ordered(current.rules).map(([name, value]) => h("tr", {}, h("td", {}, ruleLabel(name)),
           h("td", {}, shown(value)))), "policy-rules") : h("p", {}, t("noVersionInForce")),
       h("h3", {}, t("versions")), versions);
       return;
     }
-    const controls = Object.entries(current.rules).map(([name, value]) => ({ name, value, ...control(name, value) }));
+    const controls = ordered(current.rules).map(([name, value]) => ({ name, value, ...control(name, value) }));
     const from = h("input", { name: "effective_from", type: "datetime-local" });
     const note = h("input", { name: "note", maxlength: 400 });
     const outcome = h("div", { id: "policy-outcome", role: "status" });
@@ -111,7 +115,7 @@ export async function policiesScreen(main: HTMLElement, me: Me): Promise<void> {
     try {
       const page = await get<Page<Policy>>("/policies", { page_size: 200 });
       list.replaceChildren(page.items.length ? table(
-        [t("name"), t("jurisdiction"), t("lender"), t("inForce"), t("since"), ""],
+        [t("policyName"), t("jurisdiction"), t("lender"), t("inForce"), t("since"), ""],
         page.items.map((p) => h("tr", { "data-policy": p.name },
           h("td", {}, p.name), h("td", {}, p.jurisdiction), h("td", {}, p.lender === "*" ? t("anyLender") : p.lender),
           h("td", { class: "num" }, p.current ? String(p.current.version) : t("noVersionInForce")),

@@ -1,10 +1,11 @@
-"""Administrators: import runs with their counts and row errors (GET /imports, GET /imports/{id}),
-a running one's progress bar and its cancel (POST /imports/{id}/cancel); the teams and users
-(GET /admin/teams, GET /admin/users) and a collector's devices, one revoked from the console
-(POST /admin/devices/{id}/revoke) whose tokens then stop working; a user created and edited
-(POST /admin/users, PATCH /admin/users/{id}) and their password reset, shown once
-(POST /admin/users/{id}/password); a team created and edited (POST /admin/teams,
-PATCH /admin/teams/{id}); a policy version added (POST /policies/{id}/versions)."""
+"""Administrators: import runs with their counts and row errors (GET /imports,
+GET /imports/{id}), a running one's progress bar and its cancel (POST /imports/{id}/cancel);
+the teams and users (GET /admin/teams, GET /admin/users) and a collector's devices, one revoked
+from the console (POST /admin/devices/{id}/revoke) whose tokens then stop working; a user
+created and edited (POST /admin/users, PATCH /admin/users/{id}) and their password reset, shown
+once (POST /admin/users/{id}/password); a team created and edited (POST /admin/teams,
+PATCH /admin/teams/{id}); a policy version added (POST /policies/{id}/versions), which legal
+staff then read but cannot change."""
 
 from __future__ import annotations
 
@@ -232,3 +233,19 @@ def login(server, username: str, password: str) -> tuple[int, dict]:
     return call(server, "POST", "/auth/login", {
         "username": username, "password": password,
         "device": {"id": str(uuid.uuid4()), "label": "test", "platform": "test"}})
+
+
+def test_legal_staff_read_the_policies_without_changing_them(console, server):
+    name = server.admin_seed["policy"]
+    console.open()
+    console.sign_in(server.legal)
+    page = console.page
+    page.get_by_role("link", name="合规政策").click()
+    page.locator(f'table.policy-list tr[data-policy="{name}"]').get_by_role(
+        "button", name=f"显示: {name}").click()
+    rules = page.locator("table.policy-rules")
+    expect(rules.locator("tr", has_text="外访结束时间")).to_contain_text("19:00")  # version 2
+    expect(rules.locator("tr", has_text="每日联系上限")).to_contain_text("不限")
+    expect(page.locator("form.rules")).to_have_count(0)
+    expect(page.locator("table.policy-versions tbody tr")).to_have_count(2)
+    console.shot("policy-read")
