@@ -204,6 +204,10 @@ const zh = {
   teamName: "团队名称",
   versionNote: "版本说明",
   policyName: "名称",
+  newPolicy: "新建政策",
+  createPolicy: "创建政策",
+  policyCreated: "政策已创建（第 1 版为该辖区预设）。",
+  description: "说明",
 };
 
 type Labels = typeof zh;
@@ -413,6 +417,10 @@ const en: Labels = {
   teamName: "Name",
   versionNote: "Note",
   policyName: "Name",
+  newPolicy: "New policy",
+  createPolicy: "Create policy",
+  policyCreated: "Policy created (version 1 is the jurisdiction's preset).",
+  description: "Description",
 };
 
 export type Lang = "zh" | "en";

@@ -1,6 +1,7 @@
 // Compliance policies (GET /policies): each one's version in force and its settings, its
 // versions; an administrator adds a version with the settings changed, in force from now or a
-// later moment (POST /policies/{id}/versions). Other staff read them.
+// later moment (POST /policies/{id}/versions), or a policy for a jurisdiction and lender
+// (POST /policies). Other staff read them.
 import { get, post, type Me } from "../api";
 import { field, h } from "../dom";
 import { lang, t, when } from "../i18n";
@@ -32,6 +33,7 @@ const RULES: Record<string, [string, string]> = {
   default_timezone: ["默认时区", "Default time zone"],
 };
 const CAPS = ["daily_attempt_cap", "weekly_attempt_cap"]; // empty: no cap
+const JURISDICTIONS = ["CN", "US", "IN"]; // the presets a policy starts from
 const COUNTED = ["connected_calls", "calls", "calls_and_visits"];
 
 /** A version's settings in the order above (the API's is alphabetical), any other after. */
@@ -111,6 +113,32 @@ export async function policiesScreen(main: HTMLElement, me: Me): Promise<void> {
     detail.replaceChildren(form, h("h3", {}, t("versions")), versions);
   }
 
+  /** An administrator's new policy: version 1 is the jurisdiction's preset, edited from here. */
+  function creator(): HTMLElement {
+    const name = h("input", { name: "name", required: true, pattern: "[a-z0-9][a-z0-9._\\-]{1,63}", autocomplete: "off" });
+    const jurisdiction = h("select", { name: "jurisdiction" }, ...JURISDICTIONS.map((j) => h("option", { value: j }, j)));
+    const lender = h("input", { name: "lender", maxlength: 64, placeholder: t("anyLender") });
+    const description = h("input", { name: "description", maxlength: 400 });
+    const outcome = h("div", { id: "policy-created", role: "status" });
+    const form = h("form", { class: "bulk", "aria-labelledby": "policy-new-title" },
+      h("h2", { id: "policy-new-title" }, t("newPolicy")),
+      field("policy-new-name", t("policyName"), name), field("policy-new-jurisdiction", t("jurisdiction"), jurisdiction),
+      field("policy-new-lender", t("lender"), lender), field("policy-new-description", t("description"), description),
+      h("button", { type: "submit" }, t("createPolicy")), outcome);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const made = await post<Policy>("/policies", { name: name.value.trim(), jurisdiction: jurisdiction.value,
+          lender: lender.value.trim() || "*", description: description.value.trim() || undefined });
+        form.reset();
+        outcome.className = "notice";
+        outcome.textContent = t("policyCreated");
+        open((await load(made.id)) ?? made);
+      } catch (error) { showError(outcome, error); }
+    });
+    return form;
+  }
+
   async function load(pick?: number): Promise<Policy | undefined> {
     try {
       const page = await get<Page<Policy>>("/policies", { page_size: 200 });
@@ -126,5 +154,6 @@ export async function policiesScreen(main: HTMLElement, me: Me): Promise<void> {
       return page.items.find((p) => p.id === pick);
     } catch (error) { showError(list, error); return undefined; }
   }
+  if (me.role === "admin") main.append(creator());
   await load();
 }

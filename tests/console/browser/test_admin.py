@@ -235,6 +235,31 @@ def login(server, username: str, password: str) -> tuple[int, dict]:
         "device": {"id": str(uuid.uuid4()), "label": "test", "platform": "test"}})
 
 
+def test_an_administrator_creates_a_policy_for_a_lender(console, server):
+    console.open()
+    console.sign_in(server.admin)
+    page = console.page
+    page.get_by_role("link", name="合规政策").click()
+    new = page.locator("form", has=page.get_by_role("heading", name="新建政策"))
+    console.expect(409, "/policies")
+    new.get_by_label("名称").fill("cn-console-again")
+    new.get_by_label("司法辖区").select_option("CN")
+    new.get_by_label("贷款方").fill("console-lender")  # it has one in CN already
+    new.get_by_role("button", name="创建政策").click()
+    expect(page.locator("#policy-created")).to_contain_text("lender")
+    new.get_by_label("贷款方").fill("console-lender-2")
+    new.get_by_label("说明").fill("A second lender's rules")
+    new.get_by_role("button", name="创建政策").click()
+    expect(page.locator("#policy-created")).to_contain_text("政策已创建")
+    expect(page.locator("table.policy-list tr[data-policy='cn-console-again']")).to_contain_text(
+        "console-lender-2")
+    expect(page.locator("#policy-title")).to_contain_text(
+        "cn-console-again · CN · console-lender-2")
+    expect(page.locator("form.rules").get_by_label("外访结束时间")).to_have_value("22:00")  # preset
+    expect(page.locator("table.policy-versions tbody tr")).to_have_count(1)
+    console.shot("policy-created")
+
+
 def test_legal_staff_read_the_policies_without_changing_them(console, server):
     name = server.admin_seed["policy"]
     console.open()
