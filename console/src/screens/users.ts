@@ -92,10 +92,14 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
     active.id = "user-edit-active";
     editForm.addEventListener("submit", async (event) => {
       event.preventDefault();
+      // Only what was changed here is sent: another administrator's change to the rest stays.
+      const wanted: Partial<User> = { full_name: name.value.trim(), role: userRole.value,
+        team_id: teamOf(team.value), is_active: active.checked };
+      const changes = Object.fromEntries(Object.entries(wanted).filter(([key, value]) => user[key as keyof User] !== value));
+      if (!Object.keys(changes).length) { notice(outcome, t("nothingChanged")); return; }
       save.disabled = true;
       try {
-        const changed = await patch<User>(`/admin/users/${user.id}`, {
-          full_name: name.value.trim(), role: userRole.value, team_id: teamOf(team.value), is_active: active.checked });
+        const changed = await patch<User>(`/admin/users/${user.id}`, changes);
         Object.assign(user, changed);
         notice(outcome, t("saved"));
         await load();
