@@ -2,8 +2,10 @@
 
 Access tokens are signed and short-lived; each use re-checks the user and device rows, so
 revoking either stops its tokens at once. Refresh tokens rotate on every use, one winner per
-token even under concurrent requests; a used one that comes back revokes its family. Keys
-rotate: tokens are signed with the first key and verified with every listed one."""
+token even under concurrent requests; a used one that comes back revokes its family. An access
+token names the refresh token issued with it, so a revoked family (a sign-out, a replay) ends
+its access tokens too. Keys rotate: tokens are signed with the first key and verified with
+every listed one."""
 
 from __future__ import annotations
 
