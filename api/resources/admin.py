@@ -11,7 +11,7 @@ from api.models.types import utcnow
 from api.pagination import paginate
 from api.services.compliance import authorisations
 from api.services.exceptions import NotFound
-from api.services.identity import accounts
+from api.services.identity import accounts, audit
 from schemas.authorisations import (
     AuthorisationCreateSchema,
     AuthorisationPageSchema,
@@ -23,9 +23,11 @@ from schemas.org import (
     DevicePageSchema,
     DeviceQuerySchema,
     DeviceSchema,
+    PasswordResetSchema,
     TeamCreateSchema,
     TeamPageSchema,
     TeamSchema,
+    TeamUpdateSchema,
     UserCreateSchema,
     UserPageSchema,
     UserQuerySchema,
@@ -55,6 +57,38 @@ class Teams(MethodView):
     def post(self, args):
         """Create a team (branch)"""
         team = accounts.create_team(db.session, **args)
+        db.session.commit()
+        return team
+
+
+@blp.route("/teams/<int:team_id>")
+class TeamById(MethodView):
+    @auth_required(Role.ADMIN, Role.SUPERVISOR, Role.LEGAL)
+    @blp.response(200, TeamSchema)
+    @blp.alt_response(404, description="No such team")
+    def get(self, team_id):
+        """Get a team"""
+        team = db.session.get(Team, team_id)
+        if team is None:
+            raise NotFound("No such team.")
+        return team
+
+    @auth_required(ADMIN)
+    @blp.arguments(TeamUpdateSchema)
+    @blp.response(200, TeamSchema)
+    @blp.alt_response(404, description="No such team")
+    @blp.alt_response(409, description="Team code taken (`code`)")
+    @blp.alt_response(422, description="A code of the wrong form, an empty name or an "
+                      "unknown time zone (the field is named)")
+    def patch(self, args, team_id):
+        """Change a team's code, name or time zone (IANA, e.g. `Asia/Shanghai`; the zone its
+        routes' days and shifts are planned in from now on). Audited."""
+        # Locked until commit, so two administrators' code checks cannot interleave.
+        if db.session.get(Team, team_id, with_for_update=True) is None:
+            raise NotFound("No such team.")
+        team = accounts.update_team(db.session, team_id, args)
+        audit.record(db.session, current_principal(), "admin.team_changed",
+                     detail={"team_id": team.id, "fields": sorted(args)})
         db.session.commit()
         return team
 
@@ -136,6 +170,21 @@ class RevokeUser(MethodView):
         """Revoke every token the user holds, at once"""
         token_service().revoke_user(user_id)
         db.session.commit()
+
+
+@blp.route("/users/<int:user_id>/password")
+class ResetPassword(MethodView):
+    @auth_required(ADMIN)
+    @blp.response(200, PasswordResetSchema)
+    @blp.alt_response(404, description="No such user")
+    def post(self, user_id):
+        """Reset a user's password to a generated one, answered this once (only its hash is
+        kept); every token the user holds ends. Give it to them in person. Audited."""
+        user, password = accounts.reset_password(db.session, user_id)
+        audit.record(db.session, current_principal(), "admin.password_reset",
+                     detail={"user_id": user.id})
+        db.session.commit()
+        return {"password": password}
 
 
 @blp.route("/users/<int:user_id>/lockout")

@@ -69,6 +69,20 @@ class Refresh(MethodView):
         return pair
 
 
+@blp.route("/logout")
+class Logout(MethodView):
+    @auth_required()
+    @blp.response(204)
+    def post(self):
+        """Sign out: this sign-in's access token and refresh tokens stop working at once
+
+        Ends only the sign-in the access token was issued with (the device stays registered
+        and may sign in again; other devices' and other sign-ins' tokens are untouched).
+        Signing out twice answers 401 the second time: the token is gone."""
+        token_service().sign_out(current_principal())
+        db.session.commit()
+
+
 @blp.route("/me")
 class Me(MethodView):
     @auth_required()

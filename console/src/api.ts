@@ -27,6 +27,25 @@ export function signOut(): void {
   sessionStorage.removeItem(SESSION);
 }
 
+/** Sign out on the server too (POST /auth/logout): this sign-in's tokens stop working there,
+ * whatever happens to this tab. An expired access token is refreshed once for it. */
+export async function logOut(): Promise<void> {
+  let session = current();
+  signOut();
+  const quiet = new AbortController().signal; // never aborted by a screen change
+  try {
+    if (!session) return;
+    let response = await send("POST", "/auth/logout", undefined, session.access, quiet);
+    if (response.status === 401) {
+      session = await refresh(session);
+      sessionStorage.removeItem(SESSION); // refresh() kept the new pair: not wanted here
+      if (session) response = await send("POST", "/auth/logout", undefined, session.access, quiet);
+    }
+  } catch {
+    // Offline: the tokens expire by themselves; this tab holds none any more.
+  }
+}
+
 /** This browser's device id for `username` (a device belongs to one user). */
 function deviceId(username: string): string {
   const key = `fv.device.${username}`;
@@ -163,3 +182,4 @@ export async function fetchFile(path: string, accept = "application/zip"): Promi
 export const get = <T>(path: string, query?: Query, signal?: AbortSignal) =>
   call<T>("GET", withQuery(path, query), undefined, signal);
 export const post = <T>(path: string, body: unknown) => call<T>("POST", path, body);
+export const patch = <T>(path: string, body: unknown) => call<T>("PATCH", path, body);

@@ -1,6 +1,6 @@
 // The console: a hash router over the screens, the top bar and the language switch.
 import "./style.css";
-import { current, leaveScreen, signOut, whenExpired, type Me } from "./api";
+import { current, leaveScreen, logOut, whenExpired, type Me } from "./api";
 import { h } from "./dom";
 import { lang, setLang, t, type Key } from "./i18n";
 import { importScreen, importsScreen, usersScreen } from "./screens/admin";
@@ -10,6 +10,7 @@ import { mapScreen } from "./screens/map";
 import { queueScreen } from "./screens/queue";
 import { signInScreen } from "./screens/signin";
 import { targetsScreen } from "./screens/targets";
+import { policiesScreen, teamsScreen } from "./screens/admin";
 
 export type Screen = (main: HTMLElement, me: Me, arg: string) => void | Promise<void>;
 
@@ -23,6 +24,8 @@ const SCREENS: Record<string, { screen: Screen; label?: Key; roles: string[] }> 
   users: { screen: usersScreen, label: "users", roles: ["admin"] },
   imports: { screen: importsScreen, label: "imports", roles: ["admin"] },
   import: { screen: importScreen, roles: ["admin"] },
+  teams: { screen: teamsScreen, label: "teams", roles: ["admin"] },
+  policies: { screen: policiesScreen, label: "policies", roles: ["admin", "legal", "supervisor"] },
 };
 
 const RETURN_TO = "fv.returnTo";
@@ -51,7 +54,7 @@ function bar(me: Me | null, active: string): HTMLElement {
     onclick: () => { setLang(lang() === "zh" ? "en" : "zh"); void render(); },
   }, t("language"));
   const out = me && h("button", {
-    type: "button", onclick: () => { signOut(); location.hash = "#/signin"; },
+    type: "button", onclick: async () => { await logOut(); location.hash = "#/signin"; },
   }, t("signOut"));
   return h("nav", { "aria-label": t("app") },
     h("span", { class: "brand" }, t("app")), ...links,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -22,6 +23,7 @@ class Principal:
     role: Role
     team_id: int | None
     device_id: str | None
+    sign_in: int | None = None  # the refresh token row the access token was issued with
 
 
 def create_team(session: Session, code: str, name: str, timezone: str = "Asia/Shanghai") -> Team:
@@ -31,6 +33,36 @@ def create_team(session: Session, code: str, name: str, timezone: str = "Asia/Sh
     session.add(team)
     session.flush()
     return team
+
+
+def update_team(session: Session, team_id: int, changes: dict) -> Team:
+    """Change a team's code, name or time zone (the caller has locked the row)."""
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound("No such team.")
+    code = changes.get("code")
+    if code is not None and code != team.code and session.scalar(
+        select(Team.id).where(Team.code == code)
+    ) is not None:
+        raise Conflict(f"Team code {code!r} is taken.", fields={"code": ["already exists"]})
+    for key in ("code", "name", "timezone"):
+        if key in changes:
+            setattr(team, key, changes[key])
+    session.flush()
+    return team
+
+
+def reset_password(session: Session, user_id: int) -> tuple[User, str]:
+    """A new generated password for the user (returned once, stored hashed); every token
+    they hold ends."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    password = secrets.token_urlsafe(12)
+    user.password_hash = hash_password(password)
+    end_sessions(session, user)
+    session.flush()
+    return user, password
 
 
 def create_user(

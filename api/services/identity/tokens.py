@@ -2,8 +2,10 @@
 
 Access tokens are signed and short-lived; each use re-checks the user and device rows, so
 revoking either stops its tokens at once. Refresh tokens rotate on every use, one winner per
-token even under concurrent requests; a used one that comes back revokes its family. Keys
-rotate: tokens are signed with the first key and verified with every listed one."""
+token even under concurrent requests; a used one that comes back revokes its family. An access
+token names the refresh token issued with it, so a revoked family (a sign-out, a replay) ends
+its access tokens too. Keys rotate: tokens are signed with the first key and verified with
+every listed one."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import literal, select, update
 from sqlalchemy.orm import Session
 
 from api.models import Device, RefreshToken, Role, User
@@ -158,6 +160,7 @@ class TokenService:
                 Device.revoked_at,
             )
             .join(Device, Device.user_id == User.id)
+            .add_columns(self._session_ended(payload.get("r")))
             .where(User.id == payload["u"], Device.id == payload["d"])
         ).first()
         if (
@@ -165,10 +168,38 @@ class TokenService:
             or not row.is_active
             or row.revoked_at is not None
             or row.token_generation != payload["g"]
+            or row.session_ended is not None
         ):
             raise Unauthorized("Access token has been revoked.", code="token_revoked")
         return Principal(
-            user_id=row.id, role=Role(row.role), team_id=row.team_id, device_id=payload["d"]
+            user_id=row.id,
+            role=Role(row.role),
+            team_id=row.team_id,
+            device_id=payload["d"],
+            sign_in=payload.get("r"),
+        )
+
+    def sign_out(self, principal: Principal) -> None:
+        """End the sign-in the access token belongs to: its refresh token family is revoked,
+        so neither that access token nor any refresh token of it works again. The device's
+        other sign-ins end too only for a token from before sign-ins were tracked (no `r`)."""
+        if principal.sign_in is None:
+            self._revoke_refresh_tokens(device_id=principal.device_id)
+            return
+        family = select(RefreshToken.family_id).where(RefreshToken.id == principal.sign_in)
+        self._revoke_refresh_tokens(family_id=family.scalar_subquery())
+
+    @staticmethod
+    def _session_ended(refresh_id: int | None):
+        """When the sign-in of the access token ended (its refresh token, revoked), as a
+        column of the authentication's one statement; null while it lasts."""
+        if refresh_id is None:
+            return literal(None).label("session_ended")
+        return (
+            select(RefreshToken.revoked_at)
+            .where(RefreshToken.id == refresh_id)
+            .scalar_subquery()
+            .label("session_ended")
         )
 
     def cosign(self, username: str, password: str, device_id: str, *, address: str = "") -> str:
@@ -248,17 +279,21 @@ class TokenService:
         raise BadCredentials()
 
     def _issue(self, user: User, device: Device, *, family_id: str) -> TokenPair:
-        access = self.signer.dumps({"u": user.id, "d": device.id, "g": user.token_generation})
+        """A new pair; the access token names its refresh token's row (`r`), so signing out
+        (the family revoked) ends the access token too."""
         refresh = secrets.token_urlsafe(32)
-        self.session.add(
-            RefreshToken(
-                token_hash=_digest(refresh),
-                user_id=user.id,
-                device_id=device.id,
-                family_id=family_id,
-                generation=user.token_generation,
-                expires_at=utcnow() + timedelta(seconds=self.refresh_ttl_s),
-            )
+        row = RefreshToken(
+            token_hash=_digest(refresh),
+            user_id=user.id,
+            device_id=device.id,
+            family_id=family_id,
+            generation=user.token_generation,
+            expires_at=utcnow() + timedelta(seconds=self.refresh_ttl_s),
+        )
+        self.session.add(row)
+        self.session.flush()
+        access = self.signer.dumps(
+            {"u": user.id, "d": device.id, "g": user.token_generation, "r": row.id}
         )
         return TokenPair(access, refresh, self.access_ttl_s, device.id)
 

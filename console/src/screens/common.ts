@@ -26,7 +26,10 @@ export async function collectors(me: Me): Promise<Collector[]> {
 export function showError(where: HTMLElement, error: unknown): void {
   if (error instanceof ApiError && error.status === 401) return; // back at sign-in already
   if (isAborted(error)) return; // a newer load, or another screen, took over
-  const text = error instanceof ApiError ? error.message : String(error);
+  const named = error instanceof ApiError ? Object.entries(error.fields) : [];
+  const text = error instanceof ApiError
+    ? [error.message, ...named.map(([name, why]) => `${name}: ${why.join(", ")}`)].join(" ")
+    : String(error);
   where.replaceChildren(h("p", { class: "error", role: "alert" }, t("error") + text));
 }
 

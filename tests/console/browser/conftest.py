@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -29,7 +30,11 @@ from api import create_app
 from api.commands.keys import command as keys_command
 from api.config import Config
 from api.extensions import db
-from api.models import Address, Device
+from api.jobs import run as run_job
+from api.jobs.imports import AFTER_CHUNK, ask_for_job
+from api.models import Address, Device, Role, User
+from api.services.identity.accounts import Principal
+from api.services.imports import runs
 from tests.api.test_routes import SHENZHEN, near, tomorrow
 from tests.conftest import ROOT, wipe
 from tests.factories import PASSWORD, World
@@ -67,6 +72,7 @@ class Seeded:
     photo: dict = field(default_factory=dict)  # the filed visit's photo: {case_id, file_id, sha256}
     import_run: dict = field(default_factory=dict)  # {id, errors: [(row, field, contract_no)]}
     env: dict[str, str] = field(default_factory=dict)  # the server's settings and keys, for the CLI
+    admin_seed: dict = field(default_factory=dict)  # seed_admin_screens(): the admin's and feed's
 
 
 def seed(world: World) -> dict:
@@ -121,6 +127,97 @@ def seed(world: World) -> dict:
             (e["row"], e["field"], e["contract_no"]) for e in run.get_json()["errors"]]})
 
 
+# --------------------------------------------------------------- the admin screens and the feed
+# A second team (GZ-1) whose collector's phone is silent and who proposed a phone number (two
+# kinds in the feed, neither in SZ-1's); a policy for a lender no case has, to edit; a cases
+# import left running mid-file (its worker gone after the first chunk), to cancel.
+
+
+def seed_admin_screens(world: World) -> dict:
+    team = world.team("GZ-1")
+    team.timezone = "Asia/Urumqi"
+    carol = world.user("collector", team, username="gz-carol")
+    carol.full_name = "Carol Zhou"
+    case = world.case(team=team, collector=carol, lat=23.13, lon=113.26, days_past_due=45)
+    case.collateral[0].plate = "粤A55555"
+    db.session.commit()
+    phone = world.login(carol)
+    proposed = file_online(world.client, phone, case.id, "proposals", {
+        "id": str(uuid.uuid4()), "case_id": case.id, "kind": "phone",
+        "data": {"phone": "+86 139 1234 5678", "label": "work"}, "note": "From the neighbour"})
+    assert proposed.status_code in (200, 201), proposed.get_data(as_text=True)
+    silent = db.session.get(Device, phone["X-Device-Id"])
+    silent.last_seen_at = datetime.now(UTC) - timedelta(days=4)
+    db.session.commit()
+    admin = world.login(db.session.scalar(select(User).where(User.username == "root-admin")))
+    scanned = world.client.post("/exceptions/scan", headers=admin).get_json()["kinds"]
+    assert scanned["device_silent"]["opened"] == 1 and scanned["proposal_unreviewed"]["opened"] == 1
+    policy = world.client.post("/policies", headers=admin, json={
+        "name": "cn-console-lender", "jurisdiction": "CN", "lender": "console-lender",
+        "description": "Stricter hours for one lender", "rules": {"visit_hours_end": "20:00"}})
+    assert policy.status_code == 201, policy.get_json()
+    return {"team": team.code, "team_label": f"{team.code} · {team.name}",
+            "collector": carol.username, "collector_name": carol.full_name,
+            "collector_id": carol.id, "policy": policy.get_json()["name"],
+            "running_import": running_import(world, admin)}
+
+
+@dataclass
+class RunningImport:
+    """A payments file of five records whose job, in a thread of the seeding app, committed its
+    first chunk of two and waits (holding no transaction) until `release()`: `running`, 2 of 5."""
+
+    id: int
+    gate: threading.Event
+    thread: threading.Thread
+
+    def release(self) -> None:
+        """Let the job go on: to its next chunk, where a cancel asked for meanwhile stops it."""
+        self.gate.set()
+        self.thread.join(timeout=60)
+
+
+def running_import(world: World, admin: dict) -> RunningImport:
+    me = world.client.get("/auth/me", headers=admin).get_json()
+    principal = Principal(user_id=me["id"], role=Role.ADMIN, team_id=None, device_id=None)
+    data = json.dumps({"format": "fieldvisit.payments.v1", "payments": [
+        {"contract_no": f"HT-LATE-{n}", "ref": f"L-{n}", "paid_on": "2026-11-20",
+         "amount_fen": 100, "method": "bank_transfer"} for n in range(5)]}).encode()
+    app, config = world.app, world.app.config["FIELDVISIT"]
+    run = runs.queue_import(db.session, app.extensions["fieldvisit.blobs"], data,
+                            kind="payments", file_format="json", principal=principal,
+                            filename="late-payments.json")
+    job_id = ask_for_job(db.session, run, send=False).id
+    db.session.commit()
+    run_id, chunk_rows = run.id, config.import_chunk_rows
+    gate, reached = threading.Event(), threading.Event()
+
+    def hold(chunk_run_id, done, total):
+        if chunk_run_id == run_id:
+            reached.set()
+            gate.wait(timeout=900)
+
+    def work():
+        with app.app_context():
+            run_job(db.session, job_id)
+            db.session.remove()
+
+    AFTER_CHUNK.append(hold)
+    config.import_chunk_rows = 2
+    thread = threading.Thread(target=work, name="console-seed-import", daemon=True)
+    thread.start()
+    try:
+        assert reached.wait(timeout=60), "the seeded import never finished its first chunk"
+    finally:
+        config.import_chunk_rows = chunk_rows  # the job has read it
+    AFTER_CHUNK.remove(hold)  # the job holds its own reference while it waits
+    db.session.rollback()  # a fresh read of what the job committed
+    db.session.expire_all()
+    shown = world.client.get(f"/imports/{run_id}", headers=admin).get_json()
+    assert (shown["status"], shown["done"], shown["total"]) == ("running", 2, 5), shown
+    return RunningImport(run_id, gate, thread)
+
+
 def file_visit_with_photo(world: World, collector, case) -> dict:
     """Alice files a visit to the case's home address online with a real photo, declared where
     and when it was taken, and uploads it as her phone would."""
@@ -164,6 +261,7 @@ def server(database_url, tmp_path_factory) -> Seeded:
     """`fieldvisit serve` on this engine's database, seeded, shared by the package's tests (they
     leave the seeded cases and route as a later test needs them); every row removed after."""
     tmp = tmp_path_factory.mktemp("console")
+    seeded: dict = {}
     keys = dict(line.split("=", 1) for line in
                 CliRunner().invoke(keys_command, ["new"]).output.split())
     env = server_env(database_url, tmp)
@@ -176,12 +274,16 @@ def server(database_url, tmp_path_factory) -> Seeded:
     instance = Instance("console", tmp, env)
     try:
         with seeder.app_context():
-            seeded = seed(World(seeder, seeder.test_client()))
+            world = World(seeder, seeder.test_client())
+            seeded = seed(world)
+            seeded["admin_seed"] = seed_admin_screens(world)
             db.session.remove()
         instance.wait_until_up()
         yield Seeded(url=instance.url, engine=database_url.split(":", 1)[0].split("+")[0],
                      env=env, **seeded)
     finally:
+        if "admin_seed" in seeded:
+            seeded["admin_seed"]["running_import"].release()
         instance.stop()
         with seeder.app_context():
             wipe()

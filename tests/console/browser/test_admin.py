@@ -1,6 +1,11 @@
-"""Administrators: import runs with their counts and row errors (GET /imports, GET /imports/{id}),
+"""Administrators: import runs with their counts and row errors (GET /imports,
+GET /imports/{id}), a running one's progress bar and its cancel (POST /imports/{id}/cancel);
 the teams and users (GET /admin/teams, GET /admin/users) and a collector's devices, one revoked
-from the console (POST /admin/devices/{id}/revoke) whose tokens then stop working."""
+from the console (POST /admin/devices/{id}/revoke) whose tokens then stop working; a user
+created and edited (POST /admin/users, PATCH /admin/users/{id}) and their password reset, shown
+once (POST /admin/users/{id}/password); a team created and edited (POST /admin/teams,
+PATCH /admin/teams/{id}); a policy version added (POST /policies/{id}/versions), which legal
+staff then read but cannot change."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import uuid
 
 from playwright.sync_api import expect
 
-from tests.console.browser.conftest import call
+from tests.console.browser.conftest import call, token
 from tests.factories import PASSWORD
 
 
@@ -48,12 +53,11 @@ def test_an_administrator_revokes_a_collectors_phone_and_its_tokens_stop_working
     console.sign_in(server.admin)
     page = console.page
     page.get_by_role("link", name="用户").click()
-    page.get_by_label("角色").select_option("collector")
+    page.locator("form.filters").get_by_label("角色").select_option("collector")
     page.get_by_role("button", name="筛选").click()
     users = page.locator("table.user-list tbody tr")
-    expect(users).to_have_count(len(server.collectors))
+    expect(users).to_have_count(len(server.collectors) + 1)  # and GZ-1's collector
     expect(users.filter(has_text="管理员")).to_have_count(0)
-    expect(page.locator("table.team-list")).to_contain_text("SZ-1")
     expect(users.filter(has_text=server.collector).locator("td.team")).to_contain_text("SZ-1 · ")
     page.get_by_role("button", name=f"设备: {server.collector}").click()
     device = page.locator(f'table.device-list tr[data-device-id="{phone}"]')
@@ -67,3 +71,206 @@ def test_an_administrator_revokes_a_collectors_phone_and_its_tokens_stop_working
     console.shot("device-revoked")
     assert call(server, "GET", "/auth/me", token=pair["access_token"])[0] == 401
     assert call(server, "POST", "/auth/refresh", {"refresh_token": pair["refresh_token"]})[0] == 401
+
+
+def test_an_administrator_follows_a_running_import_and_cancels_it(console, server):
+    running = server.admin_seed["running_import"]
+    console.open()
+    console.sign_in(server.admin)
+    page = console.page
+    page.get_by_role("link", name="导入").click()
+    row = page.locator(f'table.import-list tr[data-run-id="{running.id}"]')
+    expect(row.locator("td.state")).to_contain_text("进行中")
+    expect(row.locator("progress")).to_have_attribute("value", "40")
+    row.get_by_role("link", name=f"#{running.id}").click()
+    state = page.locator("#import-state")
+    expect(state.get_by_role("progressbar", name=f"导入进度 #{running.id}")).to_have_attribute(
+        "value", "40")
+    expect(state).to_contain_text("已处理 2 / 5（40%）")
+    console.shot("import-running")
+
+    cancel = page.get_by_role("button", name="取消导入")
+    cancel.focus()
+    page.keyboard.press("Enter")
+    expect(state).to_contain_text("已请求取消")
+    expect(cancel).to_have_count(0)
+    console.shot("import-cancel-requested")
+    admin = token(server, server.admin)
+    status, run = call(server, "GET", f"/imports/{running.id}", token=admin)
+    assert status == 200 and run["cancel_requested"] and run["status"] == "running", run
+
+    running.release()  # the job commits the chunk it is in, then stops
+    expect(state).to_contain_text("已取消", timeout=15_000)
+    expect(state.get_by_role("progressbar")).to_have_count(0)
+    console.shot("import-cancelled")
+    status, run = call(server, "GET", f"/imports/{running.id}", token=admin)
+    assert (run["status"], run["done"], run["total"]) == ("cancelled", 4, 5), run
+
+
+def test_an_administrator_creates_a_user_resets_their_password_and_deactivates_them(
+        console, server):
+    seed = server.admin_seed
+    username = f"gz-dave-{server.engine}"
+    console.open()
+    console.sign_in(server.admin)
+    page = console.page
+    page.get_by_role("link", name="用户").click()
+    new = page.locator("section.user-new")
+    new.get_by_label("用户名").fill(username)
+    new.get_by_label("姓名").fill("Dave Chen")
+    new.get_by_label("角色").select_option("collector")
+    new.get_by_label("团队").select_option(label=seed["team_label"])
+    new.get_by_label("初始密码").fill("first password 1")
+    new.get_by_role("button", name="创建用户").click()
+    expect(page.locator("#user-created")).to_have_text("用户已创建。")
+    row = page.locator("table.user-list tbody tr", has_text=username)
+    expect(row.locator("td.team")).to_contain_text(f"{seed['team']} · ")
+    expect(row.locator("td.state")).to_have_text("有效")
+    before = login(server, username, "first password 1")
+    assert before[0] == 200, before
+
+    row.get_by_role("button", name=f"修改: {username}").click()
+    edit = page.locator("section.user-edit")
+    expect(edit.get_by_label("姓名")).to_be_focused()
+    edit.get_by_role("button", name="重置密码").click()
+    shown = edit.locator("code.password")
+    expect(shown).to_be_visible()
+    password = shown.inner_text()
+    console.shot("password-reset")
+    assert call(server, "GET", "/auth/me", token=before[1]["access_token"])[0] == 401
+    assert login(server, username, "first password 1")[0] == 401
+    after = login(server, username, password)
+    assert after[0] == 200, after
+
+    edit.get_by_label("姓名").fill("Dave Chen (supervisor)")
+    edit.get_by_label("角色").select_option("supervisor")
+    edit.get_by_label("账户有效").uncheck()
+    edit.get_by_role("button", name="保存").click()
+    expect(page.locator("#user-outcome")).to_have_text("已保存。")
+    expect(row.locator("td.state")).to_have_text("已停用")
+    expect(row).to_contain_text("主管")
+    expect(row).to_contain_text("Dave Chen (supervisor)")
+    console.shot("user-edited")
+    assert call(server, "GET", "/auth/me", token=after[1]["access_token"])[0] == 401
+    status, refused = login(server, username, password)
+    assert status == 401 and refused["error"]["code"] == "account_disabled", refused
+
+
+def test_an_administrator_creates_and_edits_a_team(console, server):
+    code = f"HZ-{server.engine}"
+    console.open()
+    console.sign_in(server.admin)
+    page = console.page
+    page.get_by_role("link", name="团队").click()
+    expect(page.locator("table.team-list")).to_contain_text("SZ-1")
+    new = page.locator("form", has=page.get_by_role("heading", name="新建团队"))
+    new.get_by_label("代码").fill(code)
+    new.get_by_label("团队名称").fill("Hangzhou")
+    new.get_by_role("button", name="创建团队").click()
+    expect(page.locator("#team-created")).to_have_text("团队已创建。")
+    row = page.locator("table.team-list tbody tr", has_text=code)
+    expect(row.locator("td.zone")).to_have_text("Asia/Shanghai")
+
+    row.get_by_role("button", name=f"修改: {code}").click()
+    edit = page.locator("section.team-edit")
+    expect(edit.get_by_label("团队名称")).to_be_focused()
+    console.expect(422, "/admin/teams/")
+    edit.get_by_label("时区").fill("Mars/Olympus")
+    edit.get_by_role("button", name="保存").click()
+    expect(page.locator("#team-outcome")).to_contain_text("timezone")
+    edit.get_by_label("团队名称").fill("Hangzhou West")
+    edit.get_by_label("时区").fill("Asia/Urumqi")
+    edit.get_by_role("button", name="保存").click()
+    expect(page.locator("#team-outcome")).to_have_text("已保存。")
+    expect(row.locator("td.zone")).to_have_text("Asia/Urumqi")
+    expect(row).to_contain_text("Hangzhou West")
+    console.shot("team-edited")
+    status, teams = call(server, "GET", "/admin/teams?page_size=200",
+                         token=token(server, server.admin))
+    assert status == 200, teams
+    [team] = [t for t in teams["items"] if t["code"] == code]
+    assert (team["name"], team["timezone"]) == ("Hangzhou West", "Asia/Urumqi")
+
+
+def test_an_administrator_adds_a_policy_version(console, server):
+    name = server.admin_seed["policy"]
+    console.open()
+    console.sign_in(server.admin)
+    page = console.page
+    page.get_by_role("link", name="合规政策").click()
+    row = page.locator(f'table.policy-list tr[data-policy="{name}"]')
+    expect(row).to_contain_text("console-lender")
+    expect(row.locator("td.num")).to_have_text("1")
+    row.get_by_role("button", name=f"修改: {name}").click()
+    form = page.locator("form.rules")
+    expect(form.get_by_label("外访结束时间")).to_have_value("20:00")
+    console.shot("policy")
+    form.get_by_role("button", name="保存新版本").click()
+    expect(page.locator("#policy-outcome")).to_have_text("没有修改任何设置。")
+
+    form.get_by_label("外访结束时间").fill("19:00")
+    form.get_by_label("每日联系上限").fill("")
+    form.get_by_label("外访员须持有授权").uncheck()
+    form.get_by_label("版本说明").fill("Lender asked for earlier evenings")
+    form.get_by_role("button", name="保存新版本").click()
+    expect(page.locator("#policy-outcome")).to_contain_text("第 2 版已保存")
+    expect(page.locator("table.policy-versions tbody tr")).to_have_count(2)
+    expect(row.locator("td.num")).to_have_text("2")
+    console.shot("policy-version-saved")
+    status, policies = call(server, "GET", "/policies?lender=console-lender",
+                            token=token(server, server.admin))
+    assert status == 200, policies
+    [policy] = policies["items"]
+    rules = policy["current"]["rules"]
+    assert policy["current"]["version"] == 2
+    assert policy["current"]["note"] == "Lender asked for earlier evenings"
+    assert (rules["visit_hours_end"], rules["daily_attempt_cap"]) == ("19:00", None)
+    assert rules["collector_authorisation_required"] is False
+    assert rules["visit_hours_start"] == policy["versions"][0]["rules"]["visit_hours_start"]
+
+
+def login(server, username: str, password: str) -> tuple[int, dict]:
+    return call(server, "POST", "/auth/login", {
+        "username": username, "password": password,
+        "device": {"id": str(uuid.uuid4()), "label": "test", "platform": "test"}})
+
+
+def test_an_administrator_creates_a_policy_for_a_lender(console, server):
+    console.open()
+    console.sign_in(server.admin)
+    page = console.page
+    page.get_by_role("link", name="合规政策").click()
+    new = page.locator("form", has=page.get_by_role("heading", name="新建政策"))
+    console.expect(409, "/policies")
+    new.get_by_label("名称").fill("cn-console-again")
+    new.get_by_label("司法辖区").select_option("CN")
+    new.get_by_label("贷款方").fill("console-lender")  # it has one in CN already
+    new.get_by_role("button", name="创建政策").click()
+    expect(page.locator("#policy-created")).to_contain_text("lender")
+    new.get_by_label("贷款方").fill("console-lender-2")
+    new.get_by_label("说明").fill("A second lender's rules")
+    new.get_by_role("button", name="创建政策").click()
+    expect(page.locator("#policy-created")).to_contain_text("政策已创建")
+    expect(page.locator("table.policy-list tr[data-policy='cn-console-again']")).to_contain_text(
+        "console-lender-2")
+    expect(page.locator("#policy-title")).to_contain_text(
+        "cn-console-again · CN · console-lender-2")
+    expect(page.locator("form.rules").get_by_label("外访结束时间")).to_have_value("22:00")  # preset
+    expect(page.locator("table.policy-versions tbody tr")).to_have_count(1)
+    console.shot("policy-created")
+
+
+def test_legal_staff_read_the_policies_without_changing_them(console, server):
+    name = server.admin_seed["policy"]
+    console.open()
+    console.sign_in(server.legal)
+    page = console.page
+    page.get_by_role("link", name="合规政策").click()
+    page.locator(f'table.policy-list tr[data-policy="{name}"]').get_by_role(
+        "button", name=f"显示: {name}").click()
+    rules = page.locator("table.policy-rules")
+    expect(rules.locator("tr", has_text="外访结束时间")).to_contain_text("19:00")  # version 2
+    expect(rules.locator("tr", has_text="每日联系上限")).to_contain_text("不限")
+    expect(page.locator("form.rules")).to_have_count(0)
+    expect(page.locator("table.policy-versions tbody tr")).to_have_count(2)
+    console.shot("policy-read")

@@ -1,5 +1,7 @@
 """The exceptions feed: a supervisor finds the silent phone among the open items and resolves
-it with a note (POST /exceptions/{id}/resolve); a resolution without a note is not sent."""
+it with a note (POST /exceptions/{id}/resolve); a resolution without a note is not sent. An
+administrator filters the feed by kind, collector and state (GET /exceptions?kind&state&
+collector_id) and reads what to do in Chinese or English, from the item's action code and facts."""
 
 from __future__ import annotations
 
@@ -33,3 +35,54 @@ def test_a_supervisor_resolves_an_exception(console, server):
     [done] = resolved["items"]
     assert done["resolution_note"] == "Bob's phone was in for repair; he syncs tonight."
     assert done["resolved_by_name"] is not None
+
+
+def test_an_administrator_filters_the_feed_and_reads_the_actions_in_either_language(
+        console, server):
+    seed = server.admin_seed
+    console.open()
+    console.sign_in(server.admin)
+    page = console.page
+    page.get_by_role("link", name="异常事项").click()
+    items = page.locator("article.exception")
+    expect(items.filter(has_text=seed["collector_name"])).to_have_count(2)
+
+    page.get_by_label("类型", exact=True).select_option("proposal_unreviewed")
+    page.get_by_role("button", name="筛选").click()
+    expect(items).to_have_count(1)
+    proposal = items.first
+    expect(proposal).to_have_attribute("data-action", "review_proposal")
+    expect(proposal.get_by_role("heading")).to_have_text("审核现场提交的电话：接受或拒绝。")
+    expect(proposal).to_contain_text("现场信息待审核")
+
+    page.get_by_label("类型", exact=True).select_option("")
+    page.get_by_label("外访员", exact=True).select_option(label=seed["collector_name"])
+    page.get_by_role("button", name="筛选").click()
+    expect(items).to_have_count(2)
+    silent = page.locator('article[data-kind="device_silent"]')
+    expect(silent.get_by_role("heading")).to_contain_text(
+        "在手机「test phone」（android-14）上打开应用并同步")
+    console.shot("exceptions-filtered")
+
+    page.get_by_role("button", name="切换语言").click()
+    expect(page.get_by_role("heading", name="Exceptions")).to_be_visible()
+    expect(page.locator('article[data-kind="device_silent"]').get_by_role("heading")).to_contain_text(
+        'Open the app on the phone "test phone" (android-14) and sync')
+    expect(page.locator('article[data-kind="proposal_unreviewed"]').get_by_role("heading")).to_have_text(
+        "Accept or reject the proposed phone.")
+    console.shot("exceptions-english")
+
+    # Resolved only, of any collector: the silent phone the supervisor resolved before, with no
+    # buttons left.
+    page.get_by_label("Collector", exact=True).select_option("")
+    page.get_by_label("Open", exact=True).uncheck()
+    page.get_by_label("Acknowledged", exact=True).uncheck()
+    page.get_by_label("Resolved", exact=True).check()
+    page.get_by_label("Kind", exact=True).select_option("device_silent")
+    page.get_by_role("button", name="Filter").click()
+    resolved = page.locator("article.exception")
+    expect(resolved).to_have_count(1)
+    expect(resolved).to_contain_text("Bob Li")
+    expect(resolved.locator(".state")).to_have_text("Resolved")
+    expect(resolved.get_by_role("button")).to_have_count(0)
+    console.shot("exceptions-resolved")
