@@ -203,6 +203,13 @@ const zh = {
   teamRecoveredTarget: "团队回款目标（元）",
   teamVisitsTarget: "团队外访目标（次）",
   derivedTarget: "未设团队目标：为外访员目标之和",
+  proposalStatus_pending: "待审核", proposalStatus_accepted: "已接受", proposalStatus_rejected: "已驳回",
+  reviewedBy: "审核",
+  phoneLabel_mobile: "手机", phoneLabel_home: "住宅电话", phoneLabel_work: "单位电话",
+  ofContact: "联系人的",
+  relation: "关系",
+  addressKind_household_registration: "户籍地址", addressKind_home: "住址", addressKind_work: "单位地址",
+  addressKind_worksite: "工作场所", addressKind_other: "其他地址",
 };
 
 type Labels = typeof zh;
@@ -411,6 +418,13 @@ const en: Labels = {
   teamRecoveredTarget: "Team recovery target (yuan)",
   teamVisitsTarget: "Team visit target",
   derivedTarget: "No team target: the sum of the collectors'",
+  proposalStatus_pending: "Awaiting review", proposalStatus_accepted: "Accepted", proposalStatus_rejected: "Rejected",
+  reviewedBy: "Reviewed",
+  phoneLabel_mobile: "mobile", phoneLabel_home: "home phone", phoneLabel_work: "work phone",
+  ofContact: "a contact's",
+  relation: "Relation",
+  addressKind_household_registration: "household registration", addressKind_home: "home", addressKind_work: "work",
+  addressKind_worksite: "worksite", addressKind_other: "other",
 };
 
 export type Lang = "zh" | "en";
@@ -460,7 +474,7 @@ export function whenBoth(iso: string, zone: string): string {
 
 /** A label chosen by a value from the API with a prefix of the screens' own (`flag_…`), or
  * the value itself. */
-export function tx(prefix: "flag" | "proposal" | "period", value: string): string {
+export function tx(prefix: "flag" | "proposal" | "proposalStatus" | "period" | "phoneLabel" | "addressKind", value: string): string {
   const key = `${prefix}_${value}` as Key;
   return key in zh ? t(key) : value;
 }

@@ -10,6 +10,7 @@ import { mapScreen } from "./screens/map";
 import { queueScreen } from "./screens/queue";
 import { signInScreen } from "./screens/signin";
 import { targetsScreen } from "./screens/targets";
+import { proposalsScreen } from "./screens/proposals";
 
 export type Screen = (main: HTMLElement, me: Me, arg: string) => void | Promise<void>;
 
@@ -23,6 +24,7 @@ const SCREENS: Record<string, { screen: Screen; label?: Key; roles: string[] }> 
   users: { screen: usersScreen, label: "users", roles: ["admin"] },
   imports: { screen: importsScreen, label: "imports", roles: ["admin"] },
   import: { screen: importScreen, roles: ["admin"] },
+  proposals: { screen: proposalsScreen, label: "proposals", roles: ["supervisor", "admin"] },
 };
 
 const RETURN_TO = "fv.returnTo";
