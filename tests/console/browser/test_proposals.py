@@ -42,7 +42,11 @@ def test_a_supervisor_accepts_one_proposal_and_rejects_another(console, server):
     expect(page.locator("#proposal-outcome")).to_have_text("已接受，已加入案件。")
     expect(cards).to_have_count(1)
     called.get_by_label("审核说明").fill("The number belongs to a neighbour")
-    called.get_by_role("button", name="驳回").click()
+    page.keyboard.press("Tab")  # by keyboard: the note, then accept, then reject
+    expect(called.get_by_role("button", name="接受")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(called.get_by_role("button", name="驳回")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.locator("#proposal-outcome")).to_have_text("已驳回。")
     expect(page.get_by_text("没有待审核的现场信息。")).to_be_visible()
     assert len(reviews) == 2 and all(tag and tag.startswith('W/"proposal-') for tag in reviews)
