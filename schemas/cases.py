@@ -45,6 +45,17 @@ class CaseQuerySchema(PageArgsSchema):
     )
     near_lon = ma.fields.Float(validate=ma.validate.Range(min=-180, max=180))
     radius_m = ma.fields.Float(validate=ma.validate.Range(min=1, max=200_000))
+    with_ = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(["location"])),
+        data_key="with",
+        load_default=list,
+        metadata={
+            "description": "extras on each item: `location`, the address a route plan visits "
+            "by default (the debtor's home, else their first address with coordinates) with "
+            "its WGS84 lat/lon, for a map; the audit row notes it",
+            "example": ["location"],
+        },
+    )
     sort = ma.fields.String(
         load_default="-days_past_due",
         validate=ma.validate.OneOf(
@@ -94,7 +105,19 @@ class CaseSummarySchema(Schema):
     distance_m = ma.fields.Float(allow_none=True)
 
 
+class CaseLocationSchema(Schema):
+    address_id = ma.fields.Integer()
+    kind = ma.fields.String(metadata={"example": "home"})
+    lat = ma.fields.Float(metadata={"description": "WGS84"})
+    lon = ma.fields.Float()
+
+
 class CaseListItemSchema(CaseSummarySchema):
+    location = ma.fields.Nested(
+        CaseLocationSchema,
+        allow_none=True,
+        metadata={"description": "with `with=location` only; null: no address has coordinates"},
+    )
     matched_on = ma.fields.List(
         ma.fields.String(),
         metadata={

@@ -54,6 +54,7 @@ class Cases(MethodView):
             unassigned=args.get("unassigned"),
             near=near,
             q=args.get("q"),
+            with_location="location" in args["with_"],
             sort=args["sort"],
             page=args["page"],
             page_size=args["page_size"],

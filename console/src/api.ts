@@ -88,8 +88,8 @@ export function isAborted(error: unknown): boolean {
 }
 
 async function send(method: string, path: string, body?: unknown, token?: string,
-                    signal: AbortSignal = screen.signal): Promise<Response> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+                    signal: AbortSignal = screen.signal, extra: Record<string, string> = {}): Promise<Response> {
+  const headers: Record<string, string> = { Accept: "application/json", ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   return fetch(path, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -145,7 +145,7 @@ export function withQuery(path: string, query: Query = {}): string {
 
 /** A response from the API as the signed-in user (one refresh on a 401), or an ApiError. */
 async function authed(method: string, path: string, body?: unknown, accept?: string,
-                      signal: AbortSignal = screen.signal): Promise<Response> {
+                      signal: AbortSignal = screen.signal, extra: Record<string, string> = {}): Promise<Response> {
   let session = current();
   if (!session) {
     onExpired();
@@ -153,7 +153,7 @@ async function authed(method: string, path: string, body?: unknown, accept?: str
   }
   const go = (access: string) => accept
     ? fetch(path, { method, signal, headers: { Accept: accept, Authorization: `Bearer ${access}` } })
-    : send(method, path, body, access, signal);
+    : send(method, path, body, access, signal, extra);
   let response = await go(session.access);
   if (response.status === 401) {
     session = await refresh(session);
@@ -183,3 +183,15 @@ export const get = <T>(path: string, query?: Query, signal?: AbortSignal) =>
   call<T>("GET", withQuery(path, query), undefined, signal);
 export const post = <T>(path: string, body: unknown) => call<T>("POST", path, body);
 export const patch = <T>(path: string, body: unknown) => call<T>("PATCH", path, body);
+
+/** JSON and its `ETag` (for `If-Match` on a later change). */
+export async function getTagged<T>(path: string): Promise<{ body: T; etag: string | null }> {
+  const response = await authed("GET", path);
+  return { body: (await response.json()) as T, etag: response.headers.get("ETag") };
+}
+
+/** A change sent with `If-Match: etag` (412 when someone changed the record since). */
+export async function postIfMatch<T>(path: string, body: unknown, etag: string | null): Promise<T> {
+  const response = await authed("POST", path, body, undefined, undefined, etag ? { "If-Match": etag } : {});
+  return (await response.json()) as T;
+}

@@ -11,6 +11,7 @@ import { queueScreen } from "./screens/queue";
 import { signInScreen } from "./screens/signin";
 import { targetsScreen } from "./screens/targets";
 import { policiesScreen, teamsScreen } from "./screens/admin";
+import { proposalsScreen } from "./screens/proposals";
 
 export type Screen = (main: HTMLElement, me: Me, arg: string) => void | Promise<void>;
 
@@ -26,6 +27,7 @@ const SCREENS: Record<string, { screen: Screen; label?: Key; roles: string[] }> 
   import: { screen: importScreen, roles: ["admin"] },
   teams: { screen: teamsScreen, label: "teams", roles: ["admin"] },
   policies: { screen: policiesScreen, label: "policies", roles: ["admin", "legal", "supervisor"] },
+  proposals: { screen: proposalsScreen, label: "proposals", roles: ["supervisor", "admin"] },
 };
 
 const RETURN_TO = "fv.returnTo";

@@ -17,6 +17,7 @@ from api.services.identity import audit
 from api.services.identity.access import get_visible_case, sees_full_personal_data, visible_cases
 from api.services.identity.accounts import Principal
 from api.services.identity.pii import PiiCipher
+from api.services.supervision.stops import default_visit_address
 
 SORTS = {
     "days_past_due": Case.days_past_due,
@@ -39,6 +40,7 @@ class CaseFilters:
     unassigned: bool | None = None
     near: tuple[float, float, float] | None = None  # lat, lon (WGS84), radius in metres
     q: str | None = None  # see api.services.casefile.search
+    with_location: bool = False  # each item's `location`: where a visit would go
     sort: str = "-days_past_due"
     page: int = 1
     page_size: int = 50
@@ -88,17 +90,31 @@ def list_cases(
         distances: dict[int, float] = {}
     else:
         ids, total, distances = _page_near(session, stmt, f, key, descending)
-    cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(ids)))}
+    load = (selectinload(Case.debtor).selectinload(Debtor.addresses),) if f.with_location else ()
+    cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(ids)).options(*load))}
     items = [_summary(cases[i], distances.get(i)) for i in ids]
+    shown = {"with": ["location"]} if f.with_location else {}
+    if f.with_location:
+        for item in items:
+            item["location"] = _location(cases[item["id"]])
     if search is not None:
         matched = case_search.matched_kinds(session, search, list(ids))
         for item in items:
             item["matched_on"] = matched.get(item["id"], [])
         audit.record(session, principal, "case.list",
-                     detail={"case_ids": list(ids), "search": search.audit_detail()})
+                     detail={"case_ids": list(ids), "search": search.audit_detail(), **shown})
     elif items:
-        audit.record(session, principal, "case.list", detail={"case_ids": list(ids)})
+        audit.record(session, principal, "case.list", detail={"case_ids": list(ids), **shown})
     return items, total
+
+
+def _location(case: Case) -> dict | None:
+    """The address a route plan visits by default (`stops.default_visit_address`), if any."""
+    address = default_visit_address(case.debtor.addresses)
+    if address is None:
+        return None
+    return {"address_id": address.id, "kind": address.kind, "lat": address.lat,
+            "lon": address.lon}
 
 
 def _page_near(session: Session, stmt, f: CaseFilters, key: str, descending: bool):

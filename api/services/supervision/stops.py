@@ -91,17 +91,23 @@ def choose_address(case: Case, address_id: int | None, field: str, case_field: s
                 fields={f"{field}.address_id": ["has no coordinates"]},
             )
         return chosen
-    located = [a for a in addresses if a.lat is not None and a.lon is not None]
-    own = [a for a in located if a.contact_id is None]
-    home = [a for a in own if a.kind is AddressKind.HOME]
-    for candidates in (home, own, located):
-        if candidates:
-            return candidates[0]
+    chosen = default_visit_address(addresses)
+    if chosen is not None:
+        return chosen
     raise InvalidInput(
         f"Case {case.id} ({case.contract_no}) has no address with coordinates: give it "
         "coordinates (or geocode it) before planning a visit.",
         fields={case_field: [f"case {case.id} has no address with coordinates"]},
     )
+
+
+def default_visit_address(addresses: Sequence[Address]) -> Address | None:
+    """Where a visit goes unless told otherwise: the debtor's own home, else the first of the
+    debtor's own addresses with coordinates, else any address with them (None: none has)."""
+    located = [a for a in addresses if a.lat is not None and a.lon is not None]
+    own = [a for a in located if a.contact_id is None]
+    home = [a for a in own if a.kind is AddressKind.HOME]
+    return next((c[0] for c in (home, own, located) if c), None)
 
 
 def stop_window(

@@ -43,6 +43,7 @@ from tests.field.filing_records import file_online
 from tests.field.test_field_work import report
 from tests.ops.test_serve import Instance, server_env
 
+DONGGUAN = (23.0207, 113.7518)
 SCREENSHOTS = ROOT / "var" / "screenshots"
 # The console's own files, and the public API: every path of openapi.yaml, `{x}` any segment
 # (a blob's `{key}` is a path of several).
@@ -73,6 +74,7 @@ class Seeded:
     import_run: dict = field(default_factory=dict)  # {id, errors: [(row, field, contract_no)]}
     env: dict[str, str] = field(default_factory=dict)  # the server's settings and keys, for the CLI
     admin_seed: dict = field(default_factory=dict)  # seed_admin_screens(): the admin's and feed's
+    day_team: dict = field(default_factory=dict)  # team SZ-2: see seed_supervisors_day
 
 
 def seed(world: World) -> dict:
@@ -115,16 +117,73 @@ def seed(world: World) -> dict:
             {"contract_no": f"HT-NOPE-{n}", "ref": f"P-{n}", "paid_on": "2026-11-20",
              "amount_fen": 100, "method": "bank_transfer"} for n in (1, 2)]}))
     assert run.status_code == 201, run.get_data(as_text=True)
+    day_team = seed_supervisors_day(world)
     return dict(
         supervisor=supervisor.username, supervisor_id=supervisor.id, collector=bob.username,
         legal=legal.username, admin=admin.username,
-        collectors={alice.full_name: alice.id, bob.full_name: bob.id},
+        collectors={alice.full_name: alice.id, bob.full_name: bob.id, **day_team["collectors"]},
         cases=[{"id": c.id, "contract_no": c.contract_no, "plate": c.collateral[0].plate}
                for c in cases],
         route_day=day, route_collector=alice.full_name,
         route_stops=[s["contract_no"] for s in sorted(plan["stops"], key=lambda s: s["sequence"])],
         photo=photo, import_run={"id": run.get_json()["id"], "errors": [
-            (e["row"], e["field"], e["contract_no"]) for e in run.get_json()["errors"]]})
+            (e["row"], e["field"], e["contract_no"]) for e in run.get_json()["errors"]]},
+        day_team=day_team)
+
+
+# --- the supervisor's day: team SZ-2 (the map's several collectors, proposals, progress) ------
+
+
+def seed_supervisors_day(world: World) -> dict:
+    """Team SZ-2, apart from SZ-1 so the queue's counts stay as they are: a supervisor, two
+    collectors each with a base, eight cases near Dongguan (three held by Carol, two by Dan,
+    three unassigned), a visit Carol filed on 2026-11-20 about 1.1 km from the home address
+    (flagged far_from_address), and two field proposals of hers awaiting review on her second
+    case (a work address, a work phone). Its collectors are added to `Seeded.collectors`."""
+    team = world.team("SZ-2")
+    chief = world.user("supervisor", team, username="sz-chief")
+    carol = world.user("collector", team, username="sz-carol")
+    dan = world.user("collector", team, username="sz-dan")
+    carol.full_name, dan.full_name = "Carol Zhao", "Dan Chen"
+    carol.base_lat, carol.base_lon = near(DONGGUAN, 0, -2)
+    dan.base_lat, dan.base_lon = near(DONGGUAN, 0, 6)
+    holders = [carol] * 3 + [dan] * 2 + [None] * 3
+    cases = []
+    for n, holder in enumerate(holders):
+        lat, lon = near(DONGGUAN, 1 + n % 3, n - 2)
+        case = world.case(team=team, collector=holder, lat=lat, lon=lon, days_past_due=35 + 5 * n)
+        case.collateral[0].plate = f"粤S{56780 + n}"
+        cases.append(case)
+    db.session.commit()
+    phone = world.login(carol)
+    visited = cases[0]
+    home = db.session.scalar(
+        select(Address).where(Address.debtor_id == visited.debtor_id, Address.lender_ref == "A1"))
+    filed = file_online(world.client, phone, visited.id, "visits",
+                        report(visited.id, home.id, fix=(home.lat + 0.01, home.lon)))
+    assert filed.status_code in (200, 201), filed.get_data(as_text=True)
+    assert "far_from_address" in filed.get_json()["flags"], filed.get_json()
+    proposed = {
+        "address": {"kind": "work", "text": "东莞市南城区鸿福路 88 号 12 楼",
+                    "lat": home.lat + 0.02, "lon": home.lon},
+        "phone": {"phone": "13922223333", "label": "work"},
+    }
+    proposals = {}
+    for kind, data in proposed.items():
+        body = {"id": str(uuid.uuid4()), "kind": kind, "data": data,
+                "note": f"learnt at the door ({kind})"}
+        sent = file_online(world.client, phone, cases[1].id, "proposals", body)
+        assert sent.status_code in (200, 201), sent.get_data(as_text=True)
+        proposals[kind] = {"id": body["id"], **data}
+    return dict(
+        supervisor=chief.username, team_id=team.id,
+        collectors={carol.full_name: carol.id, dan.full_name: dan.id},
+        cases=[{"id": c.id, "contract_no": c.contract_no, "collector_id": h.id if h else None}
+               for c, h in zip(cases, holders, strict=True)],
+        visit={"day": "2026-11-20", "case_id": visited.id, "contract_no": visited.contract_no,
+               "flags": filed.get_json()["flags"]},
+        proposal_case={"id": cases[1].id, "contract_no": cases[1].contract_no},
+        proposals=proposals)
 
 
 # --------------------------------------------------------------- the admin screens and the feed
