@@ -1,9 +1,12 @@
-"""The case importer (upsert): checks, chunks, the plain-row shortcut and the ORM merge.
+"""The case importer (upsert): checks, chunks, the plain-row shortcut, new cases set-based and
+the ORM merge.
 
 A case record the database already holds as the file gives it is recognised first on plain
 rows (no ORM objects: see `imports.snapshot`): counted unchanged, or, when only the case's own
-columns move (the figures do, day by day), updated without loading what hangs off the case. Only
-the other records are loaded as ORM objects and merged. The cases whose payments changed have
+columns move (the figures do, day by day), updated without loading what hangs off the case. A
+record of a new case whose debtor is new too is inserted as plain rows in bulk, its device
+document built from them (`imports.new_cases`). Only the other records are loaded as ORM
+objects and merged. The cases whose payments changed have
 their repayment promises judged again (`api.services.fieldwork.promise_status`) in the same
 SAVEPOINT.
 """
@@ -66,6 +69,7 @@ ASSIGN_REASON = "lender import"
 NUMBERED = (Debtor, Contact, Address, Case, Assignment)  # see `CaseImporter._number_new_rows`
 # What `CaseImporter._glance` checks of a record it may skip unread (its holder and key).
 GLANCED = ("contract_no", "team_code", "collector_username", "status", "lender", "jurisdiction")
+HOLDER_TERMS = GLANCED[1:]  # what `CaseImporter._holder` judges
 # Tests set this: every record the plain-row check spares the ORM merge is merged as well, and
 # the merge must find nothing left to do (see `CaseImporter._judge`).
 VERIFY_UNCHANGED = False
@@ -108,6 +112,7 @@ class CaseImporter:
             .where(User.role == Role.COLLECTOR))}
         self.policies = PolicyBook(session, utcnow())  # each case's, for its dispatch rules
         self.held: dict[int, tuple] = {}  # collector id -> (user, authorisations)
+        self.holders: dict[tuple, tuple] = {}  # HOLDER_TERMS -> (holder, problems)
         self.first_row: dict[str, int] = {}  # contract_no -> row that carried it first
         self.id_holder: dict[str, tuple[str, int]] = {}  # ID digest -> (debtor ref, row)
         self.seen: dict[tuple, tuple[int, tuple]] = {}  # shared debtor data -> (row, values)
@@ -235,7 +240,17 @@ class CaseImporter:
             self._check_consistent(row_no, data, digest, [])
 
     def _holder(self, data: dict, problems: list) -> tuple | None:
-        """(team id, collector id, collector named) the file asks for, or None to leave it."""
+        """(team id, collector id, collector named) the file asks for, or None to leave it;
+        judged once for each team, collector, status, lender and jurisdiction of the run."""
+        key = tuple(data[name] for name in HOLDER_TERMS)
+        if key not in self.holders:
+            found: list = []
+            self.holders[key] = (self._judge_holder(data, found), found)
+        holder, found = self.holders[key]
+        problems.extend(found)
+        return holder
+
+    def _judge_holder(self, data: dict, problems: list) -> tuple | None:
         team_code, username = data["team_code"], data["collector_username"]
         if team_code is None and username is None:
             return None

@@ -38,7 +38,7 @@ from api.services.imports.records import CaseRow, case_values
 
 def insert_case_parts(session: Session, cases: list[tuple[int, dict]]) -> dict[type, dict]:
     """Insert the schedules, payments and vehicles of new cases ((case id, record data)), a
-    table at a time; answers their rows by model and case id (vehicles with their ids)."""
+    table at a time; answers the instalments and vehicles (with their ids) by case id."""
     rows: dict[type, list] = {Instalment: [], Payment: [], Collateral: []}
     for case_id, data in cases:
         for model, part in case_part_rows(case_id, data).items():
@@ -47,10 +47,9 @@ def insert_case_parts(session: Session, cases: list[tuple[int, dict]]) -> dict[t
     for model in (Instalment, Payment):
         if rows[model]:
             bulk_insert(session, model.__table__, rows[model])
-    by_case: dict[type, dict] = {}
-    for model, part in rows.items():
-        grouped = by_case[model] = {}
-        for row in part:
+    by_case: dict[type, dict] = {Instalment: {}, Collateral: {}}
+    for model, grouped in by_case.items():
+        for row in rows[model]:
             grouped.setdefault(row["case_id"], []).append(SimpleNamespace(**row))
     return by_case
 
