@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -52,8 +52,10 @@ def next_ids(session: Session, table: Table, n: int) -> list[int]:
 
 def insert_numbered(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """`bulk_insert` rows that get their ids from the database, and set each row's `id`:
-    PostgreSQL takes a block from the sequence first (then COPY); SQLite answers them in
-    order from a batched INSERT ... RETURNING."""
+    PostgreSQL takes a block from the sequence first (then COPY). SQLite numbers them in order
+    as one executemany inserts them, so they are then the table's last rows: the transaction
+    holds SQLite's only write lock, nobody else inserts meanwhile (an INSERT ... RETURNING in
+    parameter order would cost a statement per row)."""
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
@@ -61,7 +63,9 @@ def insert_numbered(session: Session, table: Table, rows: list[dict[str, Any]]) 
             row["id"] = new_id
         bulk_insert(session, table, rows)
         return
-    ids = session.connection().execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars()
-    for row, new_id in zip(rows, ids, strict=True):
+    connection = session.connection()
+    connection.execute(insert(table), rows)
+    ids = connection.scalars(
+        select(table.c.id).order_by(table.c.id.desc()).limit(len(rows))).all()
+    for row, new_id in zip(rows, reversed(ids), strict=True):
         row["id"] = new_id
