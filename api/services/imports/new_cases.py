@@ -15,7 +15,10 @@ themselves come from the functions the ORM merge uses (`imports.merge`, `imports
 
 from __future__ import annotations
 
+from datetime import date
+from operator import attrgetter
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -34,6 +37,9 @@ from api.services.imports.merge import (
     national_id_columns,
 )
 from api.services.imports.records import CaseRow, case_values
+
+if TYPE_CHECKING:
+    from api.services.imports.runs import Publication
 
 
 def insert_case_parts(session: Session, cases: list[tuple[int, dict]]) -> dict[type, dict]:
@@ -54,10 +60,6 @@ def insert_case_parts(session: Session, cases: list[tuple[int, dict]]) -> dict[t
     return by_case
 
 
-def _seq(instalment) -> int:
-    return instalment.seq
-
-
 class NewCases:
     """The new debtors and cases of one chunk, in file order, until `save` writes them."""
 
@@ -75,7 +77,7 @@ class NewCases:
         """The lender refs of the contacts the new debtor has so far (for `_check`)."""
         return set(self.contacts.get(ref, ()))
 
-    def add(self, row: CaseRow, figures: LoanFigures, as_of) -> None:
+    def add(self, row: CaseRow, figures: LoanFigures, as_of: date) -> None:
         """Take in a record that passed every check, its debtor new or made by an earlier
         record of the chunk (contacts and addresses it adds join those, by key)."""
         data, now = row.data, self.now
@@ -109,7 +111,7 @@ class NewCases:
             version=1, created_at=now, updated_at=now)
         self.cases.append((case, ref, data))
 
-    def save(self, publish) -> None:
+    def save(self, publish: Publication | None) -> None:
         """Insert everything; `publish.new_cases` the cases' graphs (None: a dry run)."""
         if not self.cases:
             return
@@ -139,7 +141,7 @@ class NewCases:
         parts = insert_case_parts(self.session, [(case.id, data) for case, _, data in self.cases])
         graphs = [CaseGraph(case, self.debtors[ref], list(self.contacts[ref].values()),
                             list(self.addresses[ref].values()),
-                            sorted(parts[Instalment].get(case.id, []), key=_seq),
+                            sorted(parts[Instalment].get(case.id, []), key=attrgetter("seq")),
                             parts[Collateral].get(case.id, []))
                   for case, ref, _ in self.cases]
         if publish is not None:
