@@ -192,3 +192,17 @@ def test_a_bad_record_in_a_set_based_chunk_is_skipped_whole(app, lender, dry_run
     assert len(publisher.created) == 6
     for case in good:
         assert _saved(case["contract_no"], case["debtor"]["ref"])["document"] is not None
+
+
+def test_a_schedule_adding_up_beyond_the_database_is_a_row_error(app, lender):
+    """Each amount is within bounds, but together they overflow a BIGINT: a row error naming the
+    schedule, not a 500; the other records go in."""
+    doc = cases_doc(6)
+    huge = doc["cases"][2]
+    huge["schedule"] = [{"seq": k, "due_on": date(2000 + k // 12, k % 12 + 1, 1).isoformat(),
+                         "amount_fen": 10**15, "principal_fen": 10**15}
+                        for k in range(1, 9300)]
+    huge["payments"] = []
+    result, _ = run(doc, lender)
+    assert [(e["row"], e["field"]) for e in json.loads(result.errors)] == [(3, "schedule")]
+    assert result.created == 5

@@ -60,7 +60,13 @@ from api.services.imports.merge import (
     set_changed,
 )
 from api.services.imports.new_cases import NewCases, insert_case_parts
-from api.services.imports.records import CaseRow, FileItem, case_values, loan_figures
+from api.services.imports.records import (
+    CaseRow,
+    FileItem,
+    case_values,
+    loan_figures,
+    oversized_figure,
+)
 from api.services.imports.rows import CASE, Bad, clean_case
 from api.services.imports.run_log import RunLog, db_problem, field_line
 from api.services.imports.snapshot import Snapshot
@@ -497,6 +503,9 @@ class CaseImporter:
             figures = loan_figures(schedule, payments.values(), self.as_of)
         except InvalidInput as exc:
             problems.extend(("schedule", str(m)) for m in exc.fields.values())
+        else:
+            if (oversized := oversized_figure(figures)) is not None:
+                problems.append(("schedule", oversized))
         chunk.errors.extend((row, name, message) for name, message in problems)
         return None if problems else figures
 

@@ -24,7 +24,14 @@ from api.services.imports.merge import (
     debtor_values,
     lender_point,
 )
-from api.services.imports.records import FIGURES, CaseRow, FileItem, case_values, loan_figures
+from api.services.imports.records import (
+    FIGURES,
+    CaseRow,
+    FileItem,
+    case_values,
+    loan_figures,
+    oversized_figure,
+)
 
 SNAPSHOT_COLUMNS = {  # what `Snapshot` reads of each table (all that the merge compares)
     Case: ("id", "contract_no", "debtor_id", "team_id", "collector_id", *CASE_FIELDS, *FIGURES,
@@ -163,5 +170,7 @@ class Snapshot:
                                    else saved_schedule, payments.values(), as_of)
         except InvalidInput:
             return None
+        if oversized_figure(figures) is not None:
+            return None  # an error for `CaseImporter._check` to report
         values = case_values(data, figures, as_of)
         return values if _differs(case, values) else {}
