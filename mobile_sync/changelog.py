@@ -5,6 +5,8 @@ debtor, contacts, addresses, schedule, payments, collateral, assignments, field 
 the case. Just before commit, `publish` rebuilds each marked case's device document and writes
 change rows: `put` to the holder's bucket, `remove` to the bucket of the previous holder. So no
 write path (import, assignment, API, field push) can forget to log, and revocation is data.
+Rows written by bulk SQL are not seen: such a path marks its cases (`touch_cases`), or, as the
+import's new cases do, publishes their documents built in memory itself (`Publisher.new_cases`).
 
 Route plans are the second entity: whatever touches a plan or its stops marks the plan, and
 `publish_route` puts a published plan's sealed document to its collector's bucket, or removes
