@@ -2,7 +2,8 @@
 
 Each import goes the way of `POST /imports`: the file is checked and stored, then its job takes
 it in, committing every `--chunk` records (default FIELDVISIT_IMPORT_CHUNK_ROWS, 2,000);
-`--direct` imports in one transaction instead, as before imports were jobs. For 100,000 cases:
+`--direct` imports in one transaction instead, as before imports were jobs (publishing as the job
+does: new cases set-based, digests kept). For 100,000 cases:
 `--cases 100000` (about 400 MB of JSON in memory, twice).
 
 Each engine gets a fresh database built by the real Alembic migrations (PostgreSQL: a temporary
@@ -57,6 +58,7 @@ from api.services.imports.demo.places import DEFAULT_TEAMS, TEAM_NAMES  # noqa: 
 from api.services.imports.demo.seed import assign_collectors  # noqa: E402
 from api.services.imports.runs import import_cases, queue_import  # noqa: E402
 from bench.databases import database  # noqa: E402
+from mobile_sync.changelog import Publisher  # noqa: E402
 
 AS_OF = date(2026, 11, 21)
 COLLECTORS_PER_TEAM = 5
@@ -92,7 +94,8 @@ def run_import(doc: dict, sha: str, actor_id: int, profile: str | None = None,
     try:
         if direct:
             run = import_cases(db.session, cipher, doc, actor_id=actor_id,
-                               filename="bench-cases.json", file_sha256=sha, as_of=as_of)
+                               filename="bench-cases.json", file_sha256=sha, as_of=as_of,
+                               publish=Publisher(cipher))
             db.session.commit()
         else:
             db.session.info[WRITE_INTENT] = True

@@ -5,6 +5,8 @@ debtor, contacts, addresses, schedule, payments, collateral, assignments, field 
 the case. Just before commit, `publish` rebuilds each marked case's device document and writes
 change rows: `put` to the holder's bucket, `remove` to the bucket of the previous holder. So no
 write path (import, assignment, API, field push) can forget to log, and revocation is data.
+Rows written by bulk SQL are not seen: such a path marks its cases (`touch_cases`), or, as the
+import's new cases do, publishes their documents built in memory itself (`Publisher.new_cases`).
 
 Route plans are the second entity: whatever touches a plan or its stops marks the plan, and
 `publish_route` puts a published plan's sealed document to its collector's bucket, or removes
@@ -40,9 +42,11 @@ from api.models import (
 from api.models.field import FieldRecordMixin
 from api.models.sync import CaseDocument
 from api.models.types import utcnow
+from api.services.casefile.cases import CaseGraph
 from api.services.identity.pii import PiiCipher
+from api.services.imports.bulk import bulk_insert
 from api.services.supervision.plan_views import route_document
-from mobile_sync.documents import build_documents, dumps, seal_document
+from mobile_sync.documents import build_documents, dumps, new_case_documents, seal_document
 
 CASE_ENTITY = "case"
 ROUTE_ENTITY = "route"
@@ -197,6 +201,37 @@ def _publish_chunk(
     if changes:
         session.execute(insert(SyncChange), changes)
     return moved
+
+
+class Publisher:
+    """What an import job publishes with (`api.services.imports.runs.Publication`): the cases
+    its session marked, and the cases it created by bulk SQL, from their graphs in memory."""
+
+    def __init__(self, cipher: PiiCipher):
+        self.cipher = cipher
+
+    def __call__(self, session: Session) -> int:
+        return publish(session, self.cipher)
+
+    def new_cases(self, session: Session, graphs: list[CaseGraph]) -> None:
+        publish_new_cases(session, self.cipher, new_case_documents(graphs, self.cipher))
+
+
+def publish_new_cases(session: Session, cipher: PiiCipher, documents: dict) -> None:
+    """Store the documents of cases created by bulk SQL ({case_id: (holder_id, json)}, e.g.
+    `new_case_documents`) and put each to its holder's bucket, in two bulk INSERTs: what
+    `publish` writes for a new case, with no document to replace and nobody to remove it from.
+    The cases must not be marked too (`touch_cases`), or they would be published twice."""
+    if not documents:
+        return
+    tx_id, now = transaction_id(session), utcnow()
+    bulk_insert(session, CaseDocument.__table__, [
+        {"case_id": case_id, "collector_id": holder, "sealed": seal_document(cipher, body),
+         "updated_at": now} for case_id, (holder, body) in documents.items()])
+    changes = [_change_row(tx_id, holder, case_id, "put")
+               for case_id, (holder, _body) in documents.items() if holder is not None]
+    if changes:
+        bulk_insert(session, SyncChange.__table__, changes)
 
 
 def _change(

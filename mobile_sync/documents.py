@@ -5,19 +5,23 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.orm import Session, aliased
 
 from api.models import Case, CaseNote, ContactAttempt, Debtor, DebtorBlackout, FieldProposal
 from api.models.cases import CLOSED_STATUSES, LOAN_PARTIES
-from api.services.casefile.cases import address_view, collateral_view, contact_view, debtor_view
+from api.services.casefile.cases import (
+    CaseGraph,
+    address_view,
+    collateral_view,
+    contact_view,
+    debtor_view,
+)
 from api.services.fieldwork import reachability
 from api.services.identity.pii import PiiCipher
-from mobile_sync.field_history import field_history
+from mobile_sync.field_history import empty_history, field_history
 
 RECENT = 20  # recent contact attempts, notes and proposals carried on the phone
 
@@ -61,18 +65,6 @@ def holder_of(case: Case) -> int | None:
     return None if case.status in CLOSED_STATUSES else case.collector_id
 
 
-@dataclass(frozen=True, slots=True)
-class _Graph:
-    """What a case's document is made of: ORM objects, or plain rows with the same names."""
-
-    case: Any
-    debtor: Any
-    contacts: list
-    addresses: list
-    instalments: list
-    collateral: list
-
-
 def _column_keys(model) -> frozenset[str]:
     return frozenset(attr.key for attr in inspect(model).column_attrs)
 
@@ -93,7 +85,7 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
         return {}
     if session.autoflush:
         session.flush()  # as the query it replaces would have
-    graphs: dict[int, _Graph] = {}
+    graphs: dict[int, CaseGraph] = {}
     missing = []
     for case_id in ids:
         graph = _loaded_graph(session, case_id)
@@ -109,72 +101,82 @@ def build_documents(session: Session, case_ids: Iterable[int], cipher: PiiCipher
     history = field_history(session, ids)
     blackouts = _blackouts(session, {g.debtor.id for g in graphs.values()})
     reachable = reachability.latest(session, ids)
-    out = {}
-    for graph in graphs.values():
-        case, debtor = graph.case, graph.debtor
-        doc = {
-            "id": case.id,
-            "contract_no": case.contract_no,
-            "product": case.product,
-            "currency": case.currency,
-            "status": case.status,
-            "bucket": case.bucket,
-            "days_past_due": case.days_past_due,
-            "reminder_class": case.reminder_class,
-            "principal_fen": case.principal_fen,
-            "total_due_fen": case.total_due_fen,
-            "paid_fen": case.paid_fen,
-            "overdue_fen": case.overdue_fen,
-            "outstanding_fen": case.outstanding_fen,
-            "outstanding_principal_fen": case.outstanding_principal_fen,
-            "penalty_fen": case.penalty_fen,
-            "fees_fen": case.fees_fen,
-            "penalty_basis": case.penalty_basis,
-            "next_due_on": case.next_due_on,
-            "figures_as_of": case.figures_as_of,
-            "version": case.version,
-            # Which compliance policy: reference data `policies`, chosen as docs/sync.md says.
-            "lender": case.lender,
-            "jurisdiction": case.jurisdiction,
-            "policy_id": case.policy_id,
-            "debtor": debtor_view(debtor, cipher, full=True),
-            # Contacts and third parties only while the debtor is marked unreachable.
-            "reachability": reachability.state_view(reachable.get(case.id)),
-            # A third party's phone only once the debtor is marked unreachable (the document
-            # is re-sealed when that changes); the parties to the loan always in full.
-            "contacts": [contact_view(c, full=c.role in LOAN_PARTIES or bool(
-                reachable.get(case.id) and reachable[case.id].unreachable))
-                for c in graph.contacts],
-            "addresses": [address_view(a) for a in graph.addresses],
-            "schedule": [
-                {"seq": i.seq, "due_on": i.due_on, "amount_fen": i.amount_fen}
-                for i in graph.instalments
-            ],
-            "collateral": [collateral_view(c) for c in graph.collateral],
-            "recent_contacts": [
-                {
-                    "id": a.id,
-                    "channel": a.channel,
-                    "outcome": a.outcome,
-                    "occurred_at": a.occurred_at,
-                    "contact_id": a.contact_id,
-                    "note": a.note,
-                }
-                for a in attempts.get(case.id, [])
-            ],
-            "notes": [
-                {"id": n.id, "text": n.text, "written_at": n.client_time}
-                for n in notes.get(case.id, [])
-            ],
-            "proposals": [
-                {"id": p.id, "kind": p.kind, "status": p.status}
-                for p in proposals.get(case.id, [])
-            ],
-            "blackouts": blackouts.get(debtor.id, []),
-            **history[case.id],
-        }
-        out[case.id] = (holder_of(case), dumps(doc))
-    return out
+    return {case_id: _render(graph, cipher, attempts.get(case_id, []),
+                             notes.get(case_id, []), proposals.get(case_id, []),
+                             history[case_id], blackouts.get(graph.debtor.id, []),
+                             reachable.get(case_id))
+            for case_id, graph in graphs.items()}
+
+
+def new_case_documents(graphs: Iterable[CaseGraph], cipher: PiiCipher) -> dict:
+    """{case_id: (holder_id, document_json)} of cases just created with a new debtor, from
+    their graphs in memory (no query): nothing has been recorded in the field about them yet,
+    so their documents are what `build_documents` would read back from the database."""
+    history = empty_history()
+    return {graph.case.id: _render(graph, cipher, [], [], [], history, [], None)
+            for graph in graphs}
+
+
+def _render(graph: CaseGraph, cipher: PiiCipher, attempts: list, notes: list, proposals: list,
+            history: dict, blackouts: list, reachable) -> tuple[int | None, str]:
+    """(holder_id, document_json) of one case: its graph and what the field recorded."""
+    case, debtor = graph.case, graph.debtor
+    unreachable = bool(reachable and reachable.unreachable)
+    doc = {
+        "id": case.id,
+        "contract_no": case.contract_no,
+        "product": case.product,
+        "currency": case.currency,
+        "status": case.status,
+        "bucket": case.bucket,
+        "days_past_due": case.days_past_due,
+        "reminder_class": case.reminder_class,
+        "principal_fen": case.principal_fen,
+        "total_due_fen": case.total_due_fen,
+        "paid_fen": case.paid_fen,
+        "overdue_fen": case.overdue_fen,
+        "outstanding_fen": case.outstanding_fen,
+        "outstanding_principal_fen": case.outstanding_principal_fen,
+        "penalty_fen": case.penalty_fen,
+        "fees_fen": case.fees_fen,
+        "penalty_basis": case.penalty_basis,
+        "next_due_on": case.next_due_on,
+        "figures_as_of": case.figures_as_of,
+        "version": case.version,
+        # Which compliance policy: reference data `policies`, chosen as docs/sync.md says.
+        "lender": case.lender,
+        "jurisdiction": case.jurisdiction,
+        "policy_id": case.policy_id,
+        "debtor": debtor_view(debtor, cipher, full=True),
+        # Contacts and third parties only while the debtor is marked unreachable.
+        "reachability": reachability.state_view(reachable),
+        # A third party's phone only once the debtor is marked unreachable (the document
+        # is re-sealed when that changes); the parties to the loan always in full.
+        "contacts": [contact_view(c, full=c.role in LOAN_PARTIES or unreachable)
+                     for c in graph.contacts],
+        "addresses": [address_view(a) for a in graph.addresses],
+        "schedule": [
+            {"seq": i.seq, "due_on": i.due_on, "amount_fen": i.amount_fen}
+            for i in graph.instalments
+        ],
+        "collateral": [collateral_view(c) for c in graph.collateral],
+        "recent_contacts": [
+            {
+                "id": a.id,
+                "channel": a.channel,
+                "outcome": a.outcome,
+                "occurred_at": a.occurred_at,
+                "contact_id": a.contact_id,
+                "note": a.note,
+            }
+            for a in attempts
+        ],
+        "notes": [{"id": n.id, "text": n.text, "written_at": n.client_time} for n in notes],
+        "proposals": [{"id": p.id, "kind": p.kind, "status": p.status} for p in proposals],
+        "blackouts": blackouts,
+        **history,
+    }
+    return holder_of(case), dumps(doc)
 
 
 def _blackouts(session: Session, debtor_ids: set[int]) -> dict[int, list[dict]]:
@@ -195,7 +197,7 @@ def _complete(obj, keys: frozenset[str]) -> bool:
     return obj is not None and keys <= obj.__dict__.keys()
 
 
-def _loaded_graph(session: Session, case_id: int) -> _Graph | None:
+def _loaded_graph(session: Session, case_id: int) -> CaseGraph | None:
     """The case's graph from the session's identity map, if all of it is loaded."""
     case = session.identity_map.get(_CASE.identity_key_from_primary_key((case_id,)))
     if not _complete(case, _CASE_KEYS):
@@ -210,10 +212,10 @@ def _loaded_graph(session: Session, case_id: int) -> _Graph | None:
         if not all(_complete(item, keys) for item in items):
             return None
     instalments, collateral, contacts, addresses = lists
-    return _Graph(case, debtor, contacts, addresses, instalments, collateral)
+    return CaseGraph(case, debtor, contacts, addresses, instalments, collateral)
 
 
-def _graphs_from_rows(session: Session, ids: list[int]) -> dict[int, _Graph]:
+def _graphs_from_rows(session: Session, ids: list[int]) -> dict[int, CaseGraph]:
     """The graphs of these cases read as plain rows, in the order of the ORM relationships.
 
     What the session already holds wins, as it would in an ORM query (which does not
@@ -248,7 +250,7 @@ def _graphs_from_rows(session: Session, ids: list[int]) -> dict[int, _Graph]:
             continue
         if debtor_obj is None:
             debtor_obj = held.object(Debtor, debtor_id)
-        graphs[row.id] = _Graph(
+        graphs[row.id] = CaseGraph(
             held.view(Case, row, case_obj), held.view(Debtor, debtor_row, debtor_obj),
             items(Debtor.contacts, debtor_obj, debtor_id),
             items(Debtor.addresses, debtor_obj, debtor_id),

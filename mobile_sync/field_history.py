@@ -95,6 +95,11 @@ def field_history(session: Session, case_ids: list[int]) -> dict[int, dict]:
     }
 
 
+def empty_history() -> dict:
+    """What `field_history` gives a case nothing has been recorded about."""
+    return {"visits": [], "open_promises": [], "receipts": [], "notices": []}
+
+
 def _visit(row) -> dict:
     return {"id": row.id, "started_at": row.started_at, "author_id": row.author_id,
             "author_name": row.author_name, **visit_summary(row),

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from api.jobs import JobContext, acting_principal, enqueue, job_kind
 from api.models import ImportRun, Job, Role
 from api.services.imports import runs
-from mobile_sync.changelog import publish
+from mobile_sync.changelog import Publisher
 
 IMPORT_JOB = "import"
 IMPORT_ROLES = (Role.ADMIN,)
@@ -35,7 +35,7 @@ def run_import(ctx: JobContext) -> dict:
     return runs.run_queued(
         ctx.session, cipher, current_app.extensions["fieldvisit.blobs"],
         ctx.payload["import_run_id"], principal, ctx.checkpoint, config.import_chunk_rows,
-        _after_chunk, lambda session: publish(session, cipher))
+        _after_chunk, Publisher(cipher))
 
 
 def _after_chunk(run_id: int, done: int, total: int | None) -> None:

@@ -33,11 +33,8 @@ import sys
 import time
 import uuid
 from collections import defaultdict, namedtuple
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -283,15 +280,12 @@ def _init_worker(url: str, n_collectors: int, documents: str) -> None:
     _worker["documents"] = documents
 
 
-@contextmanager
-def documents_from_memory(chunk: Chunk, session: Session) -> Iterator[None]:
-    """Let the app's `build_documents` read this chunk's rows from memory, not back from the
-    database: its row reader answers the chunk's rows (as named tuples with the same fields)
-    and the field-record readers answer what a fresh load has, nothing. The documents come
-    out of the app's own code; `verify` compares a sample with the database path."""
-    from mobile_sync import documents as docs
+def graphs_of(chunk: Chunk) -> list:
+    """The chunk's cases as the app's `CaseGraph`s of plain rows (named tuples with the
+    tables' columns), for `mobile_sync.documents.new_case_documents`: the documents come out
+    of the app's own code; `verify` compares a sample with the database path."""
+    from api.services.casefile.cases import CaseGraph
 
-    empty_history = next(iter(docs.field_history(session, [0]).values()))
     rows = {table: [ROW_TYPES[table](*row, *DEFAULTS.get(table, {}).values())
                     for row in getattr(chunk, table)] for table in TABLES}
     by_case = {t: defaultdict(list) for t in ("instalments", "collateral")}
@@ -305,34 +299,15 @@ def documents_from_memory(chunk: Chunk, session: Session) -> Iterator[None]:
     for group in by_case["instalments"].values():
         group.sort(key=lambda r: r.seq)
     debtors = {d.id: d for d in rows["debtors"]}
-    cases = {c.id: c for c in rows["cases"]}
-
-    def graphs(_session, ids):
-        return {i: docs._Graph(cases[i], debtors[cases[i].debtor_id],
-                               by_debtor["contacts"][cases[i].debtor_id],
-                               by_debtor["addresses"][cases[i].debtor_id],
-                               by_case["instalments"][i], by_case["collateral"][i])
-                for i in ids if i in cases}
-
-    saved = {name: getattr(docs, name) for name in
-             ("_graphs_from_rows", "_recent", "field_history", "_blackouts", "reachability")}
-    docs._graphs_from_rows = graphs
-    docs._recent = lambda _session, _model, _ids: {}
-    docs.field_history = lambda _session, ids: {i: dict(empty_history) for i in ids}
-    docs._blackouts = lambda _session, _ids: {}
-    docs.reachability = SimpleNamespace(latest=lambda _session, _ids: {},
-                                        state_view=saved["reachability"].state_view)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(docs, name, value)
+    return [CaseGraph(case, debtors[case.debtor_id], by_debtor["contacts"][case.debtor_id],
+                      by_debtor["addresses"][case.debtor_id], by_case["instalments"][case.id],
+                      by_case["collateral"][case.id]) for case in rows["cases"]]
 
 
 def load_chunk(bounds: tuple[int, int]) -> dict:
     """Generate, copy and publish one chunk in one transaction; answers counts and seconds."""
     from mobile_sync.changelog import bucket_of
-    from mobile_sync.documents import build_documents
+    from mobile_sync.documents import build_documents, new_case_documents
 
     lo, hi = bounds
     cipher = _worker["cipher"]
@@ -352,8 +327,7 @@ def load_chunk(bounds: tuple[int, int]) -> dict:
         t2 = time.perf_counter()
         session = Session(bind=conn, autoflush=False)
         if _worker["documents"] == "memory":
-            with documents_from_memory(chunk, session):
-                documents = build_documents(session, range(lo, hi), cipher)
+            documents = new_case_documents(graphs_of(chunk), cipher)
         else:
             documents = {}
             for start in range(lo, hi, DOCUMENTS_BATCH):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -231,6 +232,20 @@ def case_detail(session: Session, principal: Principal, case_id: int, cipher: Pi
         "collateral": [collateral_view(c) for c in case.collateral],
         "assignments": _assignment_history(session, case.assignments),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class CaseGraph:
+    """What a case's device document is made of (`mobile_sync.documents`): ORM objects, or
+    plain rows with the same names, each list in the order of its ORM relationship (by id,
+    the schedule by `seq`)."""
+
+    case: Any
+    debtor: Any
+    contacts: list
+    addresses: list
+    instalments: list
+    collateral: list
 
 
 def debtor_view(debtor: Debtor, cipher: PiiCipher, full: bool) -> dict:

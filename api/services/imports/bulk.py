@@ -1,11 +1,12 @@
-"""Writing in bulk: records in chunks, rows by COPY (PostgreSQL) or executemany."""
+"""Writing in bulk: records in chunks, rows by COPY (PostgreSQL) or executemany, ids taken
+in blocks."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -40,3 +41,31 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
                                 for name, process in processors])
     except dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
+
+
+def next_ids(session: Session, table: Table, n: int) -> list[int]:
+    """PostgreSQL: `n` ids from the table's sequence, in one query."""
+    return list(session.scalars(
+        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+        {"table": table.name, "n": n}))
+
+
+def insert_numbered(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """`bulk_insert` rows that get their ids from the database, and set each row's `id`:
+    PostgreSQL takes a block from the sequence first (then COPY). SQLite numbers them in order
+    as one executemany inserts them, so they are then the table's last rows: the transaction
+    holds SQLite's only write lock, nobody else inserts meanwhile (an INSERT ... RETURNING in
+    parameter order would cost a statement per row)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        for row, new_id in zip(rows, next_ids(session, table, len(rows)), strict=True):
+            row["id"] = new_id
+        bulk_insert(session, table, rows)
+        return
+    connection = session.connection()
+    connection.execute(insert(table), rows)
+    ids = connection.scalars(
+        select(table.c.id).order_by(table.c.id.desc()).limit(len(rows))).all()
+    for row, new_id in zip(rows, reversed(ids), strict=True):
+        row["id"] = new_id

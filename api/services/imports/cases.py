@@ -1,9 +1,12 @@
-"""The case importer (upsert): checks, chunks, the plain-row shortcut and the ORM merge.
+"""The case importer (upsert): checks, chunks, the plain-row shortcut, new cases set-based and
+the ORM merge.
 
 A case record the database already holds as the file gives it is recognised first on plain
 rows (no ORM objects: see `imports.snapshot`): counted unchanged, or, when only the case's own
-columns move (the figures do, day by day), updated without loading what hangs off the case. Only
-the other records are loaded as ORM objects and merged. The cases whose payments changed have
+columns move (the figures do, day by day), updated without loading what hangs off the case. A
+record of a new case whose debtor is new too is inserted as plain rows in bulk, its device
+document built from them (`imports.new_cases`). Only the other records are loaded as ORM
+objects and merged. The cases whose payments changed have
 their repayment promises judged again (`api.services.fieldwork.promise_status`) in the same
 SAVEPOINT.
 """
@@ -15,7 +18,7 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -23,12 +26,8 @@ from api.models import (
     Address,
     Assignment,
     Case,
-    Collateral,
     Contact,
     Debtor,
-    Instalment,
-    Payment,
-    RepossessionStatus,
     Role,
     Team,
     User,
@@ -47,20 +46,27 @@ from api.services.exceptions import InvalidInput
 from api.services.fieldwork.promise_status import refresh_promise_statuses
 from api.services.identity.pii import PiiCipher
 from api.services.imports import digests
-from api.services.imports.bulk import CHUNK, bulk_insert
+from api.services.imports.bulk import CHUNK, next_ids
 from api.services.imports.formats import Document
 from api.services.imports.merge import (
-    CASE_FIELDS,
     DEBTOR_FIELDS,
-    collateral_values,
+    debtor_values,
     merge_addresses,
     merge_collateral,
     merge_contacts,
     merge_payments,
     merge_schedule,
+    national_id_columns,
     set_changed,
 )
-from api.services.imports.records import CaseRow, FileItem, figure_columns, loan_figures
+from api.services.imports.new_cases import NewCases, insert_case_parts
+from api.services.imports.records import (
+    CaseRow,
+    FileItem,
+    case_values,
+    loan_figures,
+    oversized_figure,
+)
 from api.services.imports.rows import CASE, Bad, clean_case
 from api.services.imports.run_log import RunLog, db_problem, field_line
 from api.services.imports.snapshot import Snapshot
@@ -69,6 +75,7 @@ ASSIGN_REASON = "lender import"
 NUMBERED = (Debtor, Contact, Address, Case, Assignment)  # see `CaseImporter._number_new_rows`
 # What `CaseImporter._glance` checks of a record it may skip unread (its holder and key).
 GLANCED = ("contract_no", "team_code", "collector_username", "status", "lender", "jurisdiction")
+HOLDER_TERMS = GLANCED[1:]  # what `CaseImporter._holder` judges
 # Tests set this: every record the plain-row check spares the ORM merge is merged as well, and
 # the merge must find nothing left to do (see `CaseImporter._judge`).
 VERIFY_UNCHANGED = False
@@ -81,6 +88,7 @@ class _Chunk:
     debtors: dict[str, Debtor]
     by_digest: dict[str, Debtor]
     cases: dict[str, Case]
+    new: NewCases  # the records of new debtors and cases: set-based, no ORM objects
     links: list[tuple[Address, Contact]] = field(default_factory=list)
     fresh: list[tuple[Case, dict]] = field(default_factory=list)  # new cases, their file data
     paid: list[Case] = field(default_factory=list)  # saved cases whose payments changed
@@ -91,12 +99,16 @@ class _Chunk:
 class CaseImporter:
     def __init__(self, session: Session, cipher: PiiCipher, log: RunLog, as_of: date,
                  actor_id: int | None, from_csv: bool, step=None, chunk: int = CHUNK,
-                 publish=None):
+                 publish=None, dry_run: bool = False):
         self.session, self.cipher, self.log, self.step = session, cipher, log, step
         self.chunk = chunk  # records per SAVEPOINT; `step` is called after each
         # Publishes the session's touched cases (their device documents) before their digests
-        # are kept (`imports.digests`); None: keep no digests (a dry run).
-        self.publish = publish
+        # are kept (`imports.digests`), and the new cases (`imports.new_cases`); None: keep no
+        # digests. A dry run publishes nothing (its changes are rolled back).
+        self.publish = None if dry_run else publish
+        # New debtors' new cases are created set-based: published by `publish`, or not at all
+        # in a dry run; otherwise the ORM creates them and the commit publishes them.
+        self.set_based = dry_run or publish is not None
         self.applied: dict[str, str] = {}  # contract_no -> record digest, not yet kept
         self.matched: set[int] = set()  # rows whose digest says unchanged (VERIFY_UNCHANGED)
         self.as_of, self.actor_id, self.from_csv = as_of, actor_id, from_csv
@@ -106,6 +118,7 @@ class CaseImporter:
             .where(User.role == Role.COLLECTOR))}
         self.policies = PolicyBook(session, utcnow())  # each case's, for its dispatch rules
         self.held: dict[int, tuple] = {}  # collector id -> (user, authorisations)
+        self.holders: dict[tuple, tuple] = {}  # HOLDER_TERMS -> (holder, problems)
         self.first_row: dict[str, int] = {}  # contract_no -> row that carried it first
         self.id_holder: dict[str, tuple[str, int]] = {}  # ID digest -> (debtor ref, row)
         self.seen: dict[tuple, tuple[int, tuple]] = {}  # shared debtor data -> (row, values)
@@ -233,7 +246,17 @@ class CaseImporter:
             self._check_consistent(row_no, data, digest, [])
 
     def _holder(self, data: dict, problems: list) -> tuple | None:
-        """(team id, collector id, collector named) the file asks for, or None to leave it."""
+        """(team id, collector id, collector named) the file asks for, or None to leave it;
+        judged once for each team, collector, status, lender and jurisdiction of the run."""
+        key = tuple(data[name] for name in HOLDER_TERMS)
+        if key not in self.holders:
+            found: list = []
+            self.holders[key] = (self._judge_holder(data, found), found)
+        holder, found = self.holders[key]
+        problems.extend(found)
+        return holder
+
+    def _judge_holder(self, data: dict, problems: list) -> tuple | None:
         team_code, username = data["team_code"], data["collector_username"]
         if team_code is None and username is None:
             return None
@@ -346,10 +369,16 @@ class CaseImporter:
         self._update_cases(own)
         chunk = self._load(rows)
         chunk.outcomes += ["updated"] * len(own) + ["unchanged"] * (len(judged) - len(own))
+        merged = self._merged_refs(rows, chunk) if self.set_based else None
         with self.session.no_autoflush:  # assignments are preloaded: no query in the loop
             for row in rows:
                 plan = self._check(row, chunk)
-                outcome = None if plan is None else self._upsert(row, chunk, plan)
+                if plan is not None and merged is not None \
+                        and row.data["debtor"]["ref"] not in merged:
+                    chunk.new.add(row, plan, self.as_of)
+                    outcome = "created"
+                else:
+                    outcome = None if plan is None else self._upsert(row, chunk, plan)
                 if row.row in expected or row.row in self.matched:
                     if outcome != "unchanged":
                         raise AssertionError(f"row {row.row}: the plain-row check or its "
@@ -362,7 +391,7 @@ class CaseImporter:
         if rows:
             self._number_new_rows()
             self.session.flush()
-            self._insert_parts(chunk.fresh)
+            insert_case_parts(self.session, [(case.id, data) for case, data in chunk.fresh])
             for address, contact in chunk.links:
                 if address.contact_id != contact.id:
                     address.contact_id = contact.id
@@ -370,7 +399,17 @@ class CaseImporter:
                 refresh_promise_statuses(self.session, [case.id for case in chunk.paid],
                                          self.as_of)
         self.session.flush()
+        chunk.new.save(self.publish)
         return chunk
+
+    @staticmethod
+    def _merged_refs(rows: list[CaseRow], chunk: _Chunk) -> set[str]:
+        """The debtor refs whose records go through the ORM merge: a saved debtor, or one that a
+        record of a saved case names, or whose ID a saved debtor holds. The other records
+        create their debtor and case (`imports.new_cases`)."""
+        return {row.data["debtor"]["ref"] for row in rows
+                if row.contract_no in chunk.cases or row.data["debtor"]["ref"] in chunk.debtors
+                or row.digest in chunk.by_digest}
 
     def _number_new_rows(self) -> None:
         """PostgreSQL: give the new debtors, contacts, addresses, cases and assignments their
@@ -385,18 +424,16 @@ class CaseImporter:
                 new.setdefault(type(obj), []).append(obj)
         with self.session.no_autoflush:
             for model, objects in new.items():
-                ids = self.session.scalars(
-                    text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-                         "FROM generate_series(1, :n)"),
-                    {"table": model.__tablename__, "n": len(objects)}).all()
+                ids = next_ids(self.session, model.__table__, len(objects))
                 for obj, new_id in zip(objects, ids, strict=True):
                     obj.id = new_id
 
     def _load(self, rows: list[CaseRow]) -> _Chunk:
         """The chunk's existing debtors (by ref or ID) and cases, with what hangs off them
         (assignments too, so a change of holder costs no query of its own)."""
+        new = NewCases(self.session, self.cipher, self.actor_id, ASSIGN_REASON)
         if not rows:
-            return _Chunk({}, {}, {})
+            return _Chunk({}, {}, {}, new)
         refs = {row.data["debtor"]["ref"] for row in rows}
         digests = {row.digest for row in rows}
         debtors = self.session.scalars(
@@ -409,7 +446,7 @@ class CaseImporter:
                      selectinload(Case.collateral), selectinload(Case.assignments))).all()
         return _Chunk({d.lender_ref: d for d in debtors},
                       {d.national_id_digest: d for d in debtors},
-                      {c.contract_no: c for c in cases})
+                      {c.contract_no: c for c in cases}, new)
 
     # -- records the database already holds as the file gives them, or nearly
 
@@ -450,7 +487,8 @@ class CaseImporter:
                              f"already held by debtor ref {holder.lender_ref}"))
         debtor = chunk.debtors.get(ref)
         known = {c["ref"] for c in data["contacts"] or [] if c["ref"]}
-        known |= {c.lender_ref for c in debtor.contacts} if debtor is not None else set()
+        known |= ({c.lender_ref for c in debtor.contacts} if debtor is not None
+                  else chunk.new.contact_refs(ref))
         for index, address in enumerate(data["addresses"] or []):
             if address["contact_ref"] and address["contact_ref"] not in known:
                 problems.append((f"addresses.{index}.contact_ref", "no contact with this ref"))
@@ -465,14 +503,16 @@ class CaseImporter:
             figures = loan_figures(schedule, payments.values(), self.as_of)
         except InvalidInput as exc:
             problems.extend(("schedule", str(m)) for m in exc.fields.values())
+        else:
+            if (oversized := oversized_figure(figures)) is not None:
+                problems.append(("schedule", oversized))
         chunk.errors.extend((row, name, message) for name, message in problems)
         return None if problems else figures
 
     def _upsert(self, row: CaseRow, chunk: _Chunk, figures: LoanFigures) -> str:
         data = row.data
         debtor, changed = self._upsert_debtor(row, chunk)
-        values = {name: data[name] for name in CASE_FIELDS} | figure_columns(
-            figures, data["status"], self.as_of)
+        values = case_values(data, figures, self.as_of)
         case = chunk.cases.get(row.contract_no)
         created = case is None
         if created:
@@ -499,29 +539,9 @@ class CaseImporter:
                 changed = True
         return "created" if created else "updated" if changed else "unchanged"
 
-    def _insert_parts(self, fresh: list[tuple[Case, dict]]) -> None:
-        """Schedules, payments and vehicles of new cases, in bulk per table once the cases have
-        ids (no ORM objects: a case's collections load from the database later)."""
-        parts = {Instalment: [], Payment: [], Collateral: []}
-        for case, data in fresh:
-            parts[Instalment] += [{"case_id": case.id, "seq": i["seq"], "due_on": i["due_on"],
-                                   "amount_fen": i["amount_fen"],
-                                   "principal_fen": i["principal_fen"]}
-                                  for i in data["schedule"] or []]
-            parts[Payment] += [{"case_id": case.id, "lender_ref": p["ref"],
-                                "paid_on": p["paid_on"], "amount_fen": p["amount_fen"],
-                                "method": p["method"]} for p in data["payments"] or []]
-            parts[Collateral] += [{"case_id": case.id, "lender_ref": c["key"],
-                                   "repossession_status": RepossessionStatus.NONE,
-                                   "tracker_lat": None, "tracker_lon": None, "tracker_at": None,
-                                   **collateral_values(c)} for c in data["collateral"] or []]
-        for model, rows in parts.items():
-            if rows:
-                bulk_insert(self.session, model.__table__, rows)
-
     def _upsert_debtor(self, row: CaseRow, chunk: _Chunk) -> tuple[Debtor, bool]:
         data = row.data["debtor"]
-        values = {name: data[name] for name in DEBTOR_FIELDS}
+        values = debtor_values(data)
         debtor = chunk.debtors.get(data["ref"])
         if debtor is None:
             debtor = Debtor(lender_ref=data["ref"], **values)
@@ -531,10 +551,7 @@ class CaseImporter:
         else:
             changed = set_changed(debtor, values)
         if debtor.national_id_digest != row.digest:  # encrypt only a new or changed ID
-            national_id = data["national_id"]
-            debtor.national_id_cipher = self.cipher.encrypt(national_id)
-            debtor.national_id_digest = row.digest
-            debtor.national_id_last4 = national_id[-4:]
+            set_changed(debtor, national_id_columns(self.cipher, data["national_id"], row.digest))
             chunk.by_digest[row.digest] = debtor
             changed = True
         changed |= merge_contacts(debtor, row.data["contacts"])

@@ -4,9 +4,21 @@ addresses."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
-from api.models import Address, Case, Collateral, Contact, CoordSource, Debtor, Instalment, Payment
+from api.models import (
+    Address,
+    Case,
+    Collateral,
+    Contact,
+    CoordSource,
+    Debtor,
+    Instalment,
+    Payment,
+    RepossessionStatus,
+)
+from api.services.identity.pii import PiiCipher
 
 CASE_FIELDS = ("product", "currency", "principal_fen", "disbursed_on", "lender_bucket",
                "penalty_fen", "fees_fen", "penalty_basis", "lender", "jurisdiction")
@@ -16,6 +28,42 @@ CONTACT_FIELDS = ("name", "relation", "role", "phone", "knows_of_loan")
 COLLATERAL_FIELDS = ("kind", "vin", "engine_no", "plate", "make", "model", "colour")
 INSTALMENT_FIELDS = ("due_on", "amount_fen", "principal_fen")
 PAYMENT_FIELDS = ("paid_on", "amount_fen", "method")
+
+
+def debtor_values(item: dict) -> dict[str, Any]:
+    """A debtor's own columns from the file, but the national ID (`national_id_columns`)."""
+    return {name: item[name] for name in DEBTOR_FIELDS}
+
+
+def national_id_columns(cipher: PiiCipher, national_id: str, digest: str) -> dict[str, Any]:
+    """A debtor's national ID as stored: sealed, its lookup digest and last four."""
+    return {"national_id_cipher": cipher.encrypt(national_id), "national_id_digest": digest,
+            "national_id_last4": national_id[-4:]}
+
+
+def contact_values(item: dict) -> dict[str, Any]:
+    return {k: item[k] for k in CONTACT_FIELDS}
+
+
+def address_values(item: dict) -> dict[str, Any]:
+    """A new address's columns from the file (the lender's coordinates, if it gives any)."""
+    point = lender_point(_NEW_ADDRESS, item) or dict.fromkeys(
+        ("lat", "lon", "coord_source", "source_datum"))
+    return {"lender_ref": item["key"], "kind": item["kind"], "text": item["text"], **point}
+
+
+def case_part_rows(case_id: int, data: dict) -> dict[type, list[dict[str, Any]]]:
+    """The rows of a new case's schedule, payments and vehicles, by model."""
+    return {
+        Instalment: [{"case_id": case_id, "seq": i["seq"], **{k: i[k] for k in INSTALMENT_FIELDS}}
+                     for i in data["schedule"] or []],
+        Payment: [{"case_id": case_id, "lender_ref": p["ref"],
+                   **{k: p[k] for k in PAYMENT_FIELDS}} for p in data["payments"] or []],
+        Collateral: [{"case_id": case_id, "lender_ref": c["key"],
+                      "repossession_status": RepossessionStatus.NONE, "tracker_lat": None,
+                      "tracker_lon": None, "tracker_at": None, **collateral_values(c)}
+                     for c in data["collateral"] or []],
+    }
 
 
 def set_changed(obj: Any, values: dict[str, Any]) -> bool:
@@ -92,8 +140,7 @@ def collateral_values(item: dict) -> dict[str, Any]:
 
 def merge_contacts(debtor: Debtor, items: list[dict] | None) -> bool:
     """Contacts by key; contacts the file does not name (e.g. learnt in the field) stay."""
-    return _merge_by_ref(debtor.contacts, Contact, items, "key",
-                         lambda item: {k: item[k] for k in CONTACT_FIELDS})
+    return _merge_by_ref(debtor.contacts, Contact, items, "key", contact_values)
 
 
 def lender_point(address: Any, item: dict) -> dict[str, Any]:
@@ -107,6 +154,9 @@ def lender_point(address: Any, item: dict) -> dict[str, Any]:
             "source_datum": item["datum"]}
 
 
+_NEW_ADDRESS = SimpleNamespace(confirmed_at=None, coord_source=None)  # as `lender_point` sees it
+
+
 def merge_addresses(debtor: Debtor, items: list[dict] | None,
                     links: list[tuple[Address, Contact]]) -> bool:
     """Addresses by key. Coordinates confirmed by a visit, or taken on a visit, are kept; the
@@ -118,13 +168,13 @@ def merge_addresses(debtor: Debtor, items: list[dict] | None,
     for item in items or []:
         address = current.get(item["key"])
         if address is None:
-            address = Address(lender_ref=item["key"], kind=item["kind"], text=item["text"])
+            address = Address(**address_values(item))
             debtor.addresses.append(address)
             current[item["key"]] = address
             changed = True
         else:
             changed |= set_changed(address, {"kind": item["kind"], "text": item["text"]})
-        changed |= set_changed(address, lender_point(address, item))
+            changed |= set_changed(address, lender_point(address, item))
         contact = contacts.get(item["contact_ref"]) if item["contact_ref"] else None
         if contact is not None and contact.id is None:
             links.append((address, contact))  # its id comes with the flush

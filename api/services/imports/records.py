@@ -15,6 +15,8 @@ from api.services.casefile.loan_figures import (
     ScheduledInstalment,
     compute_figures,
 )
+from api.services.imports.merge import CASE_FIELDS
+from api.services.imports.rows import MAX_FEN
 
 FIGURES = ("total_due_fen", "paid_fen", "overdue_fen", "outstanding_fen",
            "outstanding_principal_fen", "days_past_due", "periods_overdue", "reminder_class",
@@ -51,6 +53,24 @@ def loan_figures(schedule: Iterable, payments: Iterable, as_of: date) -> LoanFig
     return compute_figures(
         [ScheduledInstalment(i.seq, i.due_on, i.amount_fen, i.principal_fen) for i in schedule],
         [PaymentRecord(p.paid_on, p.amount_fen) for p in payments], as_of)
+
+
+MONEY_FIGURES = ("total_due_fen", "paid_fen", "overdue_fen", "outstanding_fen",
+                 "outstanding_principal_fen")
+
+
+def oversized_figure(figures: LoanFigures) -> str | None:
+    """Why the figures cannot be stored (each amount is bounded, not their sums), or None."""
+    for name in MONEY_FIGURES:
+        if getattr(figures, name) > MAX_FEN:
+            return f"the amounts add up to a {name} above {MAX_FEN} fen"
+    return None
+
+
+def case_values(data: dict, figures: LoanFigures, as_of: date) -> dict[str, Any]:
+    """A case's own columns as a checked record sets them: the file's, and its figures."""
+    return {name: data[name] for name in CASE_FIELDS} | figure_columns(
+        figures, data["status"], as_of)
 
 
 def figure_columns(figures: LoanFigures, status: CaseStatus, as_of: date) -> dict[str, Any]:

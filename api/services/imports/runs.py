@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 from api.jobs import Cancelled
 from api.models import ImportRun, JobStatus
 from api.models.types import utcnow
+from api.services.casefile.cases import CaseGraph
 from api.services.evidence.storage import BlobStore
 from api.services.exceptions import DomainError, InvalidInput
 from api.services.identity import audit
@@ -49,6 +51,16 @@ def lender_today() -> date:
 
 
 Step = Callable[[RunLog, int], None]  # (the run's log so far, records read so far)
+
+
+class Publication(Protocol):
+    """How a run publishes cases to phones (the job's: `mobile_sync.changelog.Publisher`)."""
+
+    def __call__(self, session: Session) -> object:
+        """Publish the cases the session marked (their device documents, the change log)."""
+
+    def new_cases(self, session: Session, graphs: list[CaseGraph]) -> None:
+        """Publish cases just created by bulk SQL, from their graphs in memory."""
 
 
 def _run(session: Session, kind: str, payload: dict, run_once, *, dry_run: bool, atomic: bool,
@@ -118,20 +130,22 @@ def import_cases(session: Session, cipher: PiiCipher, payload: dict, *, dry_run:
                  file_sha256: str | None = None, file_format: str = "json",
                  as_of: date | None = None, run: ImportRun | None = None,
                  step: Step | None = None, chunk: int = CHUNK,
-                 publish: Callable[[Session], object] | None = None) -> ImportRun:
+                 publish: Publication | None = None) -> ImportRun:
     """Upsert a cases document (see docs/import-format.md); the caller commits.
 
     Row numbers are the position in `cases` (from 1) or, for CSV, the line of the record.
     `dry_run` and `atomic` (when any row failed) roll every data change back; the run is
     recorded either way. `as_of` wins over the file's `as_of`; default: today in Shanghai.
-    `publish(session)` (the job's: `mobile_sync.changelog.publish`) lets the run keep each
-    case's record digest, so that a re-import skips what has not changed."""
+    `publish` (the job's) lets the run keep each case's record digest, so that a re-import
+    skips what has not changed, and create new cases of new debtors set-based, their
+    documents built from memory (`imports.new_cases`); without it (nor `dry_run`) every
+    record goes through the ORM, and the commit publishes."""
     doc = check_document(payload, "cases")
 
     def run_once(log: RunLog, step: Step | None) -> None:
         importer = CaseImporter(session, cipher, log, as_of or doc.as_of or lender_today(),
                                 actor_id, from_csv=file_format == "csv", step=step,
-                                chunk=chunk, publish=None if dry_run else publish)
+                                chunk=chunk, publish=publish, dry_run=dry_run)
         importer.run(doc)
 
     return _run(session, "cases", payload, run_once, dry_run=dry_run, atomic=atomic,
@@ -241,7 +255,7 @@ def run_queued(session: Session, cipher: PiiCipher, blobs: BlobStore, run_id: in
                principal: Principal | None, checkpoint: Callable[[int, int | None], None],
                chunk_rows: int,
                after_chunk: Callable[[int, int, int | None], None] | None = None,
-               publish: Callable[[Session], object] | None = None) -> dict:
+               publish: Publication | None = None) -> dict:
     """An import job's body: take in the stored file, committing every `chunk_rows` records
     with the counts so far (`checkpoint` commits and raises `Cancelled` once asked to stop;
     `after_chunk(run id, done, total)` is called after each commit, holding no transaction).

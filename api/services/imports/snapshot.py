@@ -21,9 +21,17 @@ from api.services.imports.merge import (
     INSTALMENT_FIELDS,
     PAYMENT_FIELDS,
     collateral_values,
+    debtor_values,
     lender_point,
 )
-from api.services.imports.records import FIGURES, CaseRow, FileItem, figure_columns, loan_figures
+from api.services.imports.records import (
+    FIGURES,
+    CaseRow,
+    FileItem,
+    case_values,
+    loan_figures,
+    oversized_figure,
+)
 
 SNAPSHOT_COLUMNS = {  # what `Snapshot` reads of each table (all that the merge compares)
     Case: ("id", "contract_no", "debtor_id", "team_id", "collector_id", *CASE_FIELDS, *FIGURES,
@@ -108,7 +116,7 @@ class Snapshot:
         debtor = self.debtors.get(file_debtor["ref"])
         if (case is None or debtor is None or case.debtor_id != debtor.id
                 or debtor.national_id_digest != row.digest
-                or _differs(debtor, {name: file_debtor[name] for name in DEBTOR_FIELDS})):
+                or _differs(debtor, debtor_values(file_debtor))):
             return None
         contacts = self.contacts.get(debtor.id, {})
         for item in data["contacts"] or []:
@@ -162,6 +170,7 @@ class Snapshot:
                                    else saved_schedule, payments.values(), as_of)
         except InvalidInput:
             return None
-        values = {name: data[name] for name in CASE_FIELDS} | figure_columns(
-            figures, data["status"], as_of)
+        if oversized_figure(figures) is not None:
+            return None  # an error for `CaseImporter._check` to report
+        values = case_values(data, figures, as_of)
         return values if _differs(case, values) else {}
