@@ -103,6 +103,9 @@ class EvidenceFileSchema(Schema):
         },
     )
     has_thumbnail = ma.fields.Boolean()
+    thumbnail_status = ma.fields.String(
+        allow_none=True, metadata={"description": "a photo's thumbnail, made by a job after "
+                                   "the upload completes: `pending`, then `complete`; null: none"})
     last_error = ma.fields.String(
         allow_none=True,
         metadata={

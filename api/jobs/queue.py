@@ -94,7 +94,13 @@ class JobQueue:
 
 def install(app: Flask) -> JobQueue:
     from api.extensions import AppSession
-    from api.jobs import evidence_pack, imports, promise_pdf, retention_purge  # noqa: F401 (kinds)
+    from api.jobs import (  # noqa: F401 (the kinds)
+        evidence_pack,
+        imports,
+        promise_pdf,
+        retention_purge,
+        thumbnail,
+    )
 
     config = app.config["FIELDVISIT"]
     queue = JobQueue(app, config.job_broker, config.job_threads, config.job_queue)

@@ -69,7 +69,10 @@ class EvidenceFile(db.Model):
         enum_column(UploadStatus, "status"), default=UploadStatus.PENDING
     )
     storage_key: Mapped[str] = mapped_column(String(200))
-    thumbnail_key: Mapped[str | None] = mapped_column(String(200))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(200))  # set once it is stored
+    # A photo's thumbnail, made by a job after the upload completes; None: the file has none.
+    thumbnail_status: Mapped[UploadStatus | None] = mapped_column(
+        enum_column(UploadStatus, "thumbnail_status"))
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     exif: Mapped[str | None] = mapped_column(Text)  # JSON of what the file itself says
     flags: Mapped[str] = mapped_column(String(300), default="[]")  # JSON list

@@ -69,6 +69,7 @@ def describe_file(slot: EvidenceFile) -> dict[str, Any]:
         "flags": json.loads(slot.flags or "[]"),
         "exif": json.loads(slot.exif) if slot.exif else None,
         "has_thumbnail": slot.thumbnail_key is not None,
+        "thumbnail_status": slot.thumbnail_status and slot.thumbnail_status.value,
         "last_error": slot.last_error,
     }
 
@@ -109,6 +110,8 @@ def download_url(
             code="not_uploaded",
         )
     if variant == "thumbnail":
+        if slot.thumbnail_status is UploadStatus.PENDING:
+            raise NotReady("The photo's thumbnail is still being made; retry shortly.")
         if slot.thumbnail_key is None:
             raise NotFound("This file has no thumbnail.", fields={"variant": ["no thumbnail"]})
         key, name = slot.thumbnail_key, f"{slot.kind.value}-{slot.id}-thumbnail.jpg"
