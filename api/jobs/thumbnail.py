@@ -10,7 +10,11 @@ from api.jobs import JobContext, job_kind
 from api.services.evidence import thumbnails
 
 
-@job_kind(thumbnails.THUMBNAIL_JOB)
+def _failed(session, payload: dict, error: str) -> None:
+    thumbnails.thumbnail_failed(session, payload["file_id"], error)
+
+
+@job_kind(thumbnails.THUMBNAIL_JOB, retries=thumbnails.THUMBNAIL_RETRIES, on_failure=_failed)
 def make_thumbnail(ctx: JobContext) -> dict:
     """Payload: `{"file_id"}`. The result names the thumbnail's key and size (`thumbnail_key`
     null: nothing to make, the file is gone or has its thumbnail)."""

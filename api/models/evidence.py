@@ -29,6 +29,9 @@ class EvidenceKind(enum.StrEnum):
 class UploadStatus(enum.StrEnum):
     PENDING = "pending"
     COMPLETE = "complete"
+    # A file the server makes (a promise's PDF, a thumbnail) that its job could not make, after
+    # its retries: the server's fault, never the collector's (`EvidenceFile.server_error`).
+    FAILED = "failed"
 
 
 class EvidenceFile(db.Model):
@@ -77,3 +80,5 @@ class EvidenceFile(db.Model):
     exif: Mapped[str | None] = mapped_column(Text)  # JSON of what the file itself says
     flags: Mapped[str] = mapped_column(String(300), default="[]")  # JSON list
     last_error: Mapped[str | None] = mapped_column(String(300))
+    # Why the server could not make this file or its thumbnail (its job failed for good).
+    server_error: Mapped[str | None] = mapped_column(String(300))

@@ -14,6 +14,7 @@ from api.services.evidence.storage import BlobStore, evidence_key, seekable
 
 THUMBNAIL_JOB = "thumbnail"
 THUMBNAIL = "thumbnail.jpg"
+THUMBNAIL_RETRIES = 3  # then the thumbnail is `failed`: the server's fault
 
 
 def ask_for_thumbnail(session: Session, slot: EvidenceFile, actor_id: int | None) -> None:
@@ -41,3 +42,11 @@ def store_thumbnail(session: Session, file_id: str, blobs: BlobStore) -> dict | 
         return None
     slot.thumbnail_key, slot.thumbnail_status = key, UploadStatus.COMPLETE
     return {"file_id": file_id, "thumbnail_key": key, "size": stored.size}
+
+
+def thumbnail_failed(session: Session, file_id: str, error: str) -> None:
+    """The thumbnail's job failed for good: marked `failed` by the server (the caller
+    commits); the original stays as received."""
+    slot = session.get(EvidenceFile, file_id)
+    if slot is not None and slot.thumbnail_status is UploadStatus.PENDING:
+        slot.thumbnail_status, slot.server_error = UploadStatus.FAILED, error[:300]
