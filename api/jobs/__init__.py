@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from api.models import FINISHED, Job, JobStatus, Role, User
 from api.models.types import utcnow
-from api.services.exceptions import DomainError
+from api.services.exceptions import DomainError, TemporarilyUnavailable
 from api.services.identity.accounts import Principal
 
 log = logging.getLogger(__name__)
@@ -153,21 +153,15 @@ def run(session: Session, job_id: int, *, attempt: int | None = None) -> None:
         status = JobStatus.CANCELLED
     except DomainError as exc:
         session.rollback()
-        status, error = JobStatus.FAILED, exc.message
+        if isinstance(exc, TemporarilyUnavailable):  # a store out of reach: try again later
+            _retry_if_left(session, job_id, kind, attempt, exc)
+        status, error = JobStatus.FAILED, exc.message  # a refusal: trying again changes nothing
     except Exception as exc:
         session.rollback()
-        tries, done = _RETRIES.get(kind, 0) + 1, 1 if attempt is None else attempt + 1
-        log.exception("job failed", extra={"job_id": job_id, "attempt": done, "tries": tries})
-        if attempt is not None and done < tries:
-            session.execute(update(Job).where(Job.id == job_id).values(
-                status=JobStatus.QUEUED, heartbeat_at=utcnow(),
-                error=f"Attempt {done} of {tries} failed on an internal error; it is tried "
-                      "again shortly."))
-            session.commit()
-            raise RetryLater(f"job {job_id}: attempt {done} of {tries} failed") from exc
-        status = JobStatus.FAILED
-        error = (f"The job failed on an internal error ({type(exc).__name__}) after {done} "
-                 f"attempt(s); see the server's logs.")
+        done = _retry_if_left(session, job_id, kind, attempt, exc)
+        status, error = JobStatus.FAILED, (
+            f"The job failed on an internal error ({type(exc).__name__}) after {done} "
+            "attempt(s); see the server's logs.")
     values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error}
     if result is not None:
         values["result"] = json.dumps(result, ensure_ascii=False, default=str)
@@ -176,6 +170,22 @@ def run(session: Session, job_id: int, *, attempt: int | None = None) -> None:
     if status is JobStatus.FAILED and kind in _ON_FAILURE:
         _ON_FAILURE[kind](session, payload, error)
         session.commit()
+
+
+def _retry_if_left(session: Session, job_id: int, kind: str, attempt: int | None,
+                   exc: Exception) -> int:
+    """An attempt failed on an unexpected error (or a store out of reach): with retries left
+    the job is queued again and `RetryLater` raised; else answers how many attempts it had."""
+    tries, done = _RETRIES.get(kind, 0) + 1, 1 if attempt is None else attempt + 1
+    log.exception("job failed", extra={"job_id": job_id, "attempt": done, "tries": tries})
+    if attempt is not None and done < tries:
+        session.execute(update(Job).where(Job.id == job_id).values(
+            status=JobStatus.QUEUED, heartbeat_at=utcnow(),
+            error=f"Attempt {done} of {tries} failed ({type(exc).__name__}); it is tried "
+                  "again shortly."))
+        session.commit()
+        raise RetryLater(f"job {job_id}: attempt {done} of {tries} failed") from exc
+    return done
 
 
 def recover(session: Session, stale_after_s: float = 300) -> list[int]:

@@ -15,8 +15,12 @@ from sqlalchemy import update
 from api.extensions import db
 from api.jobs.queue import JobQueue
 from api.models import EvidenceFile, Job, JobStatus, RepaymentPromise, UploadStatus
+from api.services.evidence.storage import evidence_key
+from api.services.evidence.thumbnails import THUMBNAIL, THUMBNAIL_JOB, THUMBNAIL_RETRIES
 from api.services.fieldwork.promises import PDF_JOB, PDF_RETRIES, derived_id
-from tests.field.test_field_work import promise
+from tests.field.conftest import PHOTOS, complete, declaration, put_local, upload_url
+from tests.field.test_evidence import visit  # noqa: F401 (a fixture)
+from tests.field.test_field_work import HOME, promise
 from tests.sync.test_protocol import push
 from tests.sync.test_push_jobs import unserved_queue  # noqa: F401 (a fixture)
 
@@ -75,3 +79,37 @@ def test_a_promise_pdf_that_cannot_be_made_is_retried_then_failed_by_the_server(
         "server_file_failed", "admin", "repair_server_file")
     assert item["collector_id"] is None and "Administrator" in item["action_text"]
     assert "JSONDecodeError" in json.dumps(item["detail"])
+
+
+def test_a_thumbnail_the_blob_store_refuses_is_retried_then_failed_by_the_server(
+        app, client, visit, unserved_queue, retrying_queue):  # noqa: F811 (fixtures)
+    declared = declaration("DSCN0010.jpg", "doorplate", lat=HOME[0], lon=HOME[1])
+    visit["file"](declared)
+    file_id, data = declared["id"], (PHOTOS / "DSCN0010.jpg").read_bytes()
+    target = upload_url(client, visit["headers"], file_id).get_json()
+    assert put_local(client, target, data).status_code == 200
+    assert complete(client, visit["headers"], file_id).status_code == 200
+    # Where the thumbnail goes, the store holds a directory: every write of it is refused.
+    key = evidence_key(visit["case"].id, file_id, THUMBNAIL)
+    (app.extensions["fieldvisit.blobs"].root / key).mkdir(parents=True)
+    db.session.rollback()
+    (job,) = db.session.query(Job).filter_by(kind=THUMBNAIL_JOB).all()
+    job_id = job.id
+    db.session.rollback()
+
+    retrying_queue.send(job_id)
+    retrying_queue.drain()
+    db.session.rollback()
+    failed = db.session.get(Job, job_id)
+    assert failed.status == JobStatus.FAILED
+    assert f"after {THUMBNAIL_RETRIES + 1} attempt" in failed.error
+    slot = db.session.get(EvidenceFile, file_id)
+    assert slot.status is UploadStatus.COMPLETE  # the collector's original is received
+    assert slot.thumbnail_status is UploadStatus.FAILED and slot.thumbnail_key is None
+    assert "IsADirectoryError" in slot.server_error
+
+    legal = visit["world"].login(visit["world"].user("legal"))
+    thumb = client.get(f"/evidence/{file_id}/download?variant=thumbnail", headers=legal)
+    assert thumb.status_code == 500
+    assert thumb.get_json()["error"]["code"] == "server_file_failed"
+    assert client.get(f"/evidence/{file_id}/download", headers=legal).status_code == 200
