@@ -116,6 +116,9 @@ class Download(MethodView):
     @blp.alt_response(409, description="`not_uploaded`: the file has not been received yet; "
                       "`not_ready` (Retry-After): a file or thumbnail the server makes is not "
                       "made yet")
+    @blp.alt_response(500, description="`server_file_failed`: the server could not make this "
+                      "file or its thumbnail after retrying (the exceptions feed tells the "
+                      "administrator); asking again does not help")
     def get(self, args, file_id):
         """Get a short-lived signed URL to download an original or its thumbnail (audited)"""
         link = custody.download_url(
