@@ -240,6 +240,9 @@ class Config:
     job_threads: Annotated[int, Field(ge=1, le=64)] = 2
     # The broker's queue: instances (tenants) sharing one broker each name their own.
     job_queue: Annotated[str, AfterValidator(_queue_name)] = "fieldvisit"
+    # A failed job with retries left (a promise's PDF, a thumbnail) is tried again after this,
+    # doubling each time (at most 5 minutes).
+    job_retry_backoff_ms: Annotated[int, Field(ge=1, le=300_000)] = 2000
     # Lender imports (docs/import-format.md): records per committed chunk of an import job (a
     # phone's delta waits for one chunk at most), and the largest file an atomic run may take
     # (it is one transaction).

@@ -14,9 +14,8 @@ commit fails too, nothing of the batch was kept: every mutation is `not_applied`
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,12 +24,9 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError, PendingRollbackError
 from sqlalchemy.orm import Session
 
-from api.config import Policy
-from api.models import Address, Case, CompliancePolicy, Device, DeviceMutation, PolicyVersion
+from api.models import Case, Device, DeviceMutation
 from api.models.types import utcnow
-from api.services.compliance import blackouts
 from api.services.compliance.breaches import RuleBreach
-from api.services.compliance.policies import as_policy, policy_row_for_case, preset_for
 from api.services.compliance.refusals import record_refusal
 from api.services.exceptions import DomainError, InvalidInput, TemporarilyUnavailable
 from api.services.fieldwork.context import ensure_new_record
@@ -42,11 +38,11 @@ from api.services.fieldwork.filing import (
     field_context,
 )
 from api.services.identity.accounts import Principal
+from mobile_sync.lookups import BatchLookups
 from mobile_sync.registry import MUTATIONS
 from schemas.common import flatten_messages
 
 RETRY_AFTER_S = 2
-MAX_ID = 2**63 - 1  # no stored id is larger; a larger one is the mutation's own error
 # Not the mutation's fault: the phone sends it again later (IntegrityError, a DBAPIError, is a
 # uniqueness race with another filer, refused cleanly on retry).
 TRANSIENT = (OperationalError, DBAPIError, TemporarilyUnavailable)
@@ -82,7 +78,7 @@ def push(
     try:
         last = _lock_device(session, device_id, env.lock_timeout_ms)
         replies = _ledger(session, device_id, [m["mutation_id"] for m in mutations], last)
-        lookups = BatchLookups(session, [m for m in mutations if m["mutation_id"] > last])
+        lookups = BatchLookups(session, filer, [m for m in mutations if m["mutation_id"] > last])
     except TRANSIENT as exc:
         return _retry_all(session, device_id, mutations, exc)
     results: list[dict] = []
@@ -198,7 +194,7 @@ def _apply_payload(
             fields={"type": [f"one of {sorted(MUTATIONS)}"]},
         )
     try:
-        data = kind.schema().load(mutation["payload"])
+        data = _schema(kind.schema).load(mutation["payload"])
     except ma.ValidationError as exc:
         raise InvalidInput(
             "The mutation's payload is not valid.",
@@ -219,65 +215,18 @@ def _apply_payload(
         clock_offset_s=offset,
         policies=lookups.policy,
         blackouts_of=lookups.blackouts,
+        may_have_presences=lookups.may_have_presences,
     )
     flags = apply_record(ctx, kind.apply, data)
     lookups.filed(kind.model, record_id)
     return {"record_id": record_id, "flags": flags}, case.id
 
 
-class BatchLookups:
-    """What the batch's mutations look up, read once for the batch instead of once each: their
-    cases and the addresses of their debtors (then found in the session's identity map),
-    which of their record ids are taken, the debtors' declared blackouts (no mutation declares
-    one), and the policies with all their versions."""
-
-    def __init__(self, session: Session, mutations: list[dict]):
-        self.session = session
-        case_ids: set[int] = set()
-        self.taken: dict[type, set[str]] = {}
-        for mutation in mutations:
-            kind, payload = MUTATIONS.get(mutation["type"]), mutation.get("payload")
-            if kind is None or not isinstance(payload, dict):
-                continue
-            if type(payload.get("case_id")) is int and 0 < payload["case_id"] <= MAX_ID:
-                case_ids.add(payload["case_id"])
-            with contextlib.suppress(TypeError, ValueError, AttributeError):
-                self.taken.setdefault(kind.model, set()).add(str(uuid.UUID(payload.get("id"))))
-        # Held here: the identity map keeps only what someone refers to.
-        self.cases = session.scalars(select(Case).where(Case.id.in_(case_ids))).all()
-        debtor_ids = {case.debtor_id for case in self.cases}
-        self.addresses = session.scalars(
-            select(Address).where(Address.debtor_id.in_(debtor_ids))).all()
-        self._blackouts = blackouts.by_debtor(session, debtor_ids) if debtor_ids else {}
-        for model, ids in self.taken.items():
-            self.taken[model] = set(session.scalars(select(model.id).where(model.id.in_(ids))))
-        self._rows: dict[tuple, CompliancePolicy | None] = {}
-        self._versions: dict[int, list[PolicyVersion]] = {}
-
-    def may_be_taken(self, model, record_id: str) -> bool:
-        """False when the id is surely free (not stored before the batch, nor filed in it)."""
-        return record_id in self.taken.get(model, ())
-
-    def filed(self, model, record_id: str) -> None:
-        self.taken.setdefault(model, set()).add(record_id)
-
-    def blackouts(self, debtor_id: int) -> list:
-        return self._blackouts.get(debtor_id, [])
-
-    def policy(self, case: Case, at: datetime) -> Policy:
-        """As `compliance.policies.policy_for_case`."""
-        key = (case.policy_id, case.jurisdiction, case.lender)
-        if key not in self._rows:
-            self._rows[key] = policy_row_for_case(self.session, case)
-        row = self._rows[key]
-        if row is None:
-            return preset_for(case.jurisdiction)
-        if row.id not in self._versions:
-            self._versions[row.id] = self.session.scalars(
-                select(PolicyVersion).where(PolicyVersion.policy_id == row.id)
-                .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.version.desc())).all()
-        version = next((v for v in self._versions[row.id] if v.effective_from <= at), None)
-        return as_policy(version) if version is not None else preset_for(case.jurisdiction)
+@functools.cache
+def _schema(schema: type[ma.Schema]) -> ma.Schema:
+    """One instance of each payload schema, shared by every push (a load keeps no state in
+    it)."""
+    return schema()
 
 
 def _in_payload(fields: dict) -> dict:

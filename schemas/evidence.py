@@ -103,6 +103,14 @@ class EvidenceFileSchema(Schema):
         },
     )
     has_thumbnail = ma.fields.Boolean()
+    thumbnail_status = ma.fields.String(
+        allow_none=True, metadata={"description": "a photo's thumbnail, made by a job after "
+                                   "the upload completes: `pending`, then `complete` (or "
+                                   "`failed`); null: none"})
+    server_error = ma.fields.String(
+        allow_none=True, metadata={"description": "why the server could not make this file "
+                                   "(`status` failed) or its thumbnail (`thumbnail_status` "
+                                   "failed) after retrying"})
     last_error = ma.fields.String(
         allow_none=True,
         metadata={

@@ -7,7 +7,12 @@ never sees an id that is not there, and a rolled-back request leaves no job behi
 
 A kind is a function of a `JobContext`, registered with `@job_kind("name")`. It does its work
 in `ctx.session`, calling `ctx.checkpoint(done, total)` between chunks: that records the
-progress, commits the chunk with it, and raises `Cancelled` once someone asked to stop."""
+progress, commits the chunk with it, and raises `Cancelled` once someone asked to stop.
+
+A kind registered with `retries=N` is tried again, up to N times with a growing delay (dramatiq's
+retries and backoff, `api.jobs.queue`), when it fails on an unexpected error (a refusal, a
+`DomainError`, is final at once); its `on_failure(session, payload, error)` runs once it has
+failed for good, so what it was to make is marked failed instead of waiting forever."""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from api.models import FINISHED, Job, JobStatus, Role, User
 from api.models.types import utcnow
-from api.services.exceptions import DomainError
+from api.services.exceptions import DomainError, TemporarilyUnavailable
 from api.services.identity.accounts import Principal
 
 log = logging.getLogger(__name__)
@@ -32,19 +37,34 @@ log = logging.getLogger(__name__)
 _PENDING = "fieldvisit.jobs.pending"
 _MARKS = "fieldvisit.jobs.savepoints"
 KINDS: dict[str, Callable[[JobContext], dict | None]] = {}
+OnFailure = Callable[[Session, dict, str], None]
+_RETRIES: dict[str, int] = {}
+_ON_FAILURE: dict[str, OnFailure] = {}
+MAX_RETRIES = 10  # the most a kind may ask for
 
 
 class Cancelled(Exception):
     """Raised by `JobContext.checkpoint` once the job was asked to stop."""
 
 
-def job_kind(name: str):
-    """Register a function of a `JobContext` as the job kind `name`."""
+class RetryLater(Exception):
+    """Raised by `run` when a job failed and will be tried again: the queue (dramatiq) sends it
+    again after its backoff. The job is `queued` meanwhile, its `error` saying so."""
+
+
+def job_kind(name: str, *, retries: int = 0, on_failure: OnFailure | None = None):
+    """Register a function of a `JobContext` as the job kind `name`, tried again up to
+    `retries` times after an unexpected error; `on_failure(session, payload, error)` runs once
+    it has failed for good (then committed)."""
+    if not 0 <= retries <= MAX_RETRIES:
+        raise ValueError(f"retries of job kind {name!r} must be 0..{MAX_RETRIES}")
 
     def register(fn: Callable[[JobContext], dict | None]):
         if name in KINDS and KINDS[name] is not fn:
             raise ValueError(f"job kind {name!r} is registered twice")
-        KINDS[name] = fn
+        KINDS[name], _RETRIES[name] = fn, retries
+        if on_failure is not None:
+            _ON_FAILURE[name] = on_failure
         return fn
 
     return register
@@ -107,9 +127,12 @@ def request_cancel(session: Session, job: Job) -> None:
         job.cancel_requested = True
 
 
-def run(session: Session, job_id: int) -> None:
+def run(session: Session, job_id: int, *, attempt: int | None = None) -> None:
     """Run one job to its end (the worker's side): claim it, call its kind, record the end.
-    A job another worker claimed, or one that was cancelled while queued, is left alone."""
+    A job another worker claimed, or one that was cancelled while queued, is left alone.
+    `attempt`: how many times the queue ran it before (None: a direct call, never retried). A
+    kind with retries left that fails on an unexpected error is queued again and `RetryLater`
+    raised; one that failed for good has its `on_failure` run."""
     claimed = session.execute(
         update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED)
         .values(status=JobStatus.RUNNING, started_at=utcnow(), heartbeat_at=utcnow())
@@ -118,28 +141,51 @@ def run(session: Session, job_id: int) -> None:
     if not claimed:
         return
     job = session.get(Job, job_id)
-    fn = KINDS.get(job.kind)
+    kind, payload, fn = job.kind, json.loads(job.payload), KINDS.get(job.kind)
     status, result, error = JobStatus.DONE, None, None
     try:
         if fn is None:
-            raise DomainError(f"This server does not know job kind {job.kind!r}.")
-        result = fn(JobContext(job_id, job.created_by_id, json.loads(job.payload), session))
+            raise DomainError(f"This server does not know job kind {kind!r}.")
+        result = fn(JobContext(job_id, job.created_by_id, payload, session))
         session.commit()
     except Cancelled:
         session.rollback()
         status = JobStatus.CANCELLED
     except DomainError as exc:
         session.rollback()
-        status, error = JobStatus.FAILED, exc.message
-    except Exception:
+        if isinstance(exc, TemporarilyUnavailable):  # a store out of reach: try again later
+            _retry_if_left(session, job_id, kind, attempt, exc)
+        status, error = JobStatus.FAILED, exc.message  # a refusal: trying again changes nothing
+    except Exception as exc:
         session.rollback()
-        log.exception("job failed", extra={"job_id": job_id})
-        status, error = JobStatus.FAILED, "The job failed on an internal error; see the logs."
+        done = _retry_if_left(session, job_id, kind, attempt, exc)
+        status, error = JobStatus.FAILED, (
+            f"The job failed on an internal error ({type(exc).__name__}) after {done} "
+            "attempt(s); see the server's logs.")
     values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error}
     if result is not None:
         values["result"] = json.dumps(result, ensure_ascii=False, default=str)
     session.execute(update(Job).where(Job.id == job_id).values(**values))
     session.commit()
+    if status is JobStatus.FAILED and kind in _ON_FAILURE:
+        _ON_FAILURE[kind](session, payload, error)
+        session.commit()
+
+
+def _retry_if_left(session: Session, job_id: int, kind: str, attempt: int | None,
+                   exc: Exception) -> int:
+    """An attempt failed on an unexpected error (or a store out of reach): with retries left
+    the job is queued again and `RetryLater` raised; else answers how many attempts it had."""
+    tries, done = _RETRIES.get(kind, 0) + 1, 1 if attempt is None else attempt + 1
+    log.exception("job failed", extra={"job_id": job_id, "attempt": done, "tries": tries})
+    if attempt is not None and done < tries:
+        session.execute(update(Job).where(Job.id == job_id).values(
+            status=JobStatus.QUEUED, heartbeat_at=utcnow(),
+            error=f"Attempt {done} of {tries} failed ({type(exc).__name__}); it is tried "
+                  "again shortly."))
+        session.commit()
+        raise RetryLater(f"job {job_id}: attempt {done} of {tries} failed") from exc
+    return done
 
 
 def recover(session: Session, stale_after_s: float = 300) -> list[int]:

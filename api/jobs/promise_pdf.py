@@ -11,7 +11,11 @@ from api.jobs import JobContext, job_kind
 from api.services.fieldwork import promises
 
 
-@job_kind(promises.PDF_JOB)
+def _failed(session, payload: dict, error: str) -> None:
+    promises.pdf_failed(session, payload["promise_id"], error)
+
+
+@job_kind(promises.PDF_JOB, retries=promises.PDF_RETRIES, on_failure=_failed)
 def render_promise_pdf(ctx: JobContext) -> dict:
     """Payload: `{"promise_id", "overdue_fen", "timezone"}` (as of the signing). The result
     names the file and its SHA-256 (`file_id` null: the promise is gone). No transaction is

@@ -29,6 +29,9 @@ class EvidenceKind(enum.StrEnum):
 class UploadStatus(enum.StrEnum):
     PENDING = "pending"
     COMPLETE = "complete"
+    # A file the server makes (a promise's PDF, a thumbnail) that its job could not make, after
+    # its retries: the server's fault, never the collector's (`EvidenceFile.server_error`).
+    FAILED = "failed"
 
 
 class EvidenceFile(db.Model):
@@ -69,8 +72,13 @@ class EvidenceFile(db.Model):
         enum_column(UploadStatus, "status"), default=UploadStatus.PENDING
     )
     storage_key: Mapped[str] = mapped_column(String(200))
-    thumbnail_key: Mapped[str | None] = mapped_column(String(200))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(200))  # set once it is stored
+    # A photo's thumbnail, made by a job after the upload completes; None: the file has none.
+    thumbnail_status: Mapped[UploadStatus | None] = mapped_column(
+        enum_column(UploadStatus, "thumbnail_status"))
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     exif: Mapped[str | None] = mapped_column(Text)  # JSON of what the file itself says
     flags: Mapped[str] = mapped_column(String(300), default="[]")  # JSON list
     last_error: Mapped[str | None] = mapped_column(String(300))
+    # Why the server could not make this file or its thumbnail (its job failed for good).
+    server_error: Mapped[str | None] = mapped_column(String(300))

@@ -25,14 +25,17 @@ class ExceptionKind(enum.StrEnum):
     DEVICE_SILENT = "device_silent"  # a collector's phone has not synced for a while
     PROPOSAL_UNREVIEWED = "proposal_unreviewed"  # a field proposal waits for review
     UPLOAD_STUCK = "upload_stuck"  # a declared file never arrived
+    SERVER_FILE_FAILED = "server_file_failed"  # the server could not make a file (PDF, thumbnail)
 
 
 class ExceptionActor(enum.StrEnum):
-    """Who should act: the supervisors of the item's team, its collector, or legal staff."""
+    """Who should act: the supervisors of the item's team, its collector, legal staff, or the
+    administrator (a fault of the server, nobody's in the field)."""
 
     SUPERVISOR = "supervisor"
     COLLECTOR = "collector"
     LEGAL = "legal"
+    ADMIN = "admin"
 
 
 class ExceptionState(enum.StrEnum):

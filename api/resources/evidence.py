@@ -88,7 +88,7 @@ class CompleteUpload(MethodView):
         "`not_a_pdf` (field `file`): upload the right file again; the slot stays pending",
     )
     def post(self, file_id):
-        """Complete an upload: verify size and SHA-256, read EXIF, make the thumbnail
+        """Complete an upload: verify size and SHA-256, read EXIF, ask for the thumbnail
 
         Idempotent: completing a complete file returns it. EXIF time and GPS that disagree
         with the declaration are flagged, not refused. A refusal is noted on the slot
@@ -113,7 +113,12 @@ class Download(MethodView):
     @blp.arguments(DownloadArgsSchema, location="query")
     @blp.response(200, DownloadLinkSchema)
     @blp.alt_response(404, description="No such file, or its case is not yours to see")
-    @blp.alt_response(409, description="`not_uploaded`: the file has not been received yet")
+    @blp.alt_response(409, description="`not_uploaded`: the file has not been received yet; "
+                      "`not_ready` (Retry-After): a file or thumbnail the server makes is not "
+                      "made yet")
+    @blp.alt_response(500, description="`server_file_failed`: the server could not make this "
+                      "file or its thumbnail after retrying (the exceptions feed tells the "
+                      "administrator); asking again does not help")
     def get(self, args, file_id):
         """Get a short-lived signed URL to download an original or its thumbnail (audited)"""
         link = custody.download_url(

@@ -81,7 +81,12 @@ def upload_url(client, headers: dict, file_id: str):
 
 
 def complete(client, headers: dict, file_id: str):
-    return client.post(f"/evidence/{file_id}/complete", headers=headers)
+    """Complete an upload, then wait for the photo's thumbnail job: a test writes next (on
+    SQLite a running job holds the write lock). The answer is the completion's (its thumbnail
+    still pending)."""
+    done = client.post(f"/evidence/{file_id}/complete", headers=headers)
+    finish_jobs()
+    return done
 
 
 def upload_and_complete(client, headers: dict, file_id: str, data: bytes) -> dict:
@@ -124,6 +129,7 @@ def s3_app(_s3_app):
     with _s3_app.app_context():
         yield _s3_app
         db.session.remove()
+        _s3_app.extensions["fieldvisit.jobs"].drain()  # no job thread writes while rows go
         wipe()
 
 

@@ -1,7 +1,7 @@
 """A collector's photos travel from the phone to the case file on the local blob store: declared
-in a report, streamed to a signed URL, verified, read (EXIF) and thumbnailed. Corrupt files and
-wrong hashes are refused and the slot waits for a good upload; legal staff read the chain of
-custody and download through short-lived signed links, every access audited."""
+in a report, streamed to a signed URL, verified, read (EXIF) and thumbnailed (by a job). Corrupt
+files and wrong hashes are refused and the slot waits for a good upload; legal staff read the
+chain of custody and download through short-lived signed links, every access audited."""
 
 from __future__ import annotations
 
@@ -21,13 +21,14 @@ from werkzeug.serving import make_server
 
 from api.commands.evidence import command as evidence_cli
 from api.extensions import db
-from api.models import AuditEvent, EvidenceFile, UploadStatus
+from api.models import AuditEvent, EvidenceFile, Job, UploadStatus
 from tests.field.conftest import (
     EXPECTED,
     PHOTOS,
     as_declared_by_exif,
     complete,
     declaration,
+    finish_jobs,
     put_local,
     upload_and_complete,
     upload_url,
@@ -88,7 +89,8 @@ def test_a_photo_is_verified_and_its_exif_kept_beside_the_untouched_original(
 
     expected = EXPECTED[name]
     exif = body["exif"]
-    assert body["status"] == "complete" and body["has_thumbnail"]
+    assert body["status"] == "complete"
+    assert (body["has_thumbnail"], body["thumbnail_status"]) == (False, "pending")  # a job's
     assert exif["taken_at_source"] == "DateTimeOriginal"
     taken = expected["DateTimeOriginal"].replace(":", "-", 2).replace(" ", "T")
     assert exif["taken_at"] == taken
@@ -97,7 +99,9 @@ def test_a_photo_is_verified_and_its_exif_kept_beside_the_untouched_original(
     assert (exif["width"], exif["height"]) == (expected["width"], expected["height"])
     assert body["flags"] == []  # declared where and when the camera says: nothing to flag
 
+    finish_jobs()
     stored = slot(declared["id"])
+    assert stored.thumbnail_status is UploadStatus.COMPLETE
     blobs = app.extensions["fieldvisit.blobs"]
     with blobs.open(stored.storage_key) as original:
         assert original.read() == data  # byte for byte what the phone sent
@@ -249,7 +253,13 @@ def test_uploading_and_completing_again_is_harmless(visit, client, app):
     mtime = (app.extensions["fieldvisit.blobs"].root / original.storage_key).stat().st_mtime_ns
 
     again = complete(client, visit["headers"], declared["id"])
-    assert again.status_code == 200 and again.get_json() == first  # nothing re-processed
+    assert again.status_code == 200
+    made = ("has_thumbnail", "thumbnail_status")  # by the job the first completion asked for
+    assert {k: v for k, v in again.get_json().items() if k not in made} == {
+        k: v for k, v in first.items() if k not in made}  # nothing re-processed
+    assert (again.get_json()["has_thumbnail"], again.get_json()["thumbnail_status"]) == (
+        True, "complete")
+    assert db.session.query(Job).filter_by(kind="thumbnail").count() == 1
     late_put = put_local(client, target, data)  # a URL issued before completion
     assert late_put.status_code == 200 and late_put.get_json()["status"] == "complete"
     path = app.extensions["fieldvisit.blobs"].root / original.storage_key
@@ -351,6 +361,7 @@ def test_who_may_read_a_cases_evidence_and_every_access_is_audited(visit, client
     download = client.get(body["url"])
     assert download.status_code == 200 and download.data == data
     assert "attachment" in download.headers["Content-Disposition"]
+    finish_jobs()
     thumb = client.get(f"/evidence/{file_id}/download?variant=thumbnail", headers=legal)
     assert client.get(thumb.get_json()["url"]).data[:3] == b"\xff\xd8\xff"
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from api.commands.evidence import command as evidence_cli
 from api.extensions import db
 from api.models import EvidenceFile, UploadStatus
-from tests.field.conftest import PHOTOS, as_declared_by_exif, declaration
+from tests.field.conftest import PHOTOS, as_declared_by_exif, declaration, finish_jobs
 from tests.field.test_field_work import HOME, Phone, report
 from tests.storage.test_blob_stores import http
 
@@ -53,7 +53,9 @@ def presigned_put(visit, file_id: str, data: bytes) -> int:
 
 
 def complete(visit, file_id: str):
-    return visit["client"].post(f"/evidence/{file_id}/complete", headers=visit["headers"])
+    done = visit["client"].post(f"/evidence/{file_id}/complete", headers=visit["headers"])
+    finish_jobs()  # a photo's thumbnail
+    return done
 
 
 def test_a_photo_goes_to_s3_is_verified_and_downloaded_through_a_presigned_get(visit, s3_app):

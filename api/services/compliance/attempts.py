@@ -3,9 +3,8 @@ day and `weekly_attempt_cap` in any 7 consecutive days, counting what `attempts_
 (connected calls, every call, or calls and visits). The record that goes over a cap is kept
 and flagged.
 
-Exact under concurrency: the debtor's row is locked before counting (PostgreSQL
-`SELECT … FOR UPDATE`; SQLite serialises writers already), so two phones filing at once count
-one after the other."""
+Exact under concurrency: the debtor's row is locked before counting (`api.services.row_locks`),
+so two phones filing at once count one after the other."""
 
 from __future__ import annotations
 
@@ -16,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.config import Policy
-from api.models import Case, Channel, ContactAttempt, ContactOutcome, Debtor, VisitReport
+from api.models import Case, Channel, ContactAttempt, ContactOutcome, VisitReport
+from api.services.row_locks import lock_debtor
 
 CONNECTED = (ContactOutcome.CONNECTED, ContactOutcome.PROMISED)
 WEEK = timedelta(days=7)
@@ -31,12 +31,6 @@ def counts_as_attempt(policy: Policy, channel: Channel | None, outcome=None) -> 
     if channel is not Channel.CALL:
         return False
     return counted != "connected_calls" or outcome in CONNECTED
-
-
-def lock_debtor(session: Session, debtor_id: int) -> None:
-    """Hold the debtor's row until the transaction ends: the next filer's count waits."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Debtor.id).where(Debtor.id == debtor_id).with_for_update())
 
 
 def attempt_times(session: Session, policy: Policy, debtor_id: int,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.models import AuditEvent, EvidenceFile, EvidenceKind, UploadStatus, User
 from api.services.evidence.storage import BlobStore
-from api.services.exceptions import Conflict, NotFound
+from api.services.exceptions import Conflict, DomainError, NotFound
 from api.services.identity import audit
 from api.services.identity.access import get_visible_case
 from api.services.identity.accounts import Principal
@@ -43,6 +43,17 @@ class NotReady(Conflict):
         super().__init__(message, fields={"file": ["not made yet"]})
 
 
+class ServerFileFailed(DomainError):
+    """The server could not make this file (a promise's PDF, a thumbnail) after retrying: its
+    fault, not the caller's; the exceptions feed shows it to the administrator."""
+
+    status = 500
+    code = "server_file_failed"
+
+    def __init__(self, message: str, error: str | None):
+        super().__init__(message, fields={"file": [error or "failed"]})
+
+
 def no_such_file() -> NotFound:
     return NotFound("No such evidence file.")
 
@@ -69,7 +80,9 @@ def describe_file(slot: EvidenceFile) -> dict[str, Any]:
         "flags": json.loads(slot.flags or "[]"),
         "exif": json.loads(slot.exif) if slot.exif else None,
         "has_thumbnail": slot.thumbnail_key is not None,
+        "thumbnail_status": slot.thumbnail_status and slot.thumbnail_status.value,
         "last_error": slot.last_error,
+        "server_error": slot.server_error,
     }
 
 
@@ -100,6 +113,9 @@ def download_url(
     """A short-lived signed URL to the original (or its thumbnail); the grant is audited as
     "evidence.download". Only for someone who may see the case (else NotFound)."""
     slot = _visible_slot(session, principal, file_id)
+    if slot.status is UploadStatus.FAILED:
+        raise ServerFileFailed("The server could not make this file; an administrator is told "
+                               "(exceptions feed).", slot.server_error)
     if slot.status is not UploadStatus.COMPLETE and slot.kind is EvidenceKind.PROMISE_PDF:
         raise NotReady("The promise's PDF is still being made; retry shortly.")
     if slot.status is not UploadStatus.COMPLETE:
@@ -109,6 +125,11 @@ def download_url(
             code="not_uploaded",
         )
     if variant == "thumbnail":
+        if slot.thumbnail_status is UploadStatus.FAILED:
+            raise ServerFileFailed("The server could not make this photo's thumbnail; the "
+                                   "original is intact.", slot.server_error)
+        if slot.thumbnail_status is UploadStatus.PENDING:
+            raise NotReady("The photo's thumbnail is still being made; retry shortly.")
         if slot.thumbnail_key is None:
             raise NotFound("This file has no thumbnail.", fields={"variant": ["no thumbnail"]})
         key, name = slot.thumbnail_key, f"{slot.kind.value}-{slot.id}-thumbnail.jpg"

@@ -25,7 +25,11 @@ import functools
 import hashlib
 import io
 import re
+import shutil
+import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -33,6 +37,7 @@ from typing import Any, BinaryIO, Protocol
 from api.services.exceptions import InvalidInput, NotFound, TemporarilyUnavailable
 
 CHUNK = 1024 * 1024
+SPOOL_BYTES = 8 * 1024 * 1024  # S3 bodies are copied to a spooled file for Pillow to seek in
 S3_PART_SIZE = 8 * 1024 * 1024
 KEY_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -280,3 +285,17 @@ def blob_store_from_config(
         "blob store must be 'local:DIR' or 's3://bucket'",
         fields={"blob_store": ["must be 'local:DIR' or 's3://bucket'"]},
     )
+
+
+@contextmanager
+def seekable(blobs: BlobStore, key: str) -> Iterator[BinaryIO]:
+    """The stored object as a seekable stream: the file itself on local disk, else a spooled
+    copy (memory up to 8 MB, then a temporary file)."""
+    with blobs.open(key) as stream:
+        if getattr(stream, "seekable", lambda: False)():
+            yield stream
+            return
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as copy:
+            shutil.copyfileobj(stream, copy, 1024 * 1024)
+            copy.seek(0)
+            yield copy  # type: ignore[misc]

@@ -1,6 +1,7 @@
 """Evidence uploads: where the phone sends a file, receiving it, and its verified completion.
 
-Completion checks size and SHA-256, reads the EXIF and compares it, and makes the thumbnail.
+Completion checks size and SHA-256, reads the EXIF and compares it, and asks for the thumbnail
+(a job makes it: `api.services.evidence.thumbnails`).
 A refused upload or completion leaves the slot pending with `last_error` set in the session and
 nothing else changed; the caller commits that note and re-raises, so the phone and the legal
 team both see why a file is still missing.
@@ -9,13 +10,9 @@ team both see why a file is still missing.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -28,16 +25,16 @@ from api.services.evidence.photos import (
     PhotoFacts,
     compare_with_declaration,
     inspect_photo,
-    make_thumbnail,
 )
 from api.services.evidence.storage import (
     BlobStore,
     LocalGrant,
     ReadableStream,
     StoredBlob,
-    evidence_key,
+    seekable,
     verify_blob,
 )
+from api.services.evidence.thumbnails import ask_for_thumbnail
 from api.services.exceptions import (
     Conflict,
     DomainError,
@@ -53,11 +50,9 @@ from api.services.identity.accounts import Principal
 MAX_TIME_SKEW_S = 10 * 60
 MAX_DISTANCE_M = 200.0
 UPLOAD_URL_TTL_S = 15 * 60
-THUMBNAIL = "thumbnail.jpg"
 IMAGE_MIMES = ("image/jpeg", "image/heic", "image/heif", "image/png")
 _FORMATS = {"image/jpeg": "JPEG", "image/heic": "HEIF", "image/heif": "HEIF", "image/png": "PNG"}
 SERVER_MADE = (EvidenceKind.PROMISE_PDF,)
-_SPOOL_BYTES = 8 * 1024 * 1024  # S3 bodies are copied to a spooled file for Pillow to seek in
 
 
 def _uploader_slot(
@@ -171,22 +166,23 @@ def complete_upload(
     Size and SHA-256 must match (`InvalidInput` naming "size"/"sha256"); an image must decode
     completely (`InvalidInput` naming "file", code "corrupt_image"); a PDF must be one. Its EXIF
     time and GPS are stored and compared with the declaration (flags, never a refusal), and a
-    thumbnail is stored beside it. Not uploaded yet: `Conflict` code "not_uploaded". Completing
-    a complete file returns it unchanged. On a refusal the slot stays pending with `last_error`
-    set (the caller commits that note)."""
+    photo's thumbnail is asked for (a job makes it). Not uploaded yet: `Conflict` code
+    "not_uploaded". Completing a complete file returns it unchanged. On a refusal the slot
+    stays pending with `last_error` set (the caller commits that note)."""
     slot = _uploader_slot(session, principal, file_id, lock=True)
     if slot.status is UploadStatus.COMPLETE:
         return slot
     case = session.get(Case, slot.case_id)
     zone = case.debtor.timezone or policy_for_case(session, case, utcnow()).default_timezone
     try:
-        exif, flags, thumbnail_key = _check_original(slot, blobs, zone)
+        exif, flags, photo = _check_original(slot, blobs, zone)
     except (InvalidInput, Conflict, TemporarilyUnavailable) as error:
         _note_refusal(slot, error)
         raise
     slot.exif = None if exif is None else json.dumps(exif, sort_keys=True)
     slot.flags = json.dumps(flags)
-    slot.thumbnail_key = thumbnail_key
+    if photo:  # made by a job once this commits (`api.services.evidence.thumbnails`)
+        ask_for_thumbnail(session, slot, principal.user_id)
     slot.status = UploadStatus.COMPLETE
     slot.completed_at = datetime.now(UTC)
     slot.last_error = None
@@ -202,7 +198,8 @@ def complete_upload(
 
 def _check_original(
     slot: EvidenceFile, blobs: BlobStore, zone: str
-) -> tuple[dict | None, list[str], str | None]:
+) -> tuple[dict | None, list[str], bool]:
+    """The file's EXIF facts, its flags, and whether it is a photo (then it gets a thumbnail)."""
     try:
         verify_blob(blobs, slot.storage_key, sha256_hex=slot.sha256, size=slot.size)
     except NotFound:
@@ -219,13 +216,11 @@ def _check_original(
                     fields={"file": ["not a PDF (no %PDF- header)"]},
                     code="not_a_pdf",
                 )
-        return None, [], None
+        return None, [], False
     if slot.mime not in IMAGE_MIMES:
-        return None, [], None
-    with _seekable(blobs, slot.storage_key) as source:
+        return None, [], False
+    with seekable(blobs, slot.storage_key) as source:
         facts = inspect_photo(source)
-        source.seek(0)
-        thumbnail = make_thumbnail(source)
     flags = compare_with_declaration(
         facts,
         slot.captured_at,
@@ -237,23 +232,7 @@ def _check_original(
     )
     if _FORMATS.get(slot.mime) != facts.format:
         flags.append("format_differs_from_declared_mime")
-    key = evidence_key(slot.case_id, slot.id, THUMBNAIL)
-    blobs.put_bytes(key, thumbnail, content_type="image/jpeg")
-    return _facts_json(facts), flags, key
-
-
-@contextmanager
-def _seekable(blobs: BlobStore, key: str) -> Iterator[BinaryIO]:
-    """The stored object as a seekable stream: the file itself on local disk, else a spooled
-    copy (memory up to 8 MB, then a temporary file)."""
-    with blobs.open(key) as stream:
-        if getattr(stream, "seekable", lambda: False)():
-            yield stream
-            return
-        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as copy:
-            shutil.copyfileobj(stream, copy, 1024 * 1024)
-            copy.seek(0)
-            yield copy  # type: ignore[misc]
+    return _facts_json(facts), flags, True
 
 
 def _facts_json(facts: PhotoFacts) -> dict[str, Any]:

@@ -35,6 +35,8 @@ class FieldContext:
     flags: list[str] = field(default_factory=list)
     # A push batch's prefetched look-ups (`mobile_sync.push`); None: each is a query.
     blackouts_of: Callable[[int], list] | None = None
+    # False when the case surely has no stored presence (the batch read which cases have).
+    may_have_presences: Callable[[int], bool] | None = None
 
     def record_fields(self, record_id: str) -> dict:
         """The columns every device-created record carries."""

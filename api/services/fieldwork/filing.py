@@ -99,9 +99,10 @@ def field_context(
     clock_offset_s: float | None,
     policies: Callable[[Case, datetime], Any] | None = None,
     blackouts_of: Callable[[int], list] | None = None,
+    may_have_presences: Callable[[int], bool] | None = None,
 ) -> FieldContext:
-    """`policies` and `blackouts_of`: look-ups a push batch read once for all its mutations
-    (default: a query each)."""
+    """`policies`, `blackouts_of` and `may_have_presences`: look-ups a push batch read once
+    for all its mutations (default: a query each)."""
     return FieldContext(
         session=session,
         user_id=filer.user_id,
@@ -118,6 +119,7 @@ def field_context(
         verify_cosign=env.verify_cosign,
         clock_offset_s=clock_offset_s,
         blackouts_of=blackouts_of,
+        may_have_presences=may_have_presences,
     )
 
 

@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 
 from api.config import Policy
 from api.models import Case, VisitPresence, VisitReport
-from api.services.compliance.attempts import lock_debtor
 from api.services.compliance.policies import policy_by_ref, policy_for_case
 from api.services.fieldwork.context import FieldContext
 from api.services.geo import geodesic_m, to_wgs84
+from api.services.row_locks import lock_case
 
 UNVERIFIED, TOO_FEW = "unverified_co_collector", "too_few_collectors"
 # The longest time gap a policy may set (api.config.Policy): how far around a presence's time
@@ -73,19 +73,6 @@ def record_presence(ctx: FieldContext, data: dict) -> VisitPresence:
     if paired:
         presence.visit_report_id = paired[-1][0].id  # the newest: a correction wins
     return presence
-
-
-def lock_case(session: Session, case_id: int) -> None:
-    """Serialise the pairing of one case's presences and reports (PostgreSQL; SQLite writers
-    are serialised already): a presence and its report arriving at once each see the other.
-    The debtor's row first, as the attempt caps take it (compliance.attempts.lock_debtor):
-    one order everywhere, so two pushes never wait on each other in a circle."""
-    if session.get_bind().dialect.name != "postgresql":
-        return  # SQLite: the writer holds the database's write lock already
-    debtor_id = session.scalar(select(Case.debtor_id).where(Case.id == case_id))
-    if debtor_id is not None:
-        lock_debtor(session, debtor_id)
-    session.execute(select(Case.id).where(Case.id == case_id).with_for_update())
 
 
 class Visit:
@@ -205,7 +192,8 @@ def visit_collectors(
     visit = Visit(ctx.user_id, [c["user_id"] for c in claimed], data["started_at"],
                   data["ended_at"], fix[:2] if fix else None)
     lock_case(ctx.session, ctx.case.id)
-    present = presences_for(ctx.session, ctx.case.id, visit, ctx.policy)
+    present = (presences_for(ctx.session, ctx.case.id, visit, ctx.policy)
+               if ctx.may_have_presences is None or ctx.may_have_presences(ctx.case.id) else [])
     collectors, named = judge(ctx.user_id, claimed, present)
     return collectors, named, present
 

@@ -33,6 +33,7 @@ from api.services.fieldwork.declarations import declare_files
 from api.services.fieldwork.promise_pdf import Instalment, PromiseDocument, render_promise_pdf
 
 PDF_JOB = "promise_pdf"
+PDF_RETRIES = 3  # then the file is `failed`: the server's fault, shown to the administrator
 
 
 def record_promise(ctx: FieldContext, data: dict) -> RepaymentPromise:
@@ -153,6 +154,15 @@ def store_pdf(session: Session, promise_id: str, document: PromiseDocument, blob
         slot.status, slot.completed_at = UploadStatus.COMPLETE, datetime.now(UTC)
         promise.pdf_sha256 = stored.sha256  # a field record changed: the case is put again
     return {"file_id": slot.id, "sha256": slot.sha256}
+
+
+def pdf_failed(session: Session, promise_id: str, error: str) -> None:
+    """The PDF's job failed for good: its slot is `failed` by the server (the caller commits),
+    so the download says so instead of `not_ready` forever."""
+    promise = session.get(RepaymentPromise, promise_id)
+    slot = promise and promise.pdf_file_id and session.get(EvidenceFile, promise.pdf_file_id)
+    if slot and slot.status is UploadStatus.PENDING:
+        slot.status, slot.server_error = UploadStatus.FAILED, error[:300]
 
 
 def derived_id(record_id: str, what: str) -> str:

@@ -19,6 +19,11 @@ ACTIONS = {
     "sync_device": "Open the app on this phone and sync (or sign in again).",
     "review_proposal": "Accept or reject the proposed phone, address or contact.",
     "finish_upload": "Open the app on a network so the pending file finishes uploading.",
+    "repair_server_file": "The server could not make this file (a promise's PDF or a photo's "
+    "thumbnail) after retrying; nobody in the field need do anything. Administrator: read the "
+    "error here and the failed job (GET /jobs?kind=promise_pdf or thumbnail, and the server's "
+    "logs), repair the cause (the blob store, the disk, the record's data), then have the job "
+    "run again.",
 }
 
 # Why a scan resolved an item by itself.
@@ -31,6 +36,7 @@ CLEARED = {
     ExceptionKind.DEVICE_SILENT: "the phone synced, was revoked or replaced",
     ExceptionKind.PROPOSAL_UNREVIEWED: "the proposal was reviewed",
     ExceptionKind.UPLOAD_STUCK: "the upload completed",
+    ExceptionKind.SERVER_FILE_FAILED: "the server made the file after all",
 }
 
 

@@ -41,6 +41,7 @@ from api.models import (
     User,
     VisitReport,
 )
+from api.services.evidence.uploads import SERVER_MADE
 from api.services.supervision.exceptions_feed.actions import CLEARED
 from api.services.supervision.exceptions_feed.scope import ITEMS, Scope
 
@@ -313,6 +314,7 @@ def _stuck_uploads(scope: Scope) -> Select:
         .join(Case, Case.id == EvidenceFile.case_id)
         .where(
             EvidenceFile.status == UploadStatus.PENDING,
+            EvidenceFile.kind.not_in(SERVER_MADE),  # the server's to make, not the collector's
             EvidenceFile.declared_at < scope.ago(hours=scope.settings.upload_stuck_after_hours),
         )
     )
@@ -326,6 +328,43 @@ STUCK_UPLOADS = SqlDetector(
     holds=lambda scope: exists().where(
         EvidenceFile.id == ITEMS.c.subject_id, EvidenceFile.status == UploadStatus.PENDING
     ),
+)
+
+SERVER_FAILED = or_(EvidenceFile.status == UploadStatus.FAILED,
+                    EvidenceFile.thumbnail_status == UploadStatus.FAILED)
+
+
+def _server_files_failed(scope: Scope) -> Select:
+    """Files the server could not make (a promise's PDF, a photo's thumbnail) after retrying:
+    the administrator's to repair, nobody's in the field."""
+    stmt = (
+        select(
+            scope.kind(ExceptionKind.SERVER_FILE_FAILED),
+            EvidenceFile.id.label("subject_id"),
+            EvidenceFile.case_id.label("case_id"),
+            Case.team_id.label("team_id"),
+            cast(null(), BigInteger).label("collector_id"),
+            _actor(ExceptionActor.ADMIN).label("actor"),
+            literal("repair_server_file").label("action"),
+            EvidenceFile.declared_at.label("occurred_at"),
+            scope.json_object(
+                file_kind=EvidenceFile.kind,
+                record_type=EvidenceFile.record_type,
+                record_id=EvidenceFile.record_id,
+                error=EvidenceFile.server_error,
+            ).label("detail"),
+        )
+        .join(Case, Case.id == EvidenceFile.case_id)
+        .where(SERVER_FAILED)
+    )
+    return scope.of_team(stmt, Case.team_id)
+
+
+SERVER_FILES_FAILED = SqlDetector(
+    ExceptionKind.SERVER_FILE_FAILED,
+    "evidence_file",
+    _server_files_failed,
+    holds=lambda scope: exists().where(EvidenceFile.id == ITEMS.c.subject_id, SERVER_FAILED),
 )
 
 VISIT_DETECTORS = (FlaggedVisits(), MISSING_PHOTOS)

@@ -17,6 +17,7 @@ from api.services.exceptions import Forbidden
 from api.services.identity.accounts import Principal
 from api.services.supervision.exceptions_feed.detectors import (
     PENDING_PROPOSALS,
+    SERVER_FILES_FAILED,
     SILENT_DEVICES,
     STUCK_UPLOADS,
     VISIT_DETECTORS,
@@ -36,6 +37,7 @@ DETECTORS = (
     SILENT_DEVICES,
     PENDING_PROPOSALS,
     STUCK_UPLOADS,
+    SERVER_FILES_FAILED,
 )
 assert sorted(k for d in DETECTORS for k in d.kinds) == sorted(ExceptionKind), "one detector a kind"
 
