@@ -31,6 +31,7 @@ export function signOut(): void {
  * whatever happens to this tab. An expired access token is refreshed once for it. */
 export async function logOut(): Promise<void> {
   let session = current();
+  leaveScreen(); // what the screen still waits for would come back 401 and "end the session"
   signOut();
   const quiet = new AbortController().signal; // never aborted by a screen change
   try {
@@ -156,6 +157,7 @@ async function authed(method: string, path: string, body?: unknown, accept?: str
     : send(method, path, body, access, signal, extra);
   let response = await go(session.access);
   if (response.status === 401) {
+    if (!current()) throw new ApiError(401, "signed out"); // signed out meanwhile: no refresh
     session = await refresh(session);
     if (session) response = await go(session.access);
     if (!session || response.status === 401) {

@@ -52,7 +52,9 @@ PUBLIC = {
 }
 TEAM_SCOPED = {"collector", "supervisor"}
 # path parameter -> which of the other team's things it is
-GLOBAL_IDS = {"device_id", "user_id", "policy_id"}  # ids no team owns: roles decide
+# ids no team owns: roles decide (a team is a branch's code, name and zone, listed to supervisors
+# and legal staff by GET /admin/teams: no team's secret)
+GLOBAL_IDS = {"device_id", "user_id", "policy_id", "team_id"}
 FOREIGN_KIND = {"proposal_id": "field_proposal", "file_id": "file", "case_id": "case"}
 RECORD_KINDS = {  # list path of /<kind>/{record_id} -> the pushed record type
     "visits": "visit_report",
@@ -62,12 +64,12 @@ RECORD_KINDS = {  # list path of /<kind>/{record_id} -> the pushed record type
     "sightings": "vehicle_sighting",
     "repossessions": "repossession",
 }
-OPERATIONS = [
+OPERATIONS = sorted((
     (method.upper(), path, op)
     for path, item in SPEC["paths"].items()
     for method, op in item.items()
     if method in METHODS
-]
+), key=lambda operation: operation[1] == "/auth/logout")  # last: it ends the caller's tokens
 
 
 def test_every_operation_declares_its_roles_or_is_explicitly_public():
@@ -114,6 +116,7 @@ class Foreign:
         self.ids["file"] = session.scalars(select(EvidenceFile.id)).first()
         assert self.ids["file"], "the pushed records declared files"
         self.ids["user_id"] = seeded.their_users["supervisor"].id
+        self.ids["team_id"] = seeded.their_users["supervisor"].team_id
         self.ids["device_id"] = seeded.their_devices[0]
         self.ids["run_id"] = 2**31 - 1
         self.ids["policy_id"] = 1  # policies are not a team's: the CN preset

@@ -95,6 +95,7 @@ def test_every_operation_as_every_role_conforms_to_the_spec(_app, seeded: Seeded
         for m in ops
         if m in {"get", "post", "put", "patch", "delete"}
     )
+    operations.sort(key=lambda op: op.label == "POST /auth/logout")  # last: it ends the tokens
     for operation in operations:
         if operation.label in KNOWN_GAPS:
             continue

@@ -46,6 +46,9 @@ const TEXTS: Record<string, [(i: Acted) => string, (i: Acted) => string]> = {
   finish_upload: [
     (i) => `在有网络的地方打开应用，让未上传的文件（${text(i.detail, "file_kind")}）传完。`,
     (i) => `Open the app on a network so the pending file (${text(i.detail, "file_kind")}) finishes uploading.`],
+  repair_server_file: [
+    (i) => `服务器重试后仍未能生成文件（${text(i.detail, "file_kind")}）：${text(i.detail, "error")}。外访员无需处理；管理员排除原因（存储、磁盘、记录数据）后重新运行任务。`,
+    (i) => `The server could not make the file (${text(i.detail, "file_kind")}) after retrying: ${text(i.detail, "error")}. Nobody in the field need act; an administrator repairs the cause (store, disk, the record's data) and runs the job again.`],
 };
 const PROPOSALS: Record<string, [string, string]> = {
   phone: ["电话", "phone"], address: ["地址", "address"], contact: ["联系人", "contact"],

@@ -15,7 +15,8 @@ interface Item {
 }
 
 const KINDS = ["far_from_address", "outside_visit_hours", "too_few_collectors", "missing_photos",
-  "promise_broken", "promise_due_today", "device_silent", "proposal_unreviewed", "upload_stuck"];
+  "promise_broken", "promise_due_today", "device_silent", "proposal_unreviewed", "upload_stuck",
+  "server_file_failed"];
 const STATES = ["open", "acknowledged", "resolved"];
 
 export async function exceptionsScreen(main: HTMLElement, me: Me): Promise<void> {
