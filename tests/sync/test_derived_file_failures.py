@@ -17,12 +17,14 @@ from api.jobs.queue import JobQueue
 from api.models import EvidenceFile, Job, JobStatus, RepaymentPromise, UploadStatus
 from api.services.evidence.storage import evidence_key
 from api.services.evidence.thumbnails import THUMBNAIL, THUMBNAIL_JOB, THUMBNAIL_RETRIES
-from api.services.fieldwork.promises import PDF_JOB, PDF_RETRIES, derived_id
+from api.services.fieldwork.promises import PDF_JOB, PDF_RETRIES
 from tests.field.conftest import PHOTOS, complete, declaration, put_local, upload_url
 from tests.field.test_evidence import visit  # noqa: F401 (a fixture)
-from tests.field.test_field_work import HOME, promise
-from tests.sync.test_protocol import push
-from tests.sync.test_push_jobs import unserved_queue  # noqa: F401 (a fixture)
+from tests.field.test_field_work import HOME
+from tests.sync.test_push_jobs import (
+    push_promise,
+    unserved_queue,  # noqa: F401 (a fixture)
+)
 
 
 @pytest.fixture
@@ -42,12 +44,7 @@ def test_a_promise_pdf_that_cannot_be_made_is_retried_then_failed_by_the_server(
     admin = world.user("admin")
     phone, desk = world.login(alice), world.login(admin)
     case = world.case(collector=alice)
-    signed = promise(case.id)
-    answer = push(client, phone, [{"mutation_id": 1, "type": "repayment_promise",
-                                   "client_time": "2026-11-20T10:00:00+08:00",
-                                   "payload": signed}]).get_json()
-    assert answer["results"][0]["status"] == "applied", answer
-    pdf_id = derived_id(signed["id"], "promise_pdf")
+    signed, pdf_id = push_promise(client, phone, case.id)
     # The stored signature no longer parses: rendering the PDF raises, every time.
     db.session.execute(update(RepaymentPromise).where(RepaymentPromise.id == signed["id"])
                        .values(signature_strokes="[[not json"))

@@ -56,17 +56,22 @@ def unserved_queue(app):
     queue.broker.close()
 
 
+def push_promise(client, phone, case_id: int) -> tuple[dict, str]:
+    """Push one signed promise on `case_id`; the promise and the id of its PDF to be."""
+    signed = promise(case_id)
+    answer = push(client, phone, [{"mutation_id": 1, "type": "repayment_promise",
+                                   "client_time": "2026-11-20T10:00:00+08:00",
+                                   "payload": signed}]).get_json()
+    assert answer["results"][0]["status"] == "applied", answer
+    return signed, derived_id(signed["id"], "promise_pdf")
+
+
 def test_a_promise_pdf_is_not_ready_until_its_job_has_run(client, world, unserved_queue):
     alice = world.user("collector", world.team())
     phone = world.login(alice)
     case = world.case(collector=alice)
     _, cursor = pull_all(client, phone)
-    signed = promise(case.id)
-    answer = push(client, phone, [{"mutation_id": 1, "type": "repayment_promise",
-                                   "client_time": "2026-11-20T10:00:00+08:00",
-                                   "payload": signed}]).get_json()
-    assert answer["results"][0]["status"] == "applied", answer
-    pdf_id = derived_id(signed["id"], "promise_pdf")
+    _, pdf_id = push_promise(client, phone, case.id)
 
     waiting = client.get(f"/evidence/{pdf_id}/download", headers=phone)
     assert waiting.status_code == 409 and int(waiting.headers["Retry-After"]) > 0
