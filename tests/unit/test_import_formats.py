@@ -193,6 +193,20 @@ def test_nested_problems_name_the_nested_field():
         "payments.1.ref", "schedule.3.principal_fen", "schedule.5.seq"]
 
 
+def test_what_the_fast_reader_refuses_is_read_as_before():
+    """orjson reads files; what it refuses the standard library reads (a lone surrogate is
+    text Python keeps), and an integer beyond 64 bits is still refused as too large."""
+    body = (b'{"format": "fieldvisit.cases.v1", "cases": [{"contract_no": "\\ud800", '
+            b'"principal_fen": 123456789012345678901234567890}]}')
+    cases = parse_import_file(body, "json", "cases")["cases"]
+    assert cases[0]["contract_no"] == "\ud800"
+    fen = parse_import_file(body.replace(b'"\\ud800"', b'"HT-1"'), "json", "cases")
+    _, problems = clean_case(fen["cases"][0])
+    assert ("principal_fen", "is too large") in problems
+    assert ("principal_fen", "must be a whole number") in clean_case(
+        {**fen["cases"][0], "principal_fen": 12.5})[1]
+
+
 def test_identifier_messages_do_not_repeat_the_value():
     record = case_record()
     record["collateral"][0]["plate"] = "浙苏H6F681"

@@ -13,6 +13,7 @@ import hashlib
 import json
 from datetime import date
 
+import orjson
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
@@ -25,9 +26,12 @@ def record_digest(raw: dict, holder: tuple | None, as_of: date) -> str:
     the day its figures are computed for."""
     # In the file's own key order (a file written again in another order is merely compared
     # field by field once): sorting would cost more than the rest of the digest.
-    material = json.dumps([raw, holder, as_of.isoformat()], ensure_ascii=False,
-                          separators=(",", ":"))
-    return hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
+    record = [raw, holder, as_of.isoformat()]
+    try:
+        material = orjson.dumps(record)
+    except TypeError:  # an integer beyond 64 bits, which only the standard library writes
+        material = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+    return hashlib.blake2b(material, digest_size=16).hexdigest()
 
 
 def _fingerprint_column(session: Session):

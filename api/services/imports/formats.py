@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import orjson
+
 from api.services.exceptions import InvalidInput
 from api.services.imports.rows import BALANCE, CASE, CASE_PARTS, FILE_PAYMENT, TRACKER
 
@@ -101,20 +103,31 @@ def _reject_constant(name: str) -> None:
 
 
 def _read_json(data: bytes) -> Any:
+    text = _decode(data)
+    # orjson reads a valid file three times faster than the standard library (and an integer
+    # beyond 64 bits as a float: see `rows._whole`). What it refuses (a lone surrogate, NaN...)
+    # the standard library reads, deciding and wording the error as before.
     try:
-        payload = json.loads(_decode(data), parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise MalformedFile(f"The file is not valid JSON: {exc.msg} at line {exc.lineno} "
-                            f"column {exc.colno}.", fields={"file": ["not valid JSON"]}) from None
-    except (ValueError, RecursionError) as exc:
-        raise MalformedFile("The file is not valid JSON.",
-                            fields={"file": [str(exc)[:100] or "not valid JSON"]}) from None
+        payload = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        payload = _read_json_slowly(text)
     if isinstance(payload, dict):
         private = sorted(k for k in payload if k.startswith("_"))
         if private:
             raise InvalidInput("Unknown fields: " + ", ".join(private),
                                fields={k: ["unknown field"] for k in private})
     return payload
+
+
+def _read_json_slowly(text: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise MalformedFile(f"The file is not valid JSON: {exc.msg} at line {exc.lineno} "
+                            f"column {exc.colno}.", fields={"file": ["not valid JSON"]}) from None
+    except (ValueError, RecursionError) as exc:
+        raise MalformedFile("The file is not valid JSON.",
+                            fields={"file": [str(exc)[:100] or "not valid JSON"]}) from None
 
 
 def _decode(data: bytes) -> str:

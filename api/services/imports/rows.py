@@ -72,6 +72,8 @@ def text(max_len: int) -> Callable[[Any, bool], str | None]:
 def _whole(value: Any, from_csv: bool) -> int:
     if type(value) is int:  # not bool, which is an int too
         return value
+    if type(value) is float and value.is_integer() and abs(value) >= 2**64:
+        raise Bad("is too large")  # an integer too long for 64 bits, as `formats` reads it
     if from_csv and isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,19}\s*", value):
         return int(value)
     raise Bad("must be a whole number")
