@@ -119,7 +119,11 @@ def boolean(value: Any, from_csv: bool) -> bool:
 
 
 def iso_date(value: Any, from_csv: bool) -> date:
-    day = value.strip() if isinstance(value, str) else ""
+    return _day(value.strip() if isinstance(value, str) else "")
+
+
+@lru_cache(maxsize=8192)  # a file's schedules fall on a few thousand days
+def _day(day: str) -> date:
     if len(day) != 10 or day[4] != "-" or day[7] != "-" or not day.replace("-", "").isdigit():
         raise Bad("must be a date as YYYY-MM-DD")
     try:
@@ -142,13 +146,16 @@ def moment(value: Any, from_csv: bool) -> datetime:
 
 def choice(options: type | tuple[str, ...]) -> Callable[[Any, bool], Any]:
     """One of an enumeration (returned as the enum member) or of a tuple of strings."""
-    values = tuple(m.value for m in options) if isinstance(options, type) else options
+    members = ({m.value: m for m in options} if isinstance(options, type)
+               else {word: word for word in options})
+    message = f"must be one of {', '.join(members)}"
 
     def convert(value: Any, from_csv: bool) -> Any:
         word = value.strip() if isinstance(value, str) else value
-        if word not in values:
-            raise Bad(f"must be one of {', '.join(values)}")
-        return options(word) if isinstance(options, type) else word
+        try:
+            return members[word]
+        except (KeyError, TypeError):  # TypeError: a list or an object, which cannot be a key
+            raise Bad(message) from None
 
     return convert
 
@@ -296,25 +303,42 @@ def clean_record(raw: Any, layout: dict[str, Field], prefix: str, problems: Prob
     if not isinstance(raw, dict):
         problems.append((prefix.rstrip(".") or "_row", "must be an object"))
         return None
-    if raw.keys() - layout.keys():
+    names, fields = _unpacked(layout)
+    if not raw.keys() <= names:
         problems.extend((prefix + key, "unknown field")
                         for key in raw if key not in layout and key not in nested)
     out = {}
-    for name, spec in layout.items():
-        value = raw.get(name)
+    get = raw.get
+    for name, convert, required, default in fields:
+        value = get(name)
         if value is not None:
             try:
-                value = spec.convert(value, from_csv)
+                value = convert(value, from_csv)
             except Bad as exc:
                 problems.append((prefix + name, str(exc)))
                 continue
         if value is None:
-            if spec.required:
+            if required:
                 problems.append((prefix + name, "is required"))
                 continue
-            value = spec.default
+            value = default
         out[name] = value
     return out
+
+
+# id(layout) -> (layout, its names, (name, convert, required, default) for each field); the
+# layout is kept in its entry, so its id cannot be reused by another dict.
+_UNPACKED: dict[int, tuple[dict, frozenset[str], tuple[tuple, ...]]] = {}
+
+
+def _unpacked(layout: dict[str, Field]) -> tuple[frozenset[str], tuple[tuple, ...]]:
+    """A layout's names and fields as plain tuples: a file runs `clean_record` some forty
+    times a case, where each attribute lookup counts."""
+    entry = _UNPACKED.get(id(layout))
+    if entry is None or entry[0] is not layout:
+        entry = _UNPACKED[id(layout)] = (layout, frozenset(layout), tuple(
+            (name, spec.convert, spec.required, spec.default) for name, spec in layout.items()))
+    return entry[1], entry[2]
 
 
 def derived_key(*parts: Any) -> str:
