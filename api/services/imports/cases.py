@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import count
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import inspect, or_, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -94,6 +95,26 @@ class _Chunk:
     paid: list[Case] = field(default_factory=list)  # saved cases whose payments changed
     outcomes: list[str] = field(default_factory=list)
     errors: list[tuple[CaseRow, str, str]] = field(default_factory=list)
+    re_ided: set[str] = field(default_factory=set)  # refs of saved debtors given another ID
+
+
+@dataclass
+class _Carried:
+    """What the records applied so far gave one debtor, for a dry run that rolls each chunk
+    back (see `CaseImporter._replay`): its data and ID, and its contacts and addresses by key
+    (merged by key, never removed; the records of one debtor agree on them)."""
+
+    order: int
+    debtor: dict
+    digest: str
+    contacts: dict[str, dict] = field(default_factory=dict)
+    addresses: dict[str, dict] = field(default_factory=dict)
+
+    def row(self) -> SimpleNamespace:
+        """As a record of the debtor alone, for `CaseImporter._upsert_debtor`."""
+        return SimpleNamespace(digest=self.digest, data={
+            "debtor": self.debtor, "contacts": list(self.contacts.values()),
+            "addresses": list(self.addresses.values())})
 
 
 class CaseImporter:
@@ -117,12 +138,17 @@ class CaseImporter:
             select(User.id, User.username, User.team_id, User.is_active)
             .where(User.role == Role.COLLECTOR))}
         self.policies = PolicyBook(session, utcnow())  # each case's, for its dispatch rules
-        self.held: dict[int, tuple] = {}  # collector id -> (user, authorisations)
+        self.held: dict[int, tuple] = {}  # collector id -> (name, authorisations, dispatch day)
         self.holders: dict[tuple, tuple] = {}  # HOLDER_TERMS -> (holder, problems)
         self.first_row: dict[str, int] = {}  # contract_no -> row that carried it first
         self.id_holder: dict[str, tuple[str, int]] = {}  # ID digest -> (debtor ref, row)
         self.seen: dict[tuple, tuple[int, tuple]] = {}  # shared debtor data -> (row, values)
         self.skipped: dict[str, list[tuple[int, dict]]] = {}  # debtor ref -> skipped records
+        # A dry run given a step rolls every chunk back: what its records gave the debtors that
+        # later records name again is redone before those (`_replay`). None: nothing rolled back.
+        self.carried: dict[str, _Carried] | None = {} if dry_run and step is not None else None
+        self.recurring: set[str] = set()  # debtor refs that more than one record names
+        self._order = count()
 
     def run(self, doc: Document) -> None:
         """Every `chunk` records read: the glanced ones resolved, the others applied in a
@@ -130,6 +156,8 @@ class CaseImporter:
         for error in doc.errors:
             self.log.error(error["row"], error["contract_no"], error["field"], error["message"])
         self.log.rows = len(doc.records["cases"])
+        if self.carried is not None:
+            self.recurring = _recurring_refs(doc.records["cases"])
         pending: list[CaseRow] = []
         glanced: list[tuple] = []
         for index, raw in enumerate(doc.records["cases"]):
@@ -283,16 +311,19 @@ class CaseImporter:
     def _unauthorised(self, data: dict, collector_id: int) -> str | None:
         """Why the collector may not be given a case of this lender and jurisdiction (rule
         `collector_authorised`, as on every other way of assigning), or None."""
-        if collector_id not in self.held:
-            self.held[collector_id] = (self.session.get(User, collector_id), authorisations_of(
-                self.session, [collector_id]).get(collector_id, []))
-        collector, rows = self.held[collector_id]
+        if collector_id not in self.held:  # as plain values: they outlast commits, rollbacks
+            collector = self.session.get(User, collector_id)
+            self.held[collector_id] = (
+                SimpleNamespace(full_name=collector.full_name),
+                [_plain(row) for row in authorisations_of(
+                    self.session, [collector_id]).get(collector_id, [])],
+                dispatch_day(collector, self.policies.at))
+        collector, rows, day = self.held[collector_id]
         terms = SimpleNamespace(policy_id=None, lender=data["lender"],
                                 jurisdiction=data["jurisdiction"])
         if not self.policies(terms).collector_authorisation_required:
             return None
-        return authorisation_problem(collector, rows, data["lender"], data["jurisdiction"],
-                                     dispatch_day(collector, self.policies.at))
+        return authorisation_problem(collector, rows, data["lender"], data["jurisdiction"], day)
 
     def _check_consistent(self, row_no: int, data: dict, digest: str, problems: list) -> None:
         """A debtor with several loans must read the same in each of them, or a re-import
@@ -354,8 +385,56 @@ class CaseImporter:
             self.log.count(outcome)
         self.applied.update((row.contract_no, row.record_digest) for row in rows
                             if row.row not in failed)
+        if self.carried is not None:
+            for row in rows:
+                ref = row.data["debtor"]["ref"]
+                if row.row not in failed and (ref in self.recurring or ref in chunk.re_ided):
+                    self._carry(row)  # named again later, or its old ID free for another
+
+    # -- a dry run that rolls each chunk back
+
+    def _carry(self, row: CaseRow) -> None:
+        """Keep what an applied record gave its debtor, for the chunks after this one."""
+        ref = row.data["debtor"]["ref"]
+        carried = self.carried.get(ref)
+        if carried is None:
+            carried = self.carried[ref] = _Carried(next(self._order), row.data["debtor"],
+                                                   row.digest)
+        for item in row.data["contacts"] or []:
+            carried.contacts.setdefault(item["key"], item)
+        for item in row.data["addresses"] or []:
+            carried.addresses.setdefault(item["key"], item)
+
+    def _replay(self, rows: list[CaseRow]) -> None:
+        """Redo, uncounted, what records of earlier (rolled-back) chunks gave the debtors these
+        rows name by ref, or that hold these rows' IDs (and, in turn, those the redone debtors
+        are given), so the chunk finds them as the real import would: created, with their
+        contacts (an address's `contact_ref`), data and ID. Only the debtors' own rows: a case
+        is in one record, so in one chunk."""
+        todo: set[str] = set()
+        new = {row.data["debtor"]["ref"] for row in rows} & self.carried.keys()
+        ids = {row.digest for row in rows}
+        while new or ids:
+            todo |= new
+            ids |= {self.carried[ref].digest for ref in new}
+            holders = set(self.session.scalars(
+                select(Debtor.lender_ref).where(Debtor.national_id_digest.in_(ids))))
+            new, ids = (holders & self.carried.keys()) - todo, set()
+        if not todo:
+            return
+        chunk = self._load_debtors(todo)
+        with self.session.no_autoflush:
+            for ref in sorted(todo, key=lambda ref: self.carried[ref].order):
+                self._upsert_debtor(self.carried[ref].row(), chunk)
+        self._number_new_rows()
+        self.session.flush()
+        for address, contact in chunk.links:
+            address.contact_id = contact.id
+        self.session.flush()
 
     def _apply(self, rows: list[CaseRow]) -> _Chunk:
+        if self.carried:
+            self._replay(rows)
         judged = self._judge(rows)  # row -> the case's own columns to set ({}: nothing at all)
         for row in rows:
             if row.row in self.matched and judged.get(row.row, {}) != {}:
@@ -431,22 +510,26 @@ class CaseImporter:
     def _load(self, rows: list[CaseRow]) -> _Chunk:
         """The chunk's existing debtors (by ref or ID) and cases, with what hangs off them
         (assignments too, so a change of holder costs no query of its own)."""
-        new = NewCases(self.session, self.cipher, self.actor_id, ASSIGN_REASON)
         if not rows:
-            return _Chunk({}, {}, {}, new)
-        refs = {row.data["debtor"]["ref"] for row in rows}
-        digests = {row.digest for row in rows}
+            return self._load_debtors(set())
+        chunk = self._load_debtors({row.data["debtor"]["ref"] for row in rows},
+                                   {row.digest for row in rows})
+        chunk.cases.update((c.contract_no, c) for c in self.session.scalars(
+            select(Case).where(Case.contract_no.in_([row.contract_no for row in rows]))
+            .options(selectinload(Case.instalments), selectinload(Case.payments),
+                     selectinload(Case.collateral), selectinload(Case.assignments))))
+        return chunk
+
+    def _load_debtors(self, refs: set[str], digests: set[str] = frozenset()) -> _Chunk:
+        """A chunk of the saved debtors of `refs` or `digests`, with contacts and addresses."""
+        new = NewCases(self.session, self.cipher, self.actor_id, ASSIGN_REASON)
         debtors = self.session.scalars(
             select(Debtor)
             .where(or_(Debtor.lender_ref.in_(refs), Debtor.national_id_digest.in_(digests)))
-            .options(selectinload(Debtor.contacts), selectinload(Debtor.addresses))).all()
-        cases = self.session.scalars(
-            select(Case).where(Case.contract_no.in_([row.contract_no for row in rows]))
-            .options(selectinload(Case.instalments), selectinload(Case.payments),
-                     selectinload(Case.collateral), selectinload(Case.assignments))).all()
+            .options(selectinload(Debtor.contacts), selectinload(Debtor.addresses))).all() \
+            if refs or digests else []
         return _Chunk({d.lender_ref: d for d in debtors},
-                      {d.national_id_digest: d for d in debtors},
-                      {c.contract_no: c for c in cases}, new)
+                      {d.national_id_digest: d for d in debtors}, {}, new)
 
     # -- records the database already holds as the file gives them, or nearly
 
@@ -550,6 +633,8 @@ class CaseImporter:
             changed = True
         else:
             changed = set_changed(debtor, values)
+            if debtor.national_id_digest != row.digest:
+                chunk.re_ided.add(data["ref"])
         if debtor.national_id_digest != row.digest:  # encrypt only a new or changed ID
             set_changed(debtor, national_id_columns(self.cipher, data["national_id"], row.digest))
             chunk.by_digest[row.digest] = debtor
@@ -557,3 +642,21 @@ class CaseImporter:
         changed |= merge_contacts(debtor, row.data["contacts"])
         changed |= merge_addresses(debtor, row.data["addresses"], chunk.links)
         return debtor, changed
+
+
+def _plain(obj: Any) -> SimpleNamespace:
+    """An ORM object's columns as plain values."""
+    return SimpleNamespace(**{a.key: getattr(obj, a.key) for a in inspect(obj).mapper.column_attrs})
+
+
+def _recurring_refs(records: list) -> set[str]:
+    """The debtor refs (as `rows.text` cleans them) that more than one record names."""
+    seen: set[str] = set()
+    again: set[str] = set()
+    for raw in records:
+        debtor = raw.get("debtor") if isinstance(raw, dict) else None
+        ref = debtor.get("ref") if isinstance(debtor, dict) else None
+        if isinstance(ref, str):
+            ref = ref.strip()
+            (again if ref in seen else seen).add(ref)
+    return again
