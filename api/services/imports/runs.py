@@ -11,8 +11,9 @@ and `imports.payments`.
 A run asked for through the API or the command line is a job (`queue_import`, then
 `run_queued` in the `import` job kind): the file is checked and stored first, and the job
 commits every `FIELDVISIT_IMPORT_CHUNK_ROWS` records with the run's progress, so phones' deltas
-wait for one chunk at most. `import_cases` and `import_payments` import in the caller's
-transaction (benchmarks, demo seeding).
+wait for one chunk at most (a dry run rolls each chunk back, and commits only its progress).
+`import_cases` and `import_payments` import in the caller's transaction (benchmarks, demo
+seeding).
 """
 
 from __future__ import annotations
