@@ -19,6 +19,7 @@ from api import jobs
 from api.extensions import db
 from api.jobs import imports as import_jobs
 from api.models import Address, Assignment, Case, CaseDocument, Contact, Debtor, SyncChange
+from api.services.imports import cases as case_import
 from api.services.imports.demo.book import generate_cases_file
 from tests.factories import PASSWORD
 from tests.sync.test_client import AppTransport, DeviceClient
@@ -104,8 +105,8 @@ def next_day(doc: dict) -> dict:
 
 def post(client, headers, doc: dict, **query):
     body = json.dumps(doc, ensure_ascii=False).encode()
-    return client.post("/imports", query_string={"kind": "cases", "as_of": AS_OF.isoformat(),
-                                                 **query},
+    query = {"kind": "cases", "as_of": AS_OF.isoformat(), **query}
+    return client.post("/imports", query_string=query,
                        data=body, content_type="application/json", headers=headers)
 
 
@@ -138,7 +139,12 @@ def book() -> tuple:
     return counts, [tuple(d) for d in debtors]
 
 
-def test_a_dry_run_in_chunks_reports_what_the_import_then_does(client, lender, chunk_rows):
+@pytest.mark.parametrize("verified", [False, True])
+def test_a_dry_run_in_chunks_reports_what_the_import_then_does(client, lender, chunk_rows,
+                                                               monkeypatch, verified):
+    """(`verified`: the records the importer spares the merge are merged anyway, and must
+    find nothing left to do.)"""
+    monkeypatch.setattr(case_import, "VERIFY_UNCHANGED", verified)
     chunk_rows(2)
     headers, doc = lender["headers"], first_day()
     before = book()
@@ -159,6 +165,25 @@ def test_a_dry_run_in_chunks_reports_what_the_import_then_does(client, lender, c
     assert reported(dry) == reported(real) == (
         8, 1, 2, 4, [(5, "collector_username", "no such active collector")])
     assert book() != before
+
+
+def test_a_payments_dry_run_in_chunks_reports_what_the_import_then_does(client, lender,
+                                                                        chunk_rows):
+    chunk_rows(2)
+    headers, doc = lender["headers"], generated(4)
+    finished(client, headers, doc)
+    contracts = [case["contract_no"] for case in doc["cases"]]
+    payments = {"format": "fieldvisit.payments.v1", "payments": [
+        {"contract_no": no, "ref": f"P-NEW-{k}", "paid_on": "2026-11-20", "amount_fen": 50_000,
+         "method": "bank_transfer"} for k, no in enumerate([*contracts, "HT-NOPE"])],
+        "balances": [{"contract_no": contracts[1], "penalty_fen": 1_000, "fees_fen": 0,
+                      "status": None}]}
+    before = book()
+    dry = finished(client, headers, payments, kind="payments", dry_run="true")
+    assert book() == before
+    real = finished(client, headers, payments, kind="payments")
+    assert reported(dry) == reported(real)
+    assert (real["created"], real["updated"], len(real["errors"])) == (4, 1, 1)
 
 
 def test_a_dry_run_job_holds_no_transaction_between_chunks(app, client, world, lender,
