@@ -11,8 +11,9 @@ and `imports.payments`.
 A run asked for through the API or the command line is a job (`queue_import`, then
 `run_queued` in the `import` job kind): the file is checked and stored first, and the job
 commits every `FIELDVISIT_IMPORT_CHUNK_ROWS` records with the run's progress, so phones' deltas
-wait for one chunk at most. `import_cases` and `import_payments` import in the caller's
-transaction (benchmarks, demo seeding).
+wait for one chunk at most (a dry run rolls each chunk back, and commits only its progress).
+`import_cases` and `import_payments` import in the caller's transaction (benchmarks, demo
+seeding).
 """
 
 from __future__ import annotations
@@ -70,17 +71,29 @@ def _run(session: Session, kind: str, payload: dict, run_once, *, dry_run: bool,
     """Apply `run_once(log, step)` under the run's rules and record the run (dry runs too).
 
     `step` is called between chunks, outside any SAVEPOINT, to commit what was done so far
-    (an import job's chunks). A dry or atomic run is one transaction: it gets no `step`."""
+    (an import job's chunks). An atomic run is one transaction: it gets no `step`. A dry run
+    given a `step` rolls back the whole transaction after each chunk, before the step (which
+    then commits only the run's progress), so it holds no transaction id, lock or SQLite
+    write lock between chunks; the importer carries over what later chunks need of earlier
+    ones. Without a `step` a dry run is one SAVEPOINT, rolled back at the end."""
     started = utcnow()
     log = RunLog()
-    outer = session.begin_nested() if dry_run or atomic else None
+    chunked_dry = dry_run and step is not None
+    outer = session.begin_nested() if (dry_run or atomic) and not chunked_dry else None
+    given = None if outer is not None else step
+    if chunked_dry:
+        def given(log: RunLog, read: int) -> None:
+            session.rollback()  # the chunk's data, and the transaction that held it
+            step(log, read)
     try:
         with _collector_spares_the_file():
-            run_once(log, None if outer is not None else step)
+            run_once(log, given)
     except BaseException:
         if outer is not None and outer.is_active:
             outer.rollback()
         raise
+    if chunked_dry:
+        session.rollback()  # the last chunk's data; the run is recorded below
     if outer is not None:
         if dry_run or log.errors:
             outer.rollback()  # nothing of the data is kept; the run record below is
