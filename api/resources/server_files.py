@@ -22,8 +22,7 @@ class RetryServerFile(MethodView):
     @blp.alt_response(404, description="No file the server makes has this id (`file_id`)")
     @blp.alt_response(409, description="`not_failed`: it is pending or made (`file_id`)")
     def post(self, file_id):
-        """Make a failed derived file again (the exceptions feed's `server_file_failed` item:
-        its `subject_id`)
+        """Make a failed derived file again (a `server_file_failed` item's `subject_id`)
 
         For a promise's PDF (the file itself) or a photo's thumbnail (`detail.derived`) whose
         job gave up: once the cause is repaired, the file is `pending` again, its
