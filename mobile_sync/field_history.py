@@ -14,10 +14,12 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from api.models import (
+    EvidenceFile,
     FieldReceipt,
     NoticeServed,
     PromiseStatus,
     RepaymentPromise,
+    UploadStatus,
     User,
     VisitReport,
 )
@@ -62,7 +64,8 @@ _PROMISES = newest_per_case(
            RepaymentPromise.paid_toward_fen, RepaymentPromise.first_due_on,
            RepaymentPromise.last_due_on, RepaymentPromise.method,
            RepaymentPromise.visit_report_id, RepaymentPromise.pdf_file_id,
-           RepaymentPromise.pdf_sha256)
+           RepaymentPromise.pdf_sha256, EvidenceFile.status.label("pdf_slot_status"))
+    .outerjoin(EvidenceFile, EvidenceFile.id == RepaymentPromise.pdf_file_id)
     .where(RepaymentPromise.status.in_(OPEN)),
     RepaymentPromise, (RepaymentPromise.signed_at.desc(), RepaymentPromise.id.desc()),
     OPEN_PROMISES)
@@ -106,12 +109,20 @@ def _visit(row) -> dict:
             "flags": json.loads(row.flags)}
 
 
+PDF_STATUS = {UploadStatus.COMPLETE: "ready", UploadStatus.FAILED: "failed"}
+
+
 def _promise(row) -> dict:
-    """`pdf_ready` once the `promise_pdf` job has stored the PDF (its commit puts the document
-    again): then `GET /evidence/{pdf_file_id}/download` serves it, before that 409 not_ready."""
+    """`pdf_status`: `pending` until the `promise_pdf` job has stored the PDF, then `ready`
+    (`GET /evidence/{pdf_file_id}/download` serves it; before, 409 not_ready), or `failed` once
+    the job gave up (500 server_file_failed; an administrator has it made again, and it is
+    `pending` once more). Each change puts the document again. `pdf_ready` (older phones):
+    whether it is `ready`."""
+    ready = row.pdf_sha256 is not None
+    status = "ready" if ready else PDF_STATUS.get(row.pdf_slot_status, "pending")
     return {"id": row.id, "signed_at": row.signed_at, "author_id": row.author_id,
             **promise_summary(row), "pdf_file_id": row.pdf_file_id,
-            "pdf_ready": row.pdf_sha256 is not None}
+            "pdf_ready": ready, "pdf_status": status}
 
 
 def _plain(row, *names: str) -> dict:

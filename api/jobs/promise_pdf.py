@@ -1,7 +1,8 @@
 """The `promise_pdf` job: a signed repayment promise rendered to its PDF, stored beside the
 record with its SHA-256 (`api.services.fieldwork.promises`). Asked for by the filing (push or
 online) in its transaction; its commit puts the case's document again, so the phone learns
-from its next pull that the PDF is ready."""
+from its next pull that the PDF is ready; so does its failure for good (`pdf_status`
+`failed`), the slot's status not being part of the document's rows."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from flask import current_app
 
 from api.jobs import JobContext, job_kind
 from api.services.fieldwork import promises
+from mobile_sync.changelog import touch_cases
 
 
 def _failed(session, payload: dict, error: str) -> None:
-    promises.pdf_failed(session, payload["promise_id"], error)
+    case_id = promises.pdf_failed(session, payload["promise_id"], error)
+    if case_id is not None:
+        touch_cases(session, [case_id])  # the phone's next pull says `failed`
 
 
 @job_kind(promises.PDF_JOB, retries=promises.PDF_RETRIES, on_failure=_failed)

@@ -25,6 +25,7 @@ def register_blueprints(api: Api) -> None:
         reachability,
         retention,
         routes,
+        server_files,
         subject_requests,
         sync,
         targets,
@@ -34,6 +35,6 @@ def register_blueprints(api: Api) -> None:
     for module in (
         auth, admin, cases, timeline, imports, audit, sync, filing, field_records, proposals,
         evidence, exceptions_feed, health, assignments, routes, targets, policies, blackouts,
-        complaints, reachability, legal_holds, subject_requests, jobs, retention,
+        complaints, reachability, legal_holds, subject_requests, jobs, retention, server_files,
     ):
         api.register_blueprint(module.blp)

@@ -108,7 +108,7 @@ def test_a_new_phone_knows_what_happened_at_the_door(beat):
         "total_fen": 500_000, "paid_toward_fen": 0, "remaining_fen": 500_000,
         "first_due_on": "2026-12-01", "last_due_on": "2027-01-01", "method": "bank_transfer",
         "visit_report_id": ids[1], "pdf_file_id": derived_id(ids[2], "promise_pdf"),
-        "pdf_ready": True}]
+        "pdf_ready": True, "pdf_status": "ready"}]
     assert [(r["id"], r["receipt_no"], r["amount_fen"]) for r in doc["receipts"]] == [
         (ids[3], "R-000777", 100_000)]
     assert [(n["id"], n["notice_type"], n["served_to_role"]) for n in doc["notices"]] == [

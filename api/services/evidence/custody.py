@@ -28,7 +28,9 @@ _EXTENSIONS = {
     "application/pdf": ".pdf",
 }
 PACK_DOWNLOADED = "evidence.pack_download"  # a pack built by a job, downloaded
-ACCESS_ACTIONS = ("evidence.download", "evidence.pack", PACK_DOWNLOADED)
+# An administrator had a file the server makes (a PDF, a thumbnail) made again (`repair`).
+SERVER_FILE_RETRIED = "evidence.server_file_retried"
+ACCESS_ACTIONS = ("evidence.download", "evidence.pack", PACK_DOWNLOADED, SERVER_FILE_RETRIED)
 PACK_SEALED = "evidence.pack_sealed"
 
 
@@ -183,8 +185,8 @@ def _file_ids_of(detail: dict[str, Any]) -> list[str]:
 def case_evidence(session: Session, principal: Principal, case_id: int) -> dict[str, Any]:
     """The case's evidence with its chain of custody: for each file the declared capture time
     and place, uploader and device, declaration and receipt times, hash, flags, what the EXIF
-    says, and every later access (downloads and packs, from the audit log). Audited as
-    "evidence.list"."""
+    says, and every later access (downloads, packs, a derived file made again: from the audit
+    log). Audited as "evidence.list"."""
     case = get_visible_case(session, principal, case_id)
     files = session.scalars(
         select(EvidenceFile)

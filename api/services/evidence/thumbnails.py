@@ -1,14 +1,16 @@
 """A received photo's thumbnail, made by a `thumbnail` job (`api.jobs.thumbnail`) asked for in
 the transaction that completes the upload: the completion answers without rendering, the slot's
 `thumbnail_status` is `pending` until the job has stored it (its download answers 409
-`not_ready` meanwhile), then `complete` with `thumbnail_key` set."""
+`not_ready` meanwhile), then `complete` with `thumbnail_key` set; `failed` (with
+`server_error`) once its job has failed for good, until an administrator has it made again
+(`retry_thumbnail`)."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from api import jobs
-from api.models import EvidenceFile, UploadStatus
+from api.models import EvidenceFile, Job, UploadStatus
 from api.services.evidence.photos import make_thumbnail
 from api.services.evidence.storage import BlobStore, evidence_key, seekable
 
@@ -17,10 +19,17 @@ THUMBNAIL = "thumbnail.jpg"
 THUMBNAIL_RETRIES = 3  # then the thumbnail is `failed`: the server's fault
 
 
-def ask_for_thumbnail(session: Session, slot: EvidenceFile, actor_id: int | None) -> None:
+def ask_for_thumbnail(session: Session, slot: EvidenceFile, actor_id: int | None) -> Job:
     """Mark the slot's thumbnail pending and ask for its job (sent once the caller commits)."""
     slot.thumbnail_status, slot.thumbnail_key = UploadStatus.PENDING, None
-    jobs.enqueue(session, THUMBNAIL_JOB, {"file_id": slot.id}, actor_id=actor_id)
+    return jobs.enqueue(session, THUMBNAIL_JOB, {"file_id": slot.id}, actor_id=actor_id)
+
+
+def retry_thumbnail(session: Session, slot: EvidenceFile, actor_id: int | None) -> Job:
+    """Have a failed thumbnail made again (the caller commits): pending, its error cleared,
+    the same `thumbnail` job asked for, so its retries and backoff apply again."""
+    slot.server_error = None
+    return ask_for_thumbnail(session, slot, actor_id)
 
 
 def store_thumbnail(session: Session, file_id: str, blobs: BlobStore) -> dict | None:

@@ -4,7 +4,9 @@ deterministic PDF stored beside the record with its SHA-256.
 The PDF (0.5 s of rendering) is made by a `promise_pdf` job (`api.jobs.promise_pdf`), asked for
 in the filing's transaction and run once it commits: the record's file slot waits `pending`
 until then (its download answers 409 `not_ready`), and the job's commit puts the case's
-document again, whose open promise then says `pdf_ready`."""
+document again, whose open promise then says `pdf_ready` (`pdf_status` `ready`). A job that
+failed for good leaves the slot `failed` (`pdf_failed`); an administrator has it made again
+(`retry_pdf`, `POST /admin/server-files/{file_id}/retry`)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import json
 import uuid
 from datetime import UTC, date, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import jobs
@@ -20,6 +23,7 @@ from api.models import (
     Contact,
     EvidenceFile,
     EvidenceKind,
+    Job,
     RepaymentPromise,
     UploadStatus,
     VisitReport,
@@ -27,7 +31,7 @@ from api.models import (
 from api.services.casefile.identifiers import normalize_national_id
 from api.services.compliance import contact_rules
 from api.services.evidence.storage import evidence_key
-from api.services.exceptions import InvalidInput
+from api.services.exceptions import Conflict, InvalidInput
 from api.services.fieldwork.context import FieldContext, id_or_none
 from api.services.fieldwork.declarations import declare_files
 from api.services.fieldwork.promise_pdf import Instalment, PromiseDocument, render_promise_pdf
@@ -102,9 +106,13 @@ def record_promise(ctx: FieldContext, data: dict) -> RepaymentPromise:
     ctx.session.add(promise)
     declare_files(ctx, "repayment_promise", record_id, data["files"])
     # What the PDF shows as of the signing, fixed now (the job runs later): no personal data.
-    jobs.enqueue(ctx.session, PDF_JOB, {"promise_id": record_id, "overdue_fen": case.overdue_fen,
-                                        "timezone": ctx.timezone}, actor_id=ctx.user_id)
+    jobs.enqueue(ctx.session, PDF_JOB, pdf_payload(record_id, case.overdue_fen, ctx.timezone),
+                 actor_id=ctx.user_id)
     return promise
+
+
+def pdf_payload(promise_id: str, overdue_fen: int, timezone: str) -> dict:
+    return {"promise_id": promise_id, "overdue_fen": overdue_fen, "timezone": timezone}
 
 
 def pdf_document(
@@ -156,13 +164,36 @@ def store_pdf(session: Session, promise_id: str, document: PromiseDocument, blob
     return {"file_id": slot.id, "sha256": slot.sha256}
 
 
-def pdf_failed(session: Session, promise_id: str, error: str) -> None:
+def pdf_failed(session: Session, promise_id: str, error: str) -> int | None:
     """The PDF's job failed for good: its slot is `failed` by the server (the caller commits),
-    so the download says so instead of `not_ready` forever."""
+    so the download says so instead of `not_ready` forever. Answers the case whose document
+    now says `pdf_status` `failed` (None: nothing changed)."""
     promise = session.get(RepaymentPromise, promise_id)
     slot = promise and promise.pdf_file_id and session.get(EvidenceFile, promise.pdf_file_id)
     if slot and slot.status is UploadStatus.PENDING:
         slot.status, slot.server_error = UploadStatus.FAILED, error[:300]
+        return promise.case_id
+    return None
+
+
+def retry_pdf(session: Session, slot: EvidenceFile, actor_id: int | None) -> Job:
+    """Have a failed PDF made again (the caller commits): its slot `pending`, its error
+    cleared, and the same `promise_pdf` job asked for with what the PDF showed as of the
+    signing (the first job's payload), so its retries and backoff apply again."""
+    promise_id = slot.record_id
+    payload = None
+    for text in session.scalars(select(Job.payload).where(
+            Job.kind == PDF_JOB, Job.payload.contains(json.dumps(promise_id), autoescape=True))
+            .order_by(Job.id.desc())):
+        candidate = json.loads(text)
+        if candidate.get("promise_id") == promise_id:
+            payload = candidate
+            break
+    if payload is None:  # jobs are never deleted: only a hand-made slot has none
+        raise Conflict("The promise's PDF was never asked for: nothing to make again.",
+                       fields={"file_id": ["no promise_pdf job on record"]})
+    slot.status, slot.server_error = UploadStatus.PENDING, None
+    return jobs.enqueue(session, PDF_JOB, payload, actor_id=actor_id)
 
 
 def derived_id(record_id: str, what: str) -> str:

@@ -7,6 +7,7 @@ from api.services.supervision.exceptions_feed.feed import (
     ExceptionFilters,
     acknowledge,
     list_items,
+    reopen_server_file,
     resolve,
     visible_items,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "acknowledge",
     "action_text",
     "list_items",
+    "reopen_server_file",
     "resolve",
     "scan",
     "scan_as",

@@ -22,8 +22,8 @@ ACTIONS = {
     "repair_server_file": "The server could not make this file (a promise's PDF or a photo's "
     "thumbnail) after retrying; nobody in the field need do anything. Administrator: read the "
     "error here and the failed job (GET /jobs?kind=promise_pdf or thumbnail, and the server's "
-    "logs), repair the cause (the blob store, the disk, the record's data), then have the job "
-    "run again.",
+    "logs), repair the cause (the blob store, the disk, the record's data), then have it made "
+    "again: POST /admin/server-files/{subject_id}/retry.",
 }
 
 # Why a scan resolved an item by itself.

@@ -332,11 +332,18 @@ STUCK_UPLOADS = SqlDetector(
 
 SERVER_FAILED = or_(EvidenceFile.status == UploadStatus.FAILED,
                     EvidenceFile.thumbnail_status == UploadStatus.FAILED)
+# Being made again at an administrator's request (POST /admin/server-files/{id}/retry): its
+# item stays until the job has made the file (then it clears) or it is failed again.
+BEING_REMADE = or_(and_(EvidenceFile.kind.in_(SERVER_MADE),
+                        EvidenceFile.status == UploadStatus.PENDING),
+                   EvidenceFile.thumbnail_status == UploadStatus.PENDING)
 
 
 def _server_files_failed(scope: Scope) -> Select:
     """Files the server could not make (a promise's PDF, a photo's thumbnail) after retrying:
-    the administrator's to repair, nobody's in the field."""
+    the administrator's to repair, nobody's in the field. `subject_id` is the file's id, the
+    one `POST /admin/server-files/{file_id}/retry` takes; `derived` says which file it makes
+    again (`promise_pdf`: the file itself, `thumbnail`: the photo's thumbnail)."""
     stmt = (
         select(
             scope.kind(ExceptionKind.SERVER_FILE_FAILED),
@@ -351,6 +358,8 @@ def _server_files_failed(scope: Scope) -> Select:
                 file_kind=EvidenceFile.kind,
                 record_type=EvidenceFile.record_type,
                 record_id=EvidenceFile.record_id,
+                derived=case((EvidenceFile.status == UploadStatus.FAILED, literal("promise_pdf")),
+                             else_=literal("thumbnail")),
                 error=EvidenceFile.server_error,
             ).label("detail"),
         )
@@ -364,7 +373,8 @@ SERVER_FILES_FAILED = SqlDetector(
     ExceptionKind.SERVER_FILE_FAILED,
     "evidence_file",
     _server_files_failed,
-    holds=lambda scope: exists().where(EvidenceFile.id == ITEMS.c.subject_id, SERVER_FAILED),
+    holds=lambda scope: exists().where(EvidenceFile.id == ITEMS.c.subject_id,
+                                       or_(SERVER_FAILED, BEING_REMADE)),
 )
 
 VISIT_DETECTORS = (FlaggedVisits(), MISSING_PHOTOS)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, false, func, or_, select
+from sqlalchemy import Select, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.models import (
@@ -123,6 +123,19 @@ def resolve(session: Session, principal: Principal, item_id: int, note: str | No
     item.resolved_by_id, item.resolved_at = principal.user_id, utcnow()
     item.resolution_note = text
     return _acted(session, principal, item, "exception.resolve")
+
+
+def reopen_server_file(session: Session, file_id: str) -> int:
+    """A failed file is being made again: its item, if someone resolved it by hand, is open
+    again, so a second failure is not silenced; a scan clears it once the file is made."""
+    item = ExceptionItem
+    return session.execute(
+        update(item)
+        .where(item.kind == ExceptionKind.SERVER_FILE_FAILED, item.subject_type == "evidence_file",
+               item.subject_id == file_id, item.state == ExceptionState.RESOLVED)
+        .values(state=ExceptionState.OPEN, auto_resolved=False, resolved_by_id=None,
+                resolved_at=None, resolution_note=None)
+    ).rowcount
 
 
 def _actionable(session: Session, principal: Principal, item_id: int) -> ExceptionItem:
