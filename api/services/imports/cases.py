@@ -64,6 +64,7 @@ class CaseImporter:
         self.holders = Holders(session)
         self.file = FileChecks()
         self.skipped: dict[str, list[tuple[int, dict]]] = {}  # debtor ref -> skipped records
+        self.kept: dict[str, str] = {}  # the current chunk's `digests.stored`
 
     def run(self, doc: Document) -> None:
         """Every `chunk` records read: the glanced ones resolved, the others applied in a
@@ -75,8 +76,11 @@ class CaseImporter:
             self.carried = CarriedDebtors(self.merge, doc.records["cases"])
         pending: list[CaseRow] = []
         glanced: list[tuple] = []
-        for index, raw in enumerate(doc.records["cases"]):
+        records = doc.records["cases"]
+        for index, raw in enumerate(records):
             row_no, lines = index + 1, doc.lines[index] if doc.lines else None
+            if index % self.chunk == 0:
+                self.kept = self._kept_digests(records[index:index + self.chunk])
             glance = self._glance(raw)
             if glance is not None:
                 self.file.first_row[glance[0]] = row_no
@@ -129,13 +133,20 @@ class CaseImporter:
             return None
         return contract_no, ref, digests.record_digest(raw, holder, self.as_of)
 
+    def _kept_digests(self, records: list) -> dict[str, str]:
+        """`digests.stored` for the records of the chunk about to be read: one query a chunk,
+        however often its second loans interrupt the runs of glanced records."""
+        numbers = {raw["contract_no"].strip() for raw in records
+                   if isinstance(raw, dict) and isinstance(raw.get("contract_no"), str)}
+        return digests.stored(self.session, list(numbers))
+
     def _resolve(self, glanced: list[tuple]) -> list[CaseRow]:
         """Count as unchanged the glanced records whose case was imported from the same
         record and has not changed since (`imports.digests`); read the others. (With
         VERIFY_UNCHANGED they are all read and applied, and the skipped must change nothing.)"""
         if not glanced:
             return []
-        same = digests.unchanged_since(self.session, {g[3]: g[5] for g in glanced})
+        same = {g[3] for g in glanced if self.kept.get(g[3]) == g[5]}
         rows = []
         for row_no, raw, lines, contract_no, ref, digest in glanced:
             if contract_no in same and not self.file.debtor_read(ref):
@@ -192,8 +203,8 @@ class CaseImporter:
         """Count as unchanged the rows whose case was imported from the same record and has
         not changed since; the others, to be applied. (With VERIFY_UNCHANGED they are applied
         too, and must change nothing.)"""
-        same = digests.unchanged_since(self.session, {r.contract_no: r.record_digest
-                                                      for r in rows})
+        same = {row.contract_no for row in rows
+                if self.kept.get(row.contract_no) == row.record_digest}
         if not same:
             return rows
         if VERIFY_UNCHANGED:

@@ -44,19 +44,18 @@ def _fingerprint(value) -> str:
     return value if isinstance(value, str) else hashlib.md5(value).hexdigest()
 
 
-def unchanged_since(session: Session, digests: dict[str, str]) -> set[str]:
-    """The contract numbers among `digests` ({contract_no: record digest}) whose case was last
-    imported from the same record and has not changed since."""
-    if not digests:
-        return set()
+def stored(session: Session, contract_nos: list[str]) -> dict[str, str]:
+    """{contract_no: the record digest its case was last imported from} for the cases among
+    `contract_nos` that have not changed since, in one query."""
+    if not contract_nos:
+        return {}
     rows = session.execute(
         select(Case.contract_no, CaseImportDigest.digest, CaseImportDigest.document_sha,
                _fingerprint_column(session))
         .join(CaseImportDigest, CaseImportDigest.case_id == Case.id)
         .join(CaseDocument, CaseDocument.case_id == Case.id)
-        .where(Case.contract_no.in_(list(digests))))
-    return {no for no, digest, sha, sealed in rows
-            if digest == digests[no] and sha == _fingerprint(sealed)}
+        .where(Case.contract_no.in_(contract_nos)))
+    return {no: digest for no, digest, sha, sealed in rows if sha == _fingerprint(sealed)}
 
 
 def remember(session: Session, digests: dict[str, str]) -> None:
