@@ -132,3 +132,17 @@ def test_runs_follow_one_another_and_a_refusal_replays_only_its_own(client, worl
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(ContactAttempt).where(
         ContactAttempt.case_id == case.id)) == RUN + 1
+
+
+def test_an_id_filed_twice_in_a_run_is_refused_the_second_time(client, world):
+    alice = world.user("collector", world.team())
+    phone = world.login(alice)
+    case = world.case(collector=alice, lat=HOME[0], lon=HOME[1])
+    home = home_of(case).id
+    db.session.rollback()
+    first = visit(1, case.id, home)
+    batch = [first, visit(2, case.id, home, id=first["payload"]["id"]), attempt(3, case.id)]
+    results = push(client, phone, batch).get_json()["results"]
+    assert [r["status"] for r in results] == ["applied", "rejected", "applied"], results
+    assert results[1]["fields"] == {"payload.id": ["already used"]}
+    assert ledger_of(phone) == {1: "applied", 2: "rejected", 3: "applied"}
