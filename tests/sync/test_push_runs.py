@@ -2,13 +2,15 @@
 failure) in a run rolls the run back and applies it again one savepoint per mutation, with the
 same answers as if each had had its own savepoint from the start."""
 
+import json
 from contextlib import contextmanager
 
 from sqlalchemy import event, func, select
 
 from api.extensions import db
-from api.models import Address, ContactAttempt, DeviceMutation, RuleRefusal, VisitReport
+from api.models import Address, ContactAttempt, DeviceMutation, Job, RuleRefusal, VisitReport
 from api.services.compliance.presets import PRESETS
+from api.services.fieldwork.promises import PDF_JOB
 from mobile_sync.push import RUN
 from tests.field.test_field_work import HOME, promise, report
 from tests.sync.test_protocol import attempt, push
@@ -146,3 +148,15 @@ def test_an_id_filed_twice_in_a_run_is_refused_the_second_time(client, world):
     assert [r["status"] for r in results] == ["applied", "rejected", "applied"], results
     assert results[1]["fields"] == {"payload.id": ["already used"]}
     assert ledger_of(phone) == {1: "applied", 2: "rejected", 3: "applied"}
+
+
+def test_a_job_asked_for_in_a_run_rolled_back_is_asked_for_once(client, world):
+    alice = world.user("collector", world.team())
+    phone = world.login(alice)
+    case, stranger = world.case(collector=alice), world.case()
+    batch = [signed(1, case.id), attempt(2, stranger.id)]
+    results = push(client, phone, batch).get_json()["results"]
+    assert [r["status"] for r in results] == ["applied", "rejected"], results
+    db.session.rollback()
+    asked = db.session.scalars(select(Job).where(Job.kind == PDF_JOB)).all()
+    assert [json.loads(job.payload)["promise_id"] for job in asked] == [results[0]["record_id"]]
