@@ -74,10 +74,10 @@ class BatchLookups:
         self.taken.setdefault(model, set()).add(record_id)
 
     def checkpoint(self) -> dict[type, set[str]]:
-        """What is taken now, for `rollback` when a savepoint is rolled back."""
+        """The ids taken now, to `restore` if the savepoint opened next is rolled back."""
         return {model: set(ids) for model, ids in self.taken.items()}
 
-    def rollback(self, checkpoint: dict[type, set[str]]) -> None:
+    def restore(self, checkpoint: dict[type, set[str]]) -> None:
         """Forget the ids filed since `checkpoint`: their savepoint was rolled back."""
         self.taken = checkpoint
 

@@ -10,9 +10,9 @@ ledger. The batch ends with one write of `last_mutation_id` and one commit, just
 the change log rebuilds each touched case's document once (`mobile_sync.changelog`).
 
 A transient failure (the database, the file store) stops the batch: what was applied before it
-is committed with its answers, the rest is answered `not_applied` with `retry_after`. (In a run
-it is met again one by one, so that what came before it in the run is kept.) If that commit
-fails too, nothing of the batch was kept: every mutation is `not_applied` and
+is committed with its answers, the rest is answered `not_applied` with `retry_after` (a run it
+stops is applied again one savepoint per mutation, so what came before it in the run is kept).
+If that commit fails too, nothing of the batch was kept: every mutation is `not_applied` and
 `last_mutation_id` is where it was, so the phone's retry applies them all once."""
 
 from __future__ import annotations
@@ -179,15 +179,14 @@ def _apply_all(
     for start in range(0, len(line), RUN):
         run = line[start : start + RUN]
         done = _apply_run(session, filer, run, env, offset, lookups)
-        if done is None:
-            for mutation in run:
-                try:
-                    done = _apply_one(session, filer, mutation, env, offset, lookups)
-                except TRANSIENT as exc:  # its savepoint is rolled back: keep what came before
-                    return answers, exc
-                answers.append(done)
-        else:
+        if done is not None:
             answers += done
+            continue
+        for mutation in run:  # again, one savepoint each
+            try:
+                answers.append(_apply_one(session, filer, mutation, env, offset, lookups))
+            except TRANSIENT as exc:  # its savepoint is rolled back: keep what came before
+                return answers, exc
     return answers, None
 
 
@@ -200,17 +199,19 @@ def _apply_run(
     lookups: BatchLookups,
 ) -> list[tuple[dict, dict]] | None:
     """Apply `run` under one savepoint, flushed once at its end: every mutation's answer and
-    ledger row; None, with nothing of the run kept, when one was refused or failed."""
-    filed = lookups.checkpoint()
+    ledger row; None, with nothing of the run kept, when one was refused or failed. (What the
+    run changed in memory goes with it: the ids it filed here, the change log's and the jobs'
+    marks by their savepoint hooks, the rows it wrote expired by the rollback.)"""
+    filed, done = lookups.checkpoint(), []
     try:
         with session.begin_nested():
-            done = [_answer(filer, mutation, "applied",
-                            *_apply_payload(session, filer, mutation, env, offset, lookups,
-                                            flush=False))
-                    for mutation in run]
-            session.flush()
+            for mutation in run:
+                info, case_id = _apply_payload(session, filer, mutation, env, offset, lookups,
+                                               flush=False)
+                done.append(_answer(filer, mutation, "applied", info, case_id))
+            session.flush()  # what the columns refuse is raised here, inside the savepoint
     except (DomainError, DataError, *TRANSIENT):
-        lookups.rollback(filed)
+        lookups.restore(filed)
         return None
     return done
 
