@@ -8,11 +8,16 @@ SQLAlchemy's `before_cursor_execute` and `commit` engine events), plus the promi
 be ready when it is rendered by a job. Usage:
 
     .venv/bin/python bench/push_bench.py [--engines sqlite,postgresql] [--runs 15]
+        [--profile DIR] [--sql]
+
+`--profile DIR` writes the counted pushes' cProfile to DIR/push-<engine>.prof (read it with
+`python -m pstats`); `--sql` prints the last push's statements, grouped by their first words.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import logging
 import statistics
 import sys
@@ -20,6 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter as Tally
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -49,13 +55,15 @@ class Counter:
 
     def __init__(self, engine):
         self.on, self.statements, self.commits = False, 0, 0
+        self.sql: list[str] = []
         self.thread = threading.get_ident()
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
 
-    def _statement(self, *_args):
+    def _statement(self, _conn, _cursor, statement, *_args):
         if self.on and threading.get_ident() == self.thread:
             self.statements += 1
+            self.sql.append(" ".join(statement.split()[:4])[:70])
 
     def _commit(self, *_args):
         if self.on and threading.get_ident() == self.thread:
@@ -148,7 +156,7 @@ def pdf_ready_ms(app, promise_id: str, started: float, timeout_s: float = 30) ->
     return None
 
 
-def bench(engine: str, runs: int) -> None:
+def bench(engine: str, runs: int, profile: Path | None = None, sql: bool = False) -> None:
     with database(engine) as url, tempfile.TemporaryDirectory() as tmp:
         app = create_app(Config(database_url=url, blob_store=f"local:{tmp}/blobs",
                                 secret_key="bench-secret", debug=True, argon2_profile="CHEAPEST"))
@@ -160,16 +168,22 @@ def bench(engine: str, runs: int) -> None:
         with app.app_context():
             counter = Counter(db.engine)
         times, statements, commits, ready = [], [], [], []
+        profiler = cProfile.Profile() if profile else None
         next_id = 1
         for run in range(runs + 1):  # the first run warms caches and is not counted
             mutations, promise_id = batch(targets, next_id, run)
             next_id += len(mutations)
             counter.statements = counter.commits = 0
+            counter.sql = []
             counter.on = True
+            if profiler and run:
+                profiler.enable()
             started = time.perf_counter()
             answer = client.post("/sync/push", headers=headers, json={
                 "device_id": login["device_id"], "mutations": mutations})
             elapsed = (time.perf_counter() - started) * 1000
+            if profiler:
+                profiler.disable()
             counter.on = False
             results = answer.get_json()["results"]
             statuses = {r["status"] for r in results}
@@ -191,6 +205,12 @@ def bench(engine: str, runs: int) -> None:
         if ready:
             print(f"  promise PDF stored {statistics.median(ready):7.1f} ms after the push began "
                   f"(p50)")
+        if sql:
+            for words, n in Tally(counter.sql).most_common():
+                print(f"    {n:4d}  {words}")
+        if profiler:
+            profile.mkdir(parents=True, exist_ok=True)
+            profiler.dump_stats(profile / f"push-{engine}.prof")
         with app.app_context():
             queue = app.extensions.get("fieldvisit.jobs")
             if queue is not None:
@@ -203,10 +223,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--profile", type=Path, help="write cProfile stats to this folder")
+    parser.add_argument("--sql", action="store_true", help="print the last push's statements")
     args = parser.parse_args()
     logging.disable(logging.INFO)  # migrations and the app log at INFO
     for engine in args.engines.split(","):
-        bench(engine, args.runs)
+        bench(engine, args.runs, args.profile, args.sql)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,14 @@ class BatchLookups:
     def filed(self, model, record_id: str) -> None:
         self.taken.setdefault(model, set()).add(record_id)
 
+    def checkpoint(self) -> dict[type, set[str]]:
+        """The ids taken now, to `restore` if the savepoint opened next is rolled back."""
+        return {model: set(ids) for model, ids in self.taken.items()}
+
+    def restore(self, checkpoint: dict[type, set[str]]) -> None:
+        """Forget the ids filed since `checkpoint`: their savepoint was rolled back."""
+        self.taken = checkpoint
+
     def may_have_presences(self, case_id: int) -> bool:
         """False when the case surely has no presence stored (none before the batch, while
         its row is locked, and the batch files none)."""

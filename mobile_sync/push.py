@@ -2,14 +2,17 @@
 
 The batch's transaction locks the device row once, then takes the mutations in order: a
 mutation id at or below `last_mutation_id` is a replay (answered from the ledger), one past it
-is applied inside a savepoint, anything else is a gap. A business refusal (or a value the
-columns refuse) rolls back only its savepoint and is still answered, advanced and recorded in
-the ledger. The batch ends with one write of `last_mutation_id` and one commit, just before
-which the change log rebuilds each touched case's document once (`mobile_sync.changelog`).
+is applied, anything else is a gap. The mutations to apply go in runs (`RUN`), each under one
+savepoint flushed once at its end. A business refusal (or a value the columns refuse) in a run
+rolls the whole run back, which is then applied again one savepoint per mutation: the refused
+one rolls back only its own savepoint and is still answered, advanced and recorded in the
+ledger. The batch ends with one write of `last_mutation_id` and one commit, just before which
+the change log rebuilds each touched case's document once (`mobile_sync.changelog`).
 
 A transient failure (the database, the file store) stops the batch: what was applied before it
-is committed with its answers, the rest is answered `not_applied` with `retry_after`. If that
-commit fails too, nothing of the batch was kept: every mutation is `not_applied` and
+is committed with its answers, the rest is answered `not_applied` with `retry_after` (a run it
+stops is applied again one savepoint per mutation, so what came before it in the run is kept).
+If that commit fails too, nothing of the batch was kept: every mutation is `not_applied` and
 `last_mutation_id` is where it was, so the phone's retry applies them all once."""
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ RETRY_AFTER_S = 2
 # Not the mutation's fault: the phone sends it again later (IntegrityError, a DBAPIError, is a
 # uniqueness race with another filer, refused cleanly on retry).
 TRANSIENT = (OperationalError, DBAPIError, TemporarilyUnavailable)
+RUN = 50  # mutations under one savepoint: what a refusal in the run costs again, one by one
 
 
 @dataclass(frozen=True)
@@ -81,9 +85,10 @@ def push(
         lookups = BatchLookups(session, filer, [m for m in mutations if m["mutation_id"] > last])
     except TRANSIENT as exc:
         return _retry_all(session, device_id, mutations, exc)
+    answers, failure = _apply_all(session, filer, _in_line(mutations, last), env, offset,
+                                  lookups)
     results: list[dict] = []
     ledger: list[dict] = []
-    failure = None
     for index, mutation in enumerate(mutations):
         mutation_id = mutation["mutation_id"]
         if mutation_id <= last:
@@ -95,13 +100,11 @@ def push(
                             "message": f"Mutation {last + 1} must come first."})
             results += [_not_applied(m, "follows a gap") for m in mutations[index + 1:]]
             break
-        try:
-            result, row = _apply_one(session, filer, mutation, env, offset, lookups)
-        except TRANSIENT as exc:  # its savepoint is rolled back: keep what came before
-            failure = exc
+        if len(ledger) == len(answers):  # a transient failure stopped the batch here
             results += [_not_applied(m, "temporarily unavailable; retry")
                         for m in mutations[index:]]
             break
+        result, row = answers[len(ledger)]
         results.append(result)
         ledger.append(row)
         last = mutation_id
@@ -147,6 +150,72 @@ def _ledger(session: Session, device_id: str, mutation_ids: list[int], last: int
     return {row.mutation_id: row for row in rows}
 
 
+def _in_line(mutations: list[dict], last: int) -> list[dict]:
+    """The mutations to apply, in order: each the one past the last, until a gap. (Every one
+    applied or refused advances `last_mutation_id`; only a transient failure stops earlier.)"""
+    line = []
+    for mutation in mutations:
+        if mutation["mutation_id"] == last + 1:
+            line.append(mutation)
+            last += 1
+        elif mutation["mutation_id"] > last:
+            break
+    return line
+
+
+def _apply_all(
+    session: Session,
+    filer: Principal,
+    line: list[dict],
+    env: PushEnvironment,
+    offset: float | None,
+    lookups: BatchLookups,
+) -> tuple[list[tuple[dict, dict]], Exception | None]:
+    """Apply `line` in runs of `RUN`: each run under one savepoint, flushed once; a run in
+    which anything is refused or fails is rolled back and applied again one savepoint per
+    mutation (the same mutations on the same rows: the same answers). The answers and ledger
+    rows of the mutations applied, and the transient failure that stopped the batch, if any."""
+    answers: list[tuple[dict, dict]] = []
+    for start in range(0, len(line), RUN):
+        run = line[start : start + RUN]
+        done = _apply_run(session, filer, run, env, offset, lookups)
+        if done is not None:
+            answers += done
+            continue
+        for mutation in run:  # again, one savepoint each
+            try:
+                answers.append(_apply_one(session, filer, mutation, env, offset, lookups))
+            except TRANSIENT as exc:  # its savepoint is rolled back: keep what came before
+                return answers, exc
+    return answers, None
+
+
+def _apply_run(
+    session: Session,
+    filer: Principal,
+    run: list[dict],
+    env: PushEnvironment,
+    offset: float | None,
+    lookups: BatchLookups,
+) -> list[tuple[dict, dict]] | None:
+    """Apply `run` under one savepoint, flushed once at its end: every mutation's answer and
+    ledger row; None, with nothing of the run kept, when one was refused or failed. (What the
+    run changed in memory goes with it: the ids it filed here, the change log's and the jobs'
+    marks by their savepoint hooks, the rows it wrote expired by the rollback.)"""
+    filed, done = lookups.checkpoint(), []
+    try:
+        with session.begin_nested():
+            for mutation in run:
+                info, case_id = _apply_payload(session, filer, mutation, env, offset, lookups,
+                                               flush=False)
+                done.append(_answer(filer, mutation, "applied", info, case_id))
+            session.flush()  # what the columns refuse is raised here, inside the savepoint
+    except (DomainError, DataError, *TRANSIENT):
+        lookups.restore(filed)
+        return None
+    return done
+
+
 def _apply_one(
     session: Session,
     filer: Principal,
@@ -155,8 +224,7 @@ def _apply_one(
     offset: float | None,
     lookups: BatchLookups,
 ) -> tuple[dict, dict]:
-    """Apply one mutation in its savepoint: its answer and its ledger row."""
-    mutation_id = mutation["mutation_id"]
+    """Apply one mutation in its own savepoint: its answer and its ledger row."""
     status, info, case_id = "applied", {}, None
     try:
         with session.begin_nested():
@@ -173,6 +241,14 @@ def _apply_one(
         status = "rejected"
         info = {"code": "invalid_value", "fields": {},
                 "message": "A value is out of range or is not storable text."}
+    return _answer(filer, mutation, status, info, case_id)
+
+
+def _answer(
+    filer: Principal, mutation: dict, status: str, info: dict, case_id: int | None
+) -> tuple[dict, dict]:
+    """A mutation's answer and its ledger row."""
+    mutation_id = mutation["mutation_id"]
     row = {"device_id": filer.device_id, "mutation_id": mutation_id,
            "type": str(mutation["type"])[:40], "case_id": case_id, "status": status,
            "result": json.dumps(info, ensure_ascii=False), "received_at": utcnow()}
@@ -186,6 +262,8 @@ def _apply_payload(
     env: PushEnvironment,
     offset: float | None,
     lookups: BatchLookups,
+    *,
+    flush: bool = True,
 ) -> tuple[dict, int | None]:
     kind = MUTATIONS.get(mutation["type"])
     if kind is None:
@@ -217,7 +295,7 @@ def _apply_payload(
         blackouts_of=lookups.blackouts,
         may_have_presences=lookups.may_have_presences,
     )
-    flags = apply_record(ctx, kind.apply, data)
+    flags = apply_record(ctx, kind.apply, data, flush=flush)
     lookups.filed(kind.model, record_id)
     return {"record_id": record_id, "flags": flags}, case.id
 

@@ -124,11 +124,18 @@ def field_context(
 
 
 def apply_record(
-    ctx: FieldContext, apply: Callable[[FieldContext, dict], object], data: dict
+    ctx: FieldContext,
+    apply: Callable[[FieldContext, dict], object],
+    data: dict,
+    *,
+    flush: bool = True,
 ) -> list[str]:
-    """Run the record's service; the flags it raised, and `case_reassigned` when it applies."""
+    """Run the record's service, then flush (a value the columns refuse is raised here, not at
+    commit; `flush=False` leaves it to the caller, as a push run flushes once for its
+    mutations); the flags it raised, and `case_reassigned` when it applies."""
     apply(ctx, data)
-    ctx.session.flush()
+    if flush:
+        ctx.session.flush()
     return ctx.flags + (["case_reassigned"] if ctx.case_reassigned else [])
 
 
