@@ -47,12 +47,17 @@ const TEXTS: Record<string, [(i: Acted) => string, (i: Acted) => string]> = {
     (i) => `在有网络的地方打开应用，让未上传的文件（${text(i.detail, "file_kind")}）传完。`,
     (i) => `Open the app on a network so the pending file (${text(i.detail, "file_kind")}) finishes uploading.`],
   repair_server_file: [
-    (i) => `服务器重试后仍未能生成文件（${text(i.detail, "file_kind")}）：${text(i.detail, "error")}。外访员无需处理；管理员排除原因（存储、磁盘、记录数据）后重新运行任务。`,
-    (i) => `The server could not make the file (${text(i.detail, "file_kind")}) after retrying: ${text(i.detail, "error")}. Nobody in the field need act; an administrator repairs the cause (store, disk, the record's data) and runs the job again.`],
+    (i) => `服务器重试后仍未能生成文件（${text(i.detail, "file_kind")}）：${sentence(i.detail, "error")}。外访员无需处理；管理员排除原因（存储、磁盘、记录数据）后点「重新生成」。`,
+    (i) => `The server could not make the file (${text(i.detail, "file_kind")}) after retrying: ${sentence(i.detail, "error")}. Nobody in the field need act; an administrator repairs the cause (store, disk, the record's data), then presses "Make it again".`],
 };
 const PROPOSALS: Record<string, [string, string]> = {
   phone: ["电话", "phone"], address: ["地址", "address"], contact: ["联系人", "contact"],
 };
+
+/** A fact that is a sentence of its own, without its full stop (the text puts one). */
+function sentence(detail: Record<string, unknown>, key: string): string {
+  return text(detail, key).replace(/[.。]\s*$/, "");
+}
 
 /** The action's sentence in the viewer's language. */
 export function actionText(item: Acted): string {

@@ -1,6 +1,8 @@
 // The exceptions feed (GET /exceptions): what needs a person, with what to do (in the viewer's
 // language, from the item's action code and facts); filtered by kind, state and collector;
-// acknowledge or resolve an item with a note (POST /exceptions/{id}/acknowledge | resolve).
+// acknowledge or resolve an item with a note (POST /exceptions/{id}/acknowledge | resolve); an
+// administrator has a file the server failed to make made again (POST /admin/server-files/{id}/
+// retry): the next scan resolves its item once it is made.
 import { get, latest, post, type Me } from "../api";
 import { field, h } from "../dom";
 import { t, tv, when } from "../i18n";
@@ -9,6 +11,7 @@ import { collectors, showError } from "./common";
 
 interface Item {
   id: number; kind: string; state: string; action: string; action_text: string; actor: string;
+  subject_id: string;
   detail: Record<string, unknown>; occurred_at: string;
   case_id: number | null; contract_no: string | null; debtor_name: string | null;
   collector_name: string | null; detected_at: string; acknowledge_note: string | null;
@@ -61,6 +64,14 @@ export async function exceptionsScreen(main: HTMLElement, me: Me): Promise<void>
         await load();
       } catch (error) { showError(outcome, error); }
     };
+    const makeAgain = async () => {
+      try {
+        await post(`/admin/server-files/${encodeURIComponent(item.subject_id)}/retry`, {});
+        outcome.className = "notice";
+        outcome.textContent = t("madeAgainQueued");
+        await load();
+      } catch (error) { showError(outcome, error); }
+    };
     const subject = [item.contract_no, item.debtor_name, item.collector_name].filter(Boolean).join(" · ");
     const open = item.state !== "resolved";
     return h("article", { class: `exception state-${item.state}`, "data-kind": item.kind, "data-action": item.action,
@@ -73,7 +84,9 @@ export async function exceptionsScreen(main: HTMLElement, me: Me): Promise<void>
       open ? h("div", { class: "filters" },
         field(`exc-note-${item.id}`, t("note"), note),
         item.state === "open" ? h("button", { type: "button", onclick: act("acknowledge") }, t("acknowledge")) : null,
-        mayResolve ? h("button", { type: "button", onclick: act("resolve") }, t("resolve")) : null) : null);
+        mayResolve ? h("button", { type: "button", onclick: act("resolve") }, t("resolve")) : null,
+        item.kind === "server_file_failed" && me.role === "admin"
+          ? h("button", { type: "button", onclick: makeAgain }, t("makeAgain")) : null) : null);
   }
 
   filters.addEventListener("submit", (event) => { event.preventDefault(); void load(); });

@@ -37,6 +37,7 @@ from api.services.identity.accounts import Principal
 from api.services.imports import runs
 from tests.api.test_routes import SHENZHEN, near, tomorrow
 from tests.conftest import ROOT, wipe
+from tests.console.browser.failed_file import failed_thumbnail
 from tests.factories import PASSWORD, World
 from tests.field.conftest import PHOTOS, declaration, upload_and_complete
 from tests.field.filing_records import file_online
@@ -219,7 +220,8 @@ def seed_admin_screens(world: World) -> dict:
     return {"team": team.code, "team_label": f"{team.code} · {team.name}",
             "collector": carol.username, "collector_name": carol.full_name,
             "collector_id": carol.id, "policy": policy.get_json()["name"],
-            "running_import": running_import(world, admin)}
+            "running_import": running_import(world, admin),
+            "failed_thumbnail": failed_thumbnail(world, team, admin)}
 
 
 @dataclass
@@ -330,7 +332,7 @@ def server(database_url, tmp_path_factory) -> Seeded:
         database_url=database_url, blob_store=env["FIELDVISIT_BLOB_STORE"],
         secret_key=keys["FIELDVISIT_SECRET_KEY"], pii_key=keys["FIELDVISIT_PII_KEY"],
         pii_lookup_key=keys["FIELDVISIT_PII_LOOKUP_KEY"], audit_key=keys["FIELDVISIT_AUDIT_KEY"],
-        argon2_profile="CHEAPEST"))
+        argon2_profile="CHEAPEST", job_retry_backoff_ms=20))  # failed_thumbnail's retries
     instance = Instance("console", tmp, env)
     try:
         with seeder.app_context():

@@ -56,7 +56,7 @@ def test_an_administrator_revokes_a_collectors_phone_and_its_tokens_stop_working
     page.locator("form.filters").get_by_label("角色").select_option("collector")
     page.get_by_role("button", name="筛选").click()
     users = page.locator("table.user-list tbody tr")
-    expect(users).to_have_count(len(server.collectors) + 1)  # and GZ-1's collector
+    expect(users).to_have_count(len(server.collectors) + 2)  # and GZ-1's: Carol, Dan
     expect(users.filter(has_text="管理员")).to_have_count(0)
     expect(users.filter(has_text=server.collector).locator("td.team")).to_contain_text("SZ-1 · ")
     page.get_by_role("button", name=f"设备: {server.collector}").click()

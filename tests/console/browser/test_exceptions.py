@@ -5,6 +5,9 @@ collector_id) and reads what to do in Chinese or English, from the item's action
 
 from __future__ import annotations
 
+import shutil
+import time
+
 from playwright.sync_api import expect
 
 from tests.console.browser.conftest import call, token
@@ -90,3 +93,45 @@ def test_an_administrator_filters_the_feed_and_reads_the_actions_in_either_langu
     expect(resolved.locator(".state")).to_have_text("Resolved")
     expect(resolved.get_by_role("button")).to_have_count(0)
     console.shot("exceptions-resolved")
+
+
+def test_an_administrator_has_a_file_the_server_failed_to_make_made_again(console, server):
+    """Dan's photo's thumbnail failed for good (the store refused it: failed_file.py). The
+    administrator reads why, repairs the store, presses "make it again"; the server's worker
+    makes it, and the next scan resolves the item."""
+    failed = server.admin_seed["failed_thumbnail"]
+    console.open()
+    console.sign_in(server.admin)
+    page = console.page
+    page.get_by_role("link", name="异常事项").click()
+    page.get_by_label("类型", exact=True).select_option("server_file_failed")
+    page.get_by_role("button", name="筛选").click()
+    item = page.locator('article[data-kind="server_file_failed"]')
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text(failed["contract_no"])
+    expect(item.get_by_role("heading")).to_contain_text(
+        "服务器重试后仍未能生成文件（site）：The job failed on an internal error (IsADirectoryError)"
+        " after 4 attempt(s); see the server's logs。外访员无需处理")
+    console.shot("exceptions-server-file-failed")
+
+    shutil.rmtree(failed["blocked"])  # the administrator repairs the store
+    item.get_by_role("button", name="重新生成").click()
+    expect(page.locator("#exception-outcome")).to_have_text(
+        "已排队重新生成；生成后，下次扫描会自动解决此事项。")
+    admin = token(server, server.admin)
+    deadline = time.monotonic() + 30
+    while _thumbnail_status(server, admin, failed) != "complete":
+        assert time.monotonic() < deadline, "the thumbnail was not made again"
+        time.sleep(0.2)
+    status, _ = call(server, "POST", "/exceptions/scan", token=admin)
+    assert status == 200
+    page.get_by_role("button", name="筛选").click()
+    expect(page.get_by_text("没有待处理的异常。")).to_be_visible()
+    expect(item).to_have_count(0)
+
+
+def _thumbnail_status(server, admin: str, failed: dict) -> str:
+    status, custody = call(server, "GET", f"/cases/{failed['case_id']}/evidence", token=admin)
+    assert status == 200, custody
+    (shown,) = [f for f in custody["files"] if f["id"] == failed["file_id"]]
+    return shown["thumbnail_status"]
