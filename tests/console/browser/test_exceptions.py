@@ -110,8 +110,8 @@ def test_an_administrator_has_a_file_the_server_failed_to_make_made_again(consol
     expect(item).to_have_count(1)
     expect(item).to_contain_text(failed["contract_no"])
     expect(item.get_by_role("heading")).to_contain_text(
-        "服务器重试后仍未能生成文件（site）：The job failed on an internal error (IsADirectoryError)"
-        " after 4 attempt(s); see the server's logs。外访员无需处理")
+        "服务器重试后仍未能生成文件（site）：The job failed on an internal error "
+        "(IsADirectoryError) after 4 attempt(s); see the server's logs。外访员无需处理")
     console.shot("exceptions-server-file-failed")
 
     shutil.rmtree(failed["blocked"])  # the administrator repairs the store
