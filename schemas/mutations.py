@@ -8,6 +8,8 @@ for the whole batch. The typed components are the documentation of what push acc
 
 from __future__ import annotations
 
+import functools
+
 import marshmallow as ma
 
 from api.extensions import Schema
@@ -84,4 +86,10 @@ class MutationField(ma.fields.Field):
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return MutationSchema().load(value)
+        return _entry_schema().load(value)
+
+
+@functools.cache
+def _entry_schema() -> MutationSchema:
+    """One instance for every entry of every push (a load keeps no state in it)."""
+    return MutationSchema()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from geopy.distance import geodesic
+from pyproj import Geod
 
 from api.services.exceptions import InvalidInput
 
@@ -22,6 +23,7 @@ _EE = 0.00669342162296594323
 _X_PI = math.pi * 3000.0 / 180.0
 _WGS84_A = 6378137.0
 _BOX_EPS = 1e-9  # degrees (~0.1 mm) of safety margin in bounding_box
+_GEOD = Geod(ellps="WGS84")
 
 
 def out_of_china(lat: float, lon: float) -> bool:
@@ -104,8 +106,9 @@ def to_wgs84(lat: float, lon: float, datum: str) -> tuple[float, float]:
 
 
 def geodesic_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Geodesic distance in metres on the WGS-84 ellipsoid (Karney, via geopy)."""
-    return geodesic((lat1, lon1), (lat2, lon2)).meters
+    """Geodesic distance in metres on the WGS-84 ellipsoid: Karney's algorithm, as geopy's
+    `geodesic`, through pyproj's C implementation (about 1 µs a pair rather than 100)."""
+    return _GEOD.inv(lon1, lat1, lon2, lat2)[2]
 
 
 def bounding_box(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, float]:
