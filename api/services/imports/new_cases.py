@@ -74,7 +74,7 @@ class NewCases:
         self.now = utcnow()
 
     def contact_refs(self, ref: str) -> set[str]:
-        """The lender refs of the contacts the new debtor has so far (for `_check`)."""
+        """The lender refs of the contacts the new debtor has so far (for `CaseMerge.check`)."""
         return set(self.contacts.get(ref, ()))
 
     def add(self, row: CaseRow, figures: LoanFigures, as_of: date) -> None:

@@ -108,8 +108,8 @@ class Snapshot:
             _keyed(execute(_snapshot_select(Collateral, Collateral.case_id.in_(case_ids)))))
 
     def judge(self, row: CaseRow, as_of: date) -> dict[str, Any] | None:
-        """What `CaseImporter._upsert` would set on the case, {} for nothing, if the row passes
-        `CaseImporter._check` and changes nothing but the case's own columns; otherwise None
+        """What `CaseMerge.upsert` would set on the case, {} for nothing, if the row passes
+        `CaseMerge.check` and changes nothing but the case's own columns; otherwise None
         (the ORM merge decides)."""
         data, file_debtor = row.data, row.data["debtor"]
         case = self.cases.get(row.contract_no)
@@ -127,7 +127,7 @@ class Snapshot:
         for item in data["addresses"] or []:
             address = addresses.get(item["key"])
             if address is None or (item["contact_ref"] and item["contact_ref"] not in contacts):
-                return None  # a new address, or an error for `CaseImporter._check` to report
+                return None  # a new address, or an error for `CaseMerge.check` to report
             if _differs(address, {"kind": item["kind"], "text": item["text"]}):
                 return None
             if _differs(address, lender_point(address, item)):
@@ -171,6 +171,6 @@ class Snapshot:
         except InvalidInput:
             return None
         if oversized_figure(figures) is not None:
-            return None  # an error for `CaseImporter._check` to report
+            return None  # an error for `CaseMerge.check` to report
         values = case_values(data, figures, as_of)
         return values if _differs(case, values) else {}
