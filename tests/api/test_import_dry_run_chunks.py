@@ -7,9 +7,7 @@ progress and can be cancelled."""
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
-import threading
 from datetime import date
 
 import pytest
@@ -17,7 +15,6 @@ from sqlalchemy import func, select, text
 
 from api import jobs
 from api.extensions import db
-from api.jobs import imports as import_jobs
 from api.models import Address, Assignment, Case, CaseDocument, Contact, Debtor, SyncChange
 from api.services.imports import cases as case_import
 from api.services.imports.demo.book import generate_cases_file
@@ -35,33 +32,6 @@ def lender(world):
     admin = world.user("admin")
     return {"collector": collector, "other": other, "headers": world.login(admin),
             "supervisor": world.login(world.user("supervisor", team=team))}
-
-
-@pytest.fixture
-def chunk_rows(app):
-    """Set the records per chunk for one test."""
-    original = app.config["FIELDVISIT"]
-    yield lambda rows: app.config.__setitem__(
-        "FIELDVISIT", dataclasses.replace(original, import_chunk_rows=rows))
-    app.config["FIELDVISIT"] = original
-
-
-@pytest.fixture
-def pause():
-    """Hold an import job after its first chunk until the test lets it go on."""
-    paused, resume = threading.Event(), threading.Event()
-    seen: list[int] = []
-
-    def hold(run_id: int, done: int, total: int | None) -> None:
-        seen.append(done)
-        if len(seen) == 1:
-            paused.set()
-            assert resume.wait(30)
-
-    import_jobs.AFTER_CHUNK.append(hold)
-    yield paused, resume, seen
-    resume.set()
-    import_jobs.AFTER_CHUNK.remove(hold)
 
 
 def generated(n: int, seed: int = 11) -> dict:
@@ -239,4 +209,5 @@ def test_a_dry_run_job_shows_its_progress_and_can_be_cancelled(client, lender, c
     resume.set()
     end = end_of(client, headers, response)
     assert (end["status"], end["done"], end["created"]) == ("cancelled", 4, 4)
-    assert seen == [2] and book()[0][3] == 0  # the checkpoint of 4 saw the request
+    # The checkpoint of 4 saw the request.
+    assert [done for _, done, _ in seen] == [2] and book()[0][3] == 0
