@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 from flask import current_app
@@ -78,21 +79,29 @@ def test_a_promise_pdf_that_cannot_be_made_is_retried_then_failed_by_the_server(
     assert "JSONDecodeError" in json.dumps(item["detail"])
 
 
-def test_a_thumbnail_the_blob_store_refuses_is_retried_then_failed_by_the_server(
-        app, client, visit, unserved_queue, retrying_queue):  # noqa: F811 (fixtures)
+def thumbnail_refused(app, client, on: dict) -> tuple[str, Path, int]:
+    """A photo filed on the visit `on` (the `visit` fixture) and received, where the store holds
+    a directory in place of its thumbnail (every write of it is refused): (its file id, that
+    directory, the id of its `thumbnail` job, not yet run)."""
     declared = declaration("DSCN0010.jpg", "doorplate", lat=HOME[0], lon=HOME[1])
-    visit["file"](declared)
+    on["file"](declared)
     file_id, data = declared["id"], (PHOTOS / "DSCN0010.jpg").read_bytes()
-    target = upload_url(client, visit["headers"], file_id).get_json()
+    target = upload_url(client, on["headers"], file_id).get_json()
     assert put_local(client, target, data).status_code == 200
-    assert complete(client, visit["headers"], file_id).status_code == 200
-    # Where the thumbnail goes, the store holds a directory: every write of it is refused.
-    key = evidence_key(visit["case"].id, file_id, THUMBNAIL)
-    (app.extensions["fieldvisit.blobs"].root / key).mkdir(parents=True)
+    assert complete(client, on["headers"], file_id).status_code == 200
+    blocked = app.extensions["fieldvisit.blobs"].root / evidence_key(
+        on["case"].id, file_id, THUMBNAIL)
+    blocked.mkdir(parents=True)
     db.session.rollback()
     (job,) = db.session.query(Job).filter_by(kind=THUMBNAIL_JOB).all()
     job_id = job.id
     db.session.rollback()
+    return file_id, blocked, job_id
+
+
+def test_a_thumbnail_the_blob_store_refuses_is_retried_then_failed_by_the_server(
+        app, client, visit, unserved_queue, retrying_queue):  # noqa: F811 (fixtures)
+    file_id, _, job_id = thumbnail_refused(app, client, visit)
 
     retrying_queue.send(job_id)
     retrying_queue.drain()

@@ -15,13 +15,15 @@ from sqlalchemy import select, update
 from api.extensions import db
 from api.models import AuditEvent, EvidenceFile, Job, JobStatus, RepaymentPromise, UploadStatus
 from api.services.evidence.custody import SERVER_FILE_RETRIED
-from api.services.evidence.storage import evidence_key
-from api.services.evidence.thumbnails import THUMBNAIL, THUMBNAIL_JOB, THUMBNAIL_RETRIES
+from api.services.evidence.thumbnails import THUMBNAIL_JOB, THUMBNAIL_RETRIES
 from api.services.fieldwork.promises import PDF_JOB, PDF_RETRIES, derived_id
-from tests.field.conftest import PHOTOS, complete, declaration, put_local, upload_url
+from tests.field.conftest import declaration
 from tests.field.test_evidence import visit  # noqa: F401 (a fixture)
 from tests.field.test_field_work import HOME, promise
-from tests.sync.test_derived_file_failures import retrying_queue  # noqa: F401 (a fixture)
+from tests.sync.test_derived_file_failures import (  # noqa: F401 (a fixture)
+    retrying_queue,
+    thumbnail_refused,
+)
 from tests.sync.test_protocol import pull_all, push
 from tests.sync.test_push_jobs import unserved_queue  # noqa: F401 (a fixture)
 
@@ -186,18 +188,7 @@ def test_a_pdf_made_again_without_repair_fails_as_before_and_stays_in_the_feed(
 
 def test_a_failed_thumbnail_is_made_again_and_the_feed_clears(
         app, client, visit, unserved_queue, retrying_queue):  # noqa: F811 (fixtures)
-    declared = declaration("DSCN0010.jpg", "doorplate", lat=HOME[0], lon=HOME[1])
-    visit["file"](declared)
-    file_id, data = declared["id"], (PHOTOS / "DSCN0010.jpg").read_bytes()
-    target = upload_url(client, visit["headers"], file_id).get_json()
-    assert put_local(client, target, data).status_code == 200
-    assert complete(client, visit["headers"], file_id).status_code == 200
-    blocked = app.extensions["fieldvisit.blobs"].root / evidence_key(
-        visit["case"].id, file_id, THUMBNAIL)
-    blocked.mkdir(parents=True)  # every write of the thumbnail is refused
-    db.session.rollback()
-    job_id = db.session.scalars(select(Job.id).where(Job.kind == THUMBNAIL_JOB)).one()
-    db.session.rollback()
+    file_id, blocked, job_id = thumbnail_refused(app, client, visit)
     assert run(retrying_queue, job_id).status == JobStatus.FAILED
     desk = visit["world"].login(visit["world"].user("admin"))
     item = feed_item(client, desk, file_id)
@@ -226,17 +217,7 @@ def test_a_failed_thumbnail_is_made_again_and_the_feed_clears(
 
 def test_a_failed_thumbnail_that_fails_again_is_failed_as_before(
         app, client, visit, unserved_queue, retrying_queue):  # noqa: F811 (fixtures)
-    declared = declaration("DSCN0010.jpg", "doorplate", lat=HOME[0], lon=HOME[1])
-    visit["file"](declared)
-    file_id, data = declared["id"], (PHOTOS / "DSCN0010.jpg").read_bytes()
-    target = upload_url(client, visit["headers"], file_id).get_json()
-    assert put_local(client, target, data).status_code == 200
-    assert complete(client, visit["headers"], file_id).status_code == 200
-    (app.extensions["fieldvisit.blobs"].root
-     / evidence_key(visit["case"].id, file_id, THUMBNAIL)).mkdir(parents=True)
-    db.session.rollback()
-    job_id = db.session.scalars(select(Job.id).where(Job.kind == THUMBNAIL_JOB)).one()
-    db.session.rollback()
+    file_id, _, job_id = thumbnail_refused(app, client, visit)
     assert run(retrying_queue, job_id).status == JobStatus.FAILED
     desk = visit["world"].login(visit["world"].user("admin"))
     answer = client.post(retry_path(file_id), headers=desk)
