@@ -133,6 +133,11 @@ def test_an_offline_visit_ends_in_a_pack_that_verifies_until_one_byte_changes(
         # Taken in Tuscany in 2008, declared at a door in Shenzhen today: flagged for review.
         assert {"exif_time_mismatch", "exif_gps_far_from_declared"} <= set(done.body_json["flags"])
 
+    # The photos' thumbnails are made by jobs on the server's workers: once they are, this
+    # session reads afresh (on SQLite a write from a read transaction older than their commits
+    # would be refused at once, "database is locked").
+    finish_jobs()
+
     # --- legal staff ---------------------------------------------------------------------
     legal = world.login(world.user("legal"))
     response = client.get(f"/cases/{case.id}/evidence-pack", headers=legal)
