@@ -101,12 +101,11 @@ def record_push(
             PUSH_LAG.labels(kind).observe(max(0.0, (sent_at - client_time).total_seconds()))
 
 
-def record_pull(body: bytes, *, bootstrap: bool) -> None:
-    """`body` is the page's JSON; each change is an object starting `{"op":` (a string value
-    cannot contain that unescaped), so counting needs no parse."""
+def record_pull(size: int, changes: int, *, bootstrap: bool) -> None:
+    """A pull page of `size` bytes of JSON carrying `changes`."""
     page = "bootstrap" if bootstrap else "delta"
-    PULL_BYTES.labels(page).observe(len(body))
-    PULL_CHANGES.labels(page).observe(body.count(b'{"op":'))
+    PULL_BYTES.labels(page).observe(size)
+    PULL_CHANGES.labels(page).observe(changes)
 
 
 class _Live:

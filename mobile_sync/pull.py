@@ -36,6 +36,16 @@ class DeviceState:
     reference_version: str
 
 
+@dataclass(frozen=True)
+class Page:
+    body: bytes  # the page's JSON
+    changes: int
+    puts: int  # the changes that carry a document: personal data, whose sending is audited
+
+
+_PUT = b'{"op":"put"'
+
+
 def pull(
     session: Session,
     *,
@@ -46,8 +56,9 @@ def pull(
     limit: int,
     ref_version: str | None,
     reference_data: Callable[[], dict],
-) -> bytes:
-    """One page as JSON bytes: {cursor, has_more, last_mutation_id, changes, reference?}.
+) -> Page:
+    """One page: its JSON bytes {cursor, has_more, last_mutation_id, changes, reference?} and
+    what it carries (counted as it is built, not by scanning the bytes).
 
     `reference_data` builds the reference data; it is called (and the policies read) once per
     reference version, for a bootstrap or a phone whose `ref_version` is not the current one."""
@@ -76,7 +87,8 @@ def pull(
                                 reference_data)
         head["reference"] = {"version": state.reference_version, **data}
     prefix = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1].encode()
-    return prefix + b',"changes":[' + b",".join(changes) + b"]}"
+    return Page(prefix + b',"changes":[' + b",".join(changes) + b"]}", len(changes),
+                sum(change.startswith(_PUT) for change in changes))
 
 
 def device_state(session: Session, device_id: str) -> DeviceState:
@@ -120,7 +132,7 @@ def _state_statement(dialect: str):
 
 
 def _put(entity_id: int, sealed: bytes, cipher: PiiCipher, entity: str = CASE_ENTITY) -> bytes:
-    return b"".join((b'{"op":"put","entity":"', entity.encode(), b'","id":',
+    return b"".join((_PUT, b',"entity":"', entity.encode(), b'","id":',
                      str(entity_id).encode(), b',"data":', open_document_bytes(cipher, sealed),
                      b"}"))
 

@@ -38,7 +38,7 @@ class Pull(MethodView):
     def get(self, args):
         """Pull the next page of this device's cases (no cursor: bootstrap). gzip on request"""
         principal = current_principal()
-        body = pull(
+        page = pull(
             db.session,
             user_id=principal.user_id,
             device_id=principal.device_id,
@@ -48,8 +48,9 @@ class Pull(MethodView):
             ref_version=args.get("ref_version"),
             reference_data=lambda: reference_data(phone_policies(db.session, utcnow())),
         )
-        metrics.record_pull(body, bootstrap="cursor" not in args)
-        if b'"op":"put"' in body:  # personal data sent: audited; a remove or nothing is not
+        body = page.body
+        metrics.record_pull(len(body), page.changes, bootstrap="cursor" not in args)
+        if page.puts:  # personal data sent: audited; a remove or nothing is not
             audit.record(db.session, principal, "sync.pull", detail={"bytes": len(body)})
         db.session.commit()
         response = make_response(body)
