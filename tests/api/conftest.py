@@ -1,4 +1,5 @@
-"""Fixtures of the import job tests (test_imports_jobs.py, test_import_dry_run_chunks.py)."""
+"""Fixtures of the import job tests (test_imports_jobs.py, test_import_dry_run_chunks.py); a
+test module that defines its own `lender` uses that one."""
 
 from __future__ import annotations
 
@@ -8,6 +9,19 @@ import threading
 import pytest
 
 from api.jobs import imports as import_jobs
+
+
+@pytest.fixture
+def lender(world):
+    """Team SZ-01 with the collector the generated files name (collector1), another collector,
+    a signed-in administrator (`headers`) and supervisor."""
+    team = world.team("SZ-01")
+    collector = world.user("collector", team=team, username="collector1")
+    other = world.user("collector", team=team)
+    admin = world.user("admin")
+    return {"team": team, "collector": collector, "other": other, "admin": admin,
+            "headers": world.login(admin), "supervisor": world.login(
+                world.user("supervisor", team=team))}
 
 
 @pytest.fixture

@@ -24,16 +24,6 @@ from tests.sync.test_client import AppTransport, DeviceClient
 AS_OF = date(2026, 11, 21)
 
 
-@pytest.fixture
-def lender(world):
-    team = world.team("SZ-01")
-    collector = world.user("collector", team=team, username="collector1")
-    other = world.user("collector", team=team)
-    admin = world.user("admin")
-    return {"collector": collector, "other": other, "headers": world.login(admin),
-            "supervisor": world.login(world.user("supervisor", team=team))}
-
-
 def generated(n: int, seed: int = 11) -> dict:
     doc = generate_cases_file(n, seed=seed, as_of=AS_OF)
     for case in doc["cases"]:
