@@ -25,12 +25,13 @@ from api.services.identity.pii import PiiCipher
 from api.services.imports import digests
 from api.services.imports.bulk import CHUNK
 from api.services.imports.case_merge import CaseMerge, Chunk
+from api.services.imports.converters import Bad
 from api.services.imports.dry_chunks import CarriedDebtors
 from api.services.imports.file_checks import FileChecks
 from api.services.imports.formats import Document
 from api.services.imports.holders import HOLDER_TERMS, Holders
 from api.services.imports.records import CaseRow
-from api.services.imports.rows import CASE, Bad, clean_case
+from api.services.imports.rows import CASE, clean_case
 from api.services.imports.run_log import RunLog, db_problem, field_line
 from api.services.imports.snapshot import Snapshot
 

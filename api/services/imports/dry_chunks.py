@@ -88,7 +88,7 @@ class CarriedDebtors:
 
 
 def recurring_refs(records: list) -> set[str]:
-    """The debtor refs (as `rows.text` cleans them) that more than one record names."""
+    """The debtor refs (as `converters.text` cleans them) that more than one record names."""
     seen: set[str] = set()
     again: set[str] = set()
     for raw in records:

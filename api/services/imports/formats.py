@@ -4,7 +4,7 @@ A CSV file (one line per record, told apart by its `record` column) is folded in
 shape. Two private keys carry what CSV adds: `_lines` (the line of each record, so row errors
 name CSV lines) and `_errors` (lines that could not be placed, such as an unknown record type).
 Bytes that cannot be read are `MalformedFile` (400); a readable document of the wrong shape is
-`InvalidInput` (422). Rows are not checked here (see `import_rows`).
+`InvalidInput` (422). Rows are not checked here (see `imports.rows`).
 """
 
 from __future__ import annotations
@@ -108,9 +108,9 @@ def _reject_constant(name: str) -> None:
 
 def _read_json(data: bytes) -> Any:
     # orjson reads a valid file three times faster than the standard library (and an integer
-    # beyond 64 bits as a float: see `rows._whole`); what it refuses (bytes that are not UTF-8,
-    # a lone surrogate, NaN...) the standard library reads, deciding and wording the error as
-    # before. Parsing makes millions of objects and no cycle: the cyclic collector would only
+    # beyond 64 bits as a float: see `converters._whole`); what it refuses (bytes that are not
+    # UTF-8, a lone surrogate, NaN...) the standard library reads, deciding and wording the
+    # error as before. Parsing makes millions of objects and no cycle: the cyclic collector would only
     # walk them again and again meanwhile.
     body = memoryview(data)[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
     with _collector_paused():

@@ -15,8 +15,8 @@ from api.services.casefile.loan_figures import (
     ScheduledInstalment,
     compute_figures,
 )
+from api.services.imports.converters import MAX_FEN
 from api.services.imports.merge import CASE_FIELDS
-from api.services.imports.rows import MAX_FEN
 
 FIGURES = ("total_due_fen", "paid_fen", "overdue_fen", "outstanding_fen",
            "outstanding_principal_fen", "days_past_due", "periods_overdue", "reminder_class",
