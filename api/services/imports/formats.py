@@ -110,8 +110,8 @@ def _read_json(data: bytes) -> Any:
     # orjson reads a valid file three times faster than the standard library (and an integer
     # beyond 64 bits as a float: see `converters._whole`); what it refuses (bytes that are not
     # UTF-8, a lone surrogate, NaN...) the standard library reads, deciding and wording the
-    # error as before. Parsing makes millions of objects and no cycle: the cyclic collector would only
-    # walk them again and again meanwhile.
+    # error as before. Parsing makes millions of objects and no cycle: the cyclic collector
+    # would only walk them again and again meanwhile.
     body = memoryview(data)[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
     with _collector_paused():
         try:
