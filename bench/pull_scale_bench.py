@@ -135,9 +135,9 @@ def grow(app, total: int, team_id: int) -> float:
             "team_id": str(team_id)},
             f"SELECT * FROM cases WHERE id = {template_case}")
         docs_sql = (
-            "INSERT INTO case_documents (case_id, collector_id, sealed, updated_at) "
-            "SELECT c.id, c.collector_id, t.sealed, now() FROM cases c, "
-            f"(SELECT sealed FROM case_documents WHERE case_id = {template_case}) t "
+            "INSERT INTO case_documents (case_id, collector_id, sealed, fingerprint, updated_at) "
+            "SELECT c.id, c.collector_id, t.sealed, t.fingerprint, now() FROM cases c, "
+            f"(SELECT sealed, fingerprint FROM case_documents WHERE case_id = {template_case}) t "
             "WHERE c.id BETWEEN CAST(:base AS bigint) + :first AND CAST(:base AS bigint) + :last")
         changes_sql = (
             "INSERT INTO sync_changes (tx_id, bucket, entity, entity_id, op) "

@@ -46,7 +46,13 @@ from api.services.casefile.cases import CaseGraph
 from api.services.identity.pii import PiiCipher
 from api.services.imports.bulk import bulk_insert
 from api.services.supervision.plan_views import route_document
-from mobile_sync.documents import build_documents, dumps, new_case_documents, seal_document
+from mobile_sync.documents import (
+    build_documents,
+    dumps,
+    fingerprint,
+    new_case_documents,
+    seal_document,
+)
 
 CASE_ENTITY = "case"
 ROUTE_ENTITY = "route"
@@ -190,12 +196,14 @@ def _publish_chunk(
         holder, body = documents[case_id]
         sealed = seal_document(cipher, body)
         if previous is None:
-            session.add(CaseDocument(case_id=case_id, collector_id=holder, sealed=sealed))
+            session.add(CaseDocument(case_id=case_id, collector_id=holder, sealed=sealed,
+                                     fingerprint=fingerprint(sealed)))
         else:
             if previous.collector_id is not None and previous.collector_id != holder:
                 changes.append(_change_row(tx_id, previous.collector_id, case_id, "remove"))
                 moved.append((previous.collector_id, case_id))
             previous.collector_id, previous.sealed = holder, sealed
+            previous.fingerprint = fingerprint(sealed)
         if holder is not None:
             changes.append(_change_row(tx_id, holder, case_id, "put"))
     if changes:
@@ -225,9 +233,12 @@ def publish_new_cases(session: Session, cipher: PiiCipher, documents: dict) -> N
     if not documents:
         return
     tx_id, now = transaction_id(session), utcnow()
-    bulk_insert(session, CaseDocument.__table__, [
-        {"case_id": case_id, "collector_id": holder, "sealed": seal_document(cipher, body),
-         "updated_at": now} for case_id, (holder, body) in documents.items()])
+    rows = []
+    for case_id, (holder, body) in documents.items():
+        sealed = seal_document(cipher, body)
+        rows.append({"case_id": case_id, "collector_id": holder, "sealed": sealed,
+                     "fingerprint": fingerprint(sealed), "updated_at": now})
+    bulk_insert(session, CaseDocument.__table__, rows)
     changes = [_change_row(tx_id, holder, case_id, "put")
                for case_id, (holder, _body) in documents.items() if holder is not None]
     if changes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 from collections.abc import Iterable
@@ -53,6 +54,12 @@ _ZLIB = 0x78
 def seal_document(cipher: PiiCipher, document: str) -> bytes:
     """A device document as stored: compressed, then sealed."""
     return cipher.seal(zlib.compress(document.encode(), COMPRESSION_LEVEL))
+
+
+def fingerprint(sealed: bytes) -> str:
+    """What `CaseDocument.fingerprint` keeps of a sealed document: no two seals share it (each
+    has its own nonce), so it changes whenever the document is sealed again."""
+    return hashlib.md5(sealed, usedforsecurity=False).hexdigest()
 
 
 def open_document(cipher: PiiCipher, sealed: bytes) -> str:

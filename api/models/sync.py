@@ -44,6 +44,9 @@ class CaseDocument(db.Model):
     )
     collector_id: Mapped[int | None] = mapped_column(BigInteger)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # `mobile_sync.documents.fingerprint` of `sealed`, set with it: an import tells that the
+    # document is still the one it left (`imports.digests`) without reading the document.
+    fingerprint: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -307,7 +307,7 @@ def graphs_of(chunk: Chunk) -> list:
 def load_chunk(bounds: tuple[int, int]) -> dict:
     """Generate, copy and publish one chunk in one transaction; answers counts and seconds."""
     from mobile_sync.changelog import bucket_of
-    from mobile_sync.documents import build_documents, new_case_documents
+    from mobile_sync.documents import build_documents, fingerprint, new_case_documents
 
     lo, hi = bounds
     cipher = _worker["cipher"]
@@ -338,11 +338,12 @@ def load_chunk(bounds: tuple[int, int]) -> dict:
         now = datetime.now(UTC)
         size = 0
         with raw.cursor() as cur:
-            with cur.copy("COPY case_documents (case_id, collector_id, sealed, updated_at) "
-                          "FROM STDIN") as cp:
+            with cur.copy("COPY case_documents (case_id, collector_id, sealed, fingerprint, "
+                          "updated_at) FROM STDIN") as cp:
                 for case_id, (holder, body) in documents.items():
                     size += len(body)
-                    cp.write_row((case_id, holder, cipher.seal(body.encode()), now))
+                    sealed = cipher.seal(body.encode())
+                    cp.write_row((case_id, holder, sealed, fingerprint(sealed), now))
             with cur.copy("COPY sync_changes (tx_id, bucket, entity, entity_id, op) "
                           "FROM STDIN") as cp:
                 for case_id, (holder, _body) in documents.items():

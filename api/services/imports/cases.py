@@ -29,14 +29,13 @@ from api.services.imports.converters import Bad
 from api.services.imports.dry_chunks import CarriedDebtors
 from api.services.imports.file_checks import FileChecks
 from api.services.imports.formats import Document
-from api.services.imports.holders import HOLDER_TERMS, Holders
+from api.services.imports.holders import HOLDER_TERMS, Holder, Holders
 from api.services.imports.records import CaseRow
 from api.services.imports.rows import CASE, clean_case
 from api.services.imports.run_log import RunLog, db_problem, field_line
 from api.services.imports.snapshot import Snapshot
 
-# What `CaseImporter._glance` checks of a record it may skip unread (its holder and key).
-GLANCED = ("contract_no", *HOLDER_TERMS)
+_UNSKIPPABLE = object()  # `CaseImporter._glanced_holder`: the record's holder terms need reading
 # Tests set this: every record the plain-row check spares the ORM merge is merged as well, and
 # the merge must find nothing left to do (see `CaseImporter._judge`).
 VERIFY_UNCHANGED = False
@@ -63,6 +62,7 @@ class CaseImporter:
         self.as_of, self.actor_id, self.from_csv = as_of, actor_id, from_csv
         self.merge = CaseMerge(session, cipher, as_of, actor_id)
         self.holders = Holders(session)
+        self._glanced_holders: dict[tuple, Holder | object | None] = {}
         self.file = FileChecks()
         self.skipped: dict[str, list[tuple[int, dict]]] = {}  # debtor ref -> skipped records
         self.kept: dict[str, str] = {}  # the current chunk's `digests.stored`
@@ -114,25 +114,35 @@ class CaseImporter:
         names is checked now (a collector may have been deactivated since)."""
         if not isinstance(raw, dict) or not isinstance(raw.get("debtor"), dict):
             return None
-        values = {}
-        for name in GLANCED:
-            spec, value = CASE[name], raw.get(name)
-            try:
-                value = None if value is None else spec.convert(value, self.from_csv)
-            except Bad:
-                return None
-            values[name] = spec.default if value is None else value
+        try:
+            contract_no = _glanced_value("contract_no", raw.get("contract_no"), self.from_csv)
+            # A file names few holders: each set of terms as given is judged once a run.
+            terms = tuple(raw.get(name) for name in HOLDER_TERMS)
+            holder = self._glanced_holders[terms]
+        except (Bad, TypeError):  # TypeError: a list or an object among the terms
+            return None
+        except KeyError:
+            holder = self._glanced_holders[terms] = self._glanced_holder(terms)
         ref = raw["debtor"].get("ref")
         ref = ref.strip() if isinstance(ref, str) else None
-        contract_no = values["contract_no"]
-        if not ref or contract_no is None or contract_no in self.file.first_row \
+        if not ref or contract_no is None or holder is _UNSKIPPABLE \
+                or contract_no in self.file.first_row \
                 or self.file.debtor_read(ref):  # a duplicate, or a debtor already read
             return None
+        return contract_no, ref, digests.record_digest(raw, holder, self.as_of)
+
+    def _glanced_holder(self, terms: tuple) -> Holder | object | None:
+        """The holder a record's terms (HOLDER_TERMS, as given) ask for, or _UNSKIPPABLE when
+        they are wrong or ask for someone it may not be given to (the record must be read)."""
+        values = {}
+        try:
+            for name, value in zip(HOLDER_TERMS, terms, strict=True):
+                values[name] = _glanced_value(name, value, self.from_csv)
+        except Bad:
+            return _UNSKIPPABLE
         problems: list = []
         holder = self.holders.asked(values, problems)
-        if problems:
-            return None
-        return contract_no, ref, digests.record_digest(raw, holder, self.as_of)
+        return _UNSKIPPABLE if problems else holder
 
     def _kept_digests(self, records: list) -> dict[str, str]:
         """`digests.stored` for the records of the chunk about to be read: one query a chunk,
@@ -303,3 +313,10 @@ class CaseImporter:
             if values is not None:
                 judged[row.row] = values
         return judged
+
+
+def _glanced_value(name: str, value: Any, from_csv: bool) -> Any:
+    """A field `CaseImporter._glance` reads of a record, clean (or raise Bad)."""
+    spec = CASE[name]
+    value = None if value is None else spec.convert(value, from_csv)
+    return spec.default if value is None else value

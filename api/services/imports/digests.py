@@ -14,7 +14,8 @@ import json
 from datetime import date
 
 import orjson
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import String, any_, bindparam, delete, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from api.models import Case, CaseDocument
@@ -34,28 +35,29 @@ def record_digest(raw: dict, holder: tuple | None, as_of: date) -> str:
     return hashlib.blake2b(material, digest_size=16).hexdigest()
 
 
-def _fingerprint_column(session: Session):
-    if session.get_bind().dialect.name == "postgresql":
-        return func.md5(CaseDocument.sealed)
-    return CaseDocument.sealed  # hashed here: SQLite has no md5()
-
-
-def _fingerprint(value) -> str:
-    return value if isinstance(value, str) else hashlib.md5(value).hexdigest()
-
-
 def stored(session: Session, contract_nos: list[str]) -> dict[str, str]:
     """{contract_no: the record digest its case was last imported from} for the cases among
-    `contract_nos` that have not changed since, in one query."""
+    `contract_nos` that have not changed since, in one query (of the kept fingerprints: no
+    document is read)."""
     if not contract_nos:
         return {}
     rows = session.execute(
         select(Case.contract_no, CaseImportDigest.digest, CaseImportDigest.document_sha,
-               _fingerprint_column(session))
+               CaseDocument.fingerprint)
         .join(CaseImportDigest, CaseImportDigest.case_id == Case.id)
         .join(CaseDocument, CaseDocument.case_id == Case.id)
-        .where(Case.contract_no.in_(contract_nos)))
-    return {no: digest for no, digest, sha, sealed in rows if sha == _fingerprint(sealed)}
+        .where(_among(session, contract_nos)))
+    # Compared here, not joined on: the planner would hash-join the whole documents table.
+    return {no: digest for no, digest, kept, now in rows if kept == now}
+
+
+def _among(session: Session, contract_nos: list[str]):
+    """`Case.contract_no IN (...)`; on PostgreSQL as one array parameter (`= ANY`), which
+    neither SQLAlchemy nor the driver rewrites into a statement of thousands of parameters."""
+    if session.get_bind().dialect.name == "postgresql":
+        return Case.contract_no == any_(bindparam("contract_nos", contract_nos,
+                                                  type_=ARRAY(String)))
+    return Case.contract_no.in_(contract_nos)
 
 
 def remember(session: Session, digests: dict[str, str]) -> None:
@@ -64,13 +66,13 @@ def remember(session: Session, digests: dict[str, str]) -> None:
     if not digests:
         return
     rows = session.execute(
-        select(Case.id, Case.contract_no, _fingerprint_column(session))
+        select(Case.id, Case.contract_no, CaseDocument.fingerprint)
         .join(CaseDocument, CaseDocument.case_id == Case.id)
-        .where(Case.contract_no.in_(list(digests)))).all()
+        .where(_among(session, list(digests)))).all()
     ids = [case_id for case_id, _, _ in rows]
     session.execute(delete(CaseImportDigest).where(CaseImportDigest.case_id.in_(ids)))
     if rows:
         session.execute(insert(CaseImportDigest), [
-            {"case_id": case_id, "digest": digests[no], "document_sha": _fingerprint(sealed)}
-            for case_id, no, sealed in rows])
+            {"case_id": case_id, "digest": digests[no], "document_sha": fingerprint}
+            for case_id, no, fingerprint in rows])
 
