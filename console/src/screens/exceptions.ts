@@ -22,13 +22,19 @@ const KINDS = ["far_from_address", "outside_visit_hours", "too_few_collectors", 
   "server_file_failed"];
 const STATES = ["open", "acknowledged", "resolved"];
 
+// The filters last applied, per signed-in user, for this tab: switching the language or coming
+// back to the feed draws it again with them.
+interface Filters { kind: string; states: string[]; collector: string }
+const applied = new Map<number, Filters>();
+
 export async function exceptionsScreen(main: HTMLElement, me: Me): Promise<void> {
   const list = h("div", { class: "exceptions", "aria-live": "polite" }, t("loading"));
   const outcome = h("div", { id: "exception-outcome", role: "status" });
+  const chosen = applied.get(me.id) ?? { kind: "", states: ["open", "acknowledged"], collector: "" };
   const kind = h("select", { name: "kind" }, h("option", { value: "" }, t("any")),
-    ...KINDS.map((k) => h("option", { value: k }, tv("exc", k))));
+    ...KINDS.map((k) => h("option", { value: k, selected: k === chosen.kind }, tv("exc", k))));
   const states = STATES.map((s) => {
-    const box = h("input", { type: "checkbox", name: "state", value: s, checked: s !== "resolved" });
+    const box = h("input", { type: "checkbox", name: "state", value: s, checked: chosen.states.includes(s) });
     box.id = `exc-state-${s}`;
     return box;
   });
@@ -44,10 +50,12 @@ export async function exceptionsScreen(main: HTMLElement, me: Me): Promise<void>
 
   const fresh = latest();
   async function load(): Promise<void> {
+    const now = { kind: kind.value, states: states.filter((box) => box.checked).map((box) => box.value),
+      collector: collector.value };
+    applied.set(me.id, now);
     try {
       const page = await get<{ items: Item[] }>("/exceptions", {
-        state: states.filter((box) => box.checked).map((box) => box.value),
-        kind: kind.value, collector_id: collector.value, page_size: 100 }, fresh());
+        state: now.states, kind: now.kind, collector_id: now.collector, page_size: 100 }, fresh());
       if (!page.items.length) { list.replaceChildren(h("p", {}, t("noExceptions"))); return; }
       list.replaceChildren(...page.items.map(card));
     } catch (error) { showError(list, error); }
@@ -92,7 +100,9 @@ export async function exceptionsScreen(main: HTMLElement, me: Me): Promise<void>
   filters.addEventListener("submit", (event) => { event.preventDefault(); void load(); });
   if (me.role !== "legal") {
     try {
-      for (const c of await collectors(me)) collector.append(h("option", { value: String(c.id) }, c.name));
+      for (const c of await collectors(me)) {
+        collector.append(h("option", { value: String(c.id), selected: String(c.id) === chosen.collector }, c.name));
+      }
     } catch (error) { showError(outcome, error); }
   }
   await load();

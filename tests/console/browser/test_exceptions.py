@@ -71,7 +71,12 @@ def test_an_administrator_filters_the_feed_and_reads_the_actions_in_either_langu
 
     page.get_by_role("button", name="切换语言").click()
     expect(page.get_by_role("heading", name="Exceptions")).to_be_visible()
-    # The filters start again in the other language: Carol's items among the rest.
+    # The filters applied are kept in the other language: Carol's two items, and only hers.
+    expect(page.get_by_label("Collector", exact=True).locator("option:checked")).to_have_text(
+        seed["collector_name"])
+    expect(page.get_by_label("Open", exact=True)).to_be_checked()
+    expect(page.get_by_label("Resolved", exact=True)).not_to_be_checked()
+    expect(items).to_have_count(2)
     carols = page.locator("article.exception").filter(has_text=seed["collector_name"])
     expect(carols.and_(page.locator('[data-kind="device_silent"]')).get_by_role("heading")).to_contain_text(
         'Open the app on the phone "test phone" (android-14) and sync')
