@@ -194,6 +194,12 @@ export async function getTagged<T>(path: string): Promise<{ body: T; etag: strin
 
 /** A change sent with `If-Match: etag` (412 when someone changed the record since). */
 export async function postIfMatch<T>(path: string, body: unknown, etag: string | null): Promise<T> {
-  const response = await authed("POST", path, body, undefined, undefined, etag ? { "If-Match": etag } : {});
-  return (await response.json()) as T;
+  return (await changeIfMatch<T>("POST", path, body, etag)).body;
+}
+
+/** A change sent with `If-Match: etag`, and the record's new `ETag` for the next one. */
+export async function changeIfMatch<T>(method: "POST" | "PATCH", path: string, body: unknown,
+  etag: string | null): Promise<{ body: T; etag: string | null }> {
+  const response = await authed(method, path, body, undefined, undefined, etag ? { "If-Match": etag } : {});
+  return { body: (await response.json()) as T, etag: response.headers.get("ETag") };
 }

@@ -3,7 +3,7 @@
 // (PATCH /admin/users/{id}) or their password reset to a generated one, shown once
 // (POST /admin/users/{id}/password); a user's devices, revoked on the spot
 // (GET /admin/devices?user_id, POST /admin/devices/{id}/revoke).
-import { get, latest, patch, post, type Me } from "../api";
+import { ApiError, changeIfMatch, get, getTagged, latest, post, type Me } from "../api";
 import { field, h } from "../dom";
 import { t, tv, when } from "../i18n";
 import { showError } from "./common";
@@ -73,7 +73,15 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
     } catch (error) { showError(devices, error); }
   }
 
-  function edit(user: User): void {
+  /** The user as stored now (and its ETag), in the editor; `said`: why it was read again. */
+  async function open(id: number, said?: string): Promise<void> {
+    try {
+      const { body, etag } = await getTagged<User>(`/admin/users/${id}`);
+      edit(body, etag, said);
+    } catch (error) { showError(editor, error); }
+  }
+
+  function edit(user: User, etag: string | null, said?: string): void {
     const name = h("input", { name: "full_name", required: true, maxlength: 120, value: user.full_name });
     const userRole = roleSelect("role", false);
     userRole.value = user.role;
@@ -99,11 +107,20 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
       if (!Object.keys(changes).length) { notice(outcome, t("nothingChanged")); return; }
       save.disabled = true;
       try {
-        const changed = await patch<User>(`/admin/users/${user.id}`, changes);
-        Object.assign(user, changed);
+        // With the ETag read: another administrator's change since is refused (412), not lost.
+        const changed = await changeIfMatch<User>("PATCH", `/admin/users/${user.id}`, changes, etag);
+        Object.assign(user, changed.body);
+        etag = changed.etag;
         notice(outcome, t("saved"));
         await load();
-      } catch (error) { showError(outcome, error); } finally { save.disabled = false; }
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 412) {
+          await load();
+          await open(user.id, t("changedMeanwhile"));
+          return;
+        }
+        showError(outcome, error);
+      } finally { save.disabled = false; }
     });
     reset.addEventListener("click", async () => {
       reset.disabled = true;
@@ -111,9 +128,11 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
         const { password } = await post<{ password: string }>(`/admin/users/${user.id}/password`, {});
         outcome.className = "notice";
         outcome.replaceChildren(t("newPassword"), " ", h("code", { class: "password" }, password));
+        etag = (await getTagged<User>(`/admin/users/${user.id}`)).etag; // a new password moves it on
       } catch (error) { showError(outcome, error); } finally { reset.disabled = false; }
     });
     editor.replaceChildren(editForm);
+    if (said) notice(outcome, said);
     name.focus();
   }
 
@@ -128,7 +147,7 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
           h("td", { class: "team" }, u.team_id === null ? t("none") : teamNames.get(u.team_id) ?? `#${u.team_id}`),
           h("td", { class: "state" }, u.is_active ? t("active") : t("inactive")),
           h("td", {},
-            h("button", { type: "button", "aria-label": `${t("edit")}: ${u.username}`, onclick: () => edit(u) }, t("edit")),
+            h("button", { type: "button", "aria-label": `${t("edit")}: ${u.username}`, onclick: () => void open(u.id) }, t("edit")),
             " ",
             h("button", { type: "button", "aria-label": `${t("devices")}: ${u.username}`,
               onclick: () => void showDevices(u) }, t("devices"))))), "user-list"));

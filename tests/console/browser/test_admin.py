@@ -2,7 +2,8 @@
 GET /imports/{id}), a running one's progress bar and its cancel (POST /imports/{id}/cancel);
 the teams and users (GET /admin/teams, GET /admin/users) and a collector's devices, one revoked
 from the console (POST /admin/devices/{id}/revoke) whose tokens then stop working; a user
-created and edited (POST /admin/users, PATCH /admin/users/{id}) and their password reset, shown
+created and edited (POST /admin/users, PATCH /admin/users/{id} with the ETag read, so another
+administrator's change meanwhile is refused, not overwritten) and their password reset, shown
 once (POST /admin/users/{id}/password); a team created and edited (POST /admin/teams,
 PATCH /admin/teams/{id}); a policy version added (POST /policies/{id}/versions), which legal
 staff then read but cannot change."""
@@ -141,6 +142,19 @@ def test_an_administrator_creates_a_user_resets_their_password_and_deactivates_t
     assert login(server, username, "first password 1")[0] == 401
     after = login(server, username, password)
     assert after[0] == 200, after
+
+    # Another administrator renames Dave meanwhile: this change is refused (If-Match), not
+    # laid over theirs, and the editor shows Dave as he is now.
+    dave = row.get_attribute("data-user-id")
+    status, _ = call(server, "PATCH", f"/admin/users/{dave}", {"full_name": "Dave W. Chen"},
+                     token=token(server, server.admin))
+    assert status == 200
+    console.expect(412, f"/admin/users/{dave}")
+    edit.get_by_label("姓名").fill("Dave Chen (supervisor)")
+    edit.get_by_role("button", name="保存").click()
+    expect(page.locator("#user-outcome")).to_contain_text("另一位管理员刚修改了此用户")
+    expect(edit.get_by_label("姓名")).to_have_value("Dave W. Chen")
+    expect(row).to_contain_text("Dave W. Chen")
 
     edit.get_by_label("姓名").fill("Dave Chen (supervisor)")
     edit.get_by_label("角色").select_option("supervisor")
