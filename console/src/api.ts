@@ -185,6 +185,8 @@ export const get = <T>(path: string, query?: Query, signal?: AbortSignal) =>
   call<T>("GET", withQuery(path, query), undefined, signal);
 export const post = <T>(path: string, body: unknown) => call<T>("POST", path, body);
 export const patch = <T>(path: string, body: unknown) => call<T>("PATCH", path, body);
+/** A DELETE answered 204, with no body. */
+export async function remove(path: string): Promise<void> { await authed("DELETE", path); }
 
 /** JSON and its `ETag` (for `If-Match` on a later change). */
 export async function getTagged<T>(path: string): Promise<{ body: T; etag: string | null }> {

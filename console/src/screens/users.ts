@@ -1,9 +1,10 @@
 // Administrators' users: by role, with their team (GET /admin/users, GET /admin/teams); a new
 // user (POST /admin/users); a user's name, role, team and active flag changed
 // (PATCH /admin/users/{id}) or their password reset to a generated one, shown once
-// (POST /admin/users/{id}/password); a user's devices, revoked on the spot
+// (POST /admin/users/{id}/password), their sign-in lockout lifted (DELETE /admin/users/{id}/
+// lockout); a user's devices, revoked on the spot
 // (GET /admin/devices?user_id, POST /admin/devices/{id}/revoke).
-import { ApiError, changeIfMatch, get, getTagged, latest, post, type Me } from "../api";
+import { ApiError, changeIfMatch, get, getTagged, latest, post, remove, type Me } from "../api";
 import { field, h } from "../dom";
 import { t, tv, when } from "../i18n";
 import { showError } from "./common";
@@ -90,13 +91,14 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
     const active = h("input", { type: "checkbox", name: "is_active", checked: user.is_active });
     const outcome = h("div", { id: "user-outcome", role: "status" });
     const reset = h("button", { type: "button" }, t("resetPassword"));
+    const unlock = h("button", { type: "button" }, t("liftLockout"));
     const save = h("button", { type: "submit" }, t("save"));
     const editForm = h("form", { class: "bulk", "aria-labelledby": "user-edit-title" },
       h("h2", { id: "user-edit-title" }, `${t("editOf")} ${user.username}`),
       field("user-edit-name", t("fullName"), name), field("user-edit-role", t("role"), userRole),
       field("user-edit-team", t("team"), team),
       h("div", { class: "field check" }, active, h("label", { for: "user-edit-active" }, t("activeAccount"))),
-      save, reset, outcome);
+      save, reset, unlock, outcome);
     active.id = "user-edit-active";
     editForm.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -130,6 +132,13 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
         outcome.replaceChildren(t("newPassword"), " ", h("code", { class: "password" }, password));
         etag = (await getTagged<User>(`/admin/users/${user.id}`)).etag; // a new password moves it on
       } catch (error) { showError(outcome, error); } finally { reset.disabled = false; }
+    });
+    unlock.addEventListener("click", async () => {
+      unlock.disabled = true;
+      try {
+        await remove(`/admin/users/${user.id}/lockout`);
+        notice(outcome, t("lockoutLifted"));
+      } catch (error) { showError(outcome, error); } finally { unlock.disabled = false; }
     });
     editor.replaceChildren(editForm);
     if (said) notice(outcome, said);

@@ -4,7 +4,8 @@ the teams and users (GET /admin/teams, GET /admin/users) and a collector's devic
 from the console (POST /admin/devices/{id}/revoke) whose tokens then stop working; a user
 created and edited (POST /admin/users, PATCH /admin/users/{id} with the ETag read, so another
 administrator's change meanwhile is refused, not overwritten) and their password reset, shown
-once (POST /admin/users/{id}/password); a team created and edited (POST /admin/teams,
+once (POST /admin/users/{id}/password), and a user locked out by wrong passwords let in again
+(DELETE /admin/users/{id}/lockout); a team created and edited (POST /admin/teams,
 PATCH /admin/teams/{id}); a policy version added (POST /policies/{id}/versions), which legal
 staff then read but cannot change."""
 
@@ -168,6 +169,31 @@ def test_an_administrator_creates_a_user_resets_their_password_and_deactivates_t
     assert call(server, "GET", "/auth/me", token=after[1]["access_token"])[0] == 401
     status, refused = login(server, username, password)
     assert status == 401 and refused["error"]["code"] == "account_disabled", refused
+
+
+def test_an_administrator_lifts_a_sign_in_lockout(console, server):
+    """Ten wrong passwords lock a user out, the right one included (429); the administrator
+    lifts the lockout from the user's editor and the right password works again."""
+    username = f"legal-erin-{server.engine}"
+    status, created = call(server, "POST", "/admin/users", {
+        "username": username, "full_name": "Erin Xu", "role": "legal",
+        "password": "right password 1"}, token=token(server, server.admin))
+    assert status == 201, created
+    for _ in range(10):
+        assert login(server, username, "wrong password")[0] == 401
+    status, refused = login(server, username, "right password 1")
+    assert status == 429 and refused["error"]["code"] == "too_many_attempts", refused
+
+    console.open()
+    console.sign_in(server.admin)
+    page = console.page
+    page.get_by_role("link", name="用户").click()
+    row = page.locator("table.user-list tbody tr", has_text=username)
+    row.get_by_role("button", name=f"修改: {username}").click()
+    edit = page.locator("section.user-edit")
+    edit.get_by_role("button", name="解除登录锁定").click()
+    expect(page.locator("#user-outcome")).to_have_text("已解除登录锁定：输错的密码次数已清零。")
+    assert login(server, username, "right password 1")[0] == 200
 
 
 def test_an_administrator_creates_and_edits_a_team(console, server):
