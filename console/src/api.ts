@@ -91,9 +91,11 @@ export function isAborted(error: unknown): boolean {
 async function send(method: string, path: string, body?: unknown, token?: string,
                     signal: AbortSignal = screen.signal, extra: Record<string, string> = {}): Promise<Response> {
   const headers: Record<string, string> = { Accept: "application/json", ...extra };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const form = body instanceof FormData; // multipart: the browser writes its Content-Type
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
-  return fetch(path, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
+  return fetch(path, { method, headers, signal,
+    body: body === undefined ? undefined : form ? body : JSON.stringify(body) });
 }
 
 async function failure(response: Response): Promise<ApiError> {

@@ -1,8 +1,9 @@
 // Administrators' imports: the runs with their status, progress and counts (GET /imports), one
 // run with its row errors (GET /imports/{id}); a run not finished shows its progress bar, is read
 // again every 2 s, and can be cancelled (POST /imports/{id}/cancel: it stops after its chunk).
-import { get, post, type Me } from "../api";
-import { h } from "../dom";
+// A lender file uploaded from here (POST /imports, multipart) opens its run.
+import { get, post, withQuery, type Me } from "../api";
+import { field, h } from "../dom";
 import { t, tv, when } from "../i18n";
 import { showError } from "./common";
 import { type Page, table } from "./teams";
@@ -37,9 +38,37 @@ function state(run: Run): HTMLElement {
     run.cancel_requested ? h("span", { class: "hint" }, " ", t("cancelRequested")) : null);
 }
 
+/** Upload a cases or payments file (JSON or CSV, by its name), optionally as a dry run. */
+function uploadForm(): HTMLElement {
+  const kind = h("select", { name: "kind" },
+    h("option", { value: "cases" }, t("casesFile")), h("option", { value: "payments" }, t("paymentsFile")));
+  const file = h("input", { type: "file", name: "file", accept: ".json,.csv", required: true });
+  const dry = h("input", { type: "checkbox", name: "dry_run", id: "import-dry" });
+  const send = h("button", { type: "submit" }, t("uploadImport"));
+  const outcome = h("div", { id: "import-outcome", role: "status" });
+  const form = h("form", { class: "bulk", "aria-labelledby": "import-new-title" },
+    h("h2", { id: "import-new-title" }, t("newImport")),
+    field("import-kind", t("kind"), kind), field("import-file", t("file"), file),
+    h("div", { class: "field check" }, dry, h("label", { for: "import-dry" }, t("dryRun"))), send, outcome);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const chosen = file.files?.[0];
+    if (!chosen) { file.focus(); return; }
+    const body = new FormData();
+    body.append("file", chosen, chosen.name);
+    send.disabled = true;
+    try {
+      // wait=false: the run is queued and followed on its own page, whatever its size.
+      const run = await post<Run>(withQuery("/imports", { kind: kind.value, dry_run: dry.checked, wait: "false" }), body);
+      location.hash = `#/import/${run.id}`;
+    } catch (error) { showError(outcome, error); } finally { send.disabled = false; }
+  });
+  return form;
+}
+
 export async function importsScreen(main: HTMLElement): Promise<void> {
   const list = h("div", { "aria-live": "polite" }, t("loading"));
-  main.append(h("h1", {}, t("imports")), list);
+  main.append(h("h1", {}, t("imports")), uploadForm(), list);
   try {
     for (;;) {
       const page = await get<Page<Run>>("/imports", { page_size: 50 });

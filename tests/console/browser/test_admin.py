@@ -1,5 +1,6 @@
 """Administrators: import runs with their counts and row errors (GET /imports,
-GET /imports/{id}), a running one's progress bar and its cancel (POST /imports/{id}/cancel);
+GET /imports/{id}), a file uploaded from the browser as a dry run (POST /imports, multipart),
+a running one's progress bar and its cancel (POST /imports/{id}/cancel);
 the teams and users (GET /admin/teams, GET /admin/users) and a collector's devices, one revoked
 from the console (POST /admin/devices/{id}/revoke) whose tokens then stop working; a user
 created and edited (POST /admin/users, PATCH /admin/users/{id} with the ETag read, so another
@@ -16,8 +17,11 @@ import uuid
 
 from playwright.sync_api import expect
 
+from tests.conftest import ROOT
 from tests.console.browser.conftest import call, token
 from tests.factories import PASSWORD
+
+INVALID_CASES = ROOT / "tests" / "data" / "imports" / "cases_invalid.csv"
 
 
 def test_an_administrator_reads_an_import_run_and_its_row_errors(console, server):
@@ -41,6 +45,33 @@ def test_an_administrator_reads_an_import_run_and_its_row_errors(console, server
         expect(errors.nth(n)).to_contain_text(field)
         expect(errors.nth(n)).to_contain_text(contract_no)
     console.shot("import-run")
+
+
+def test_an_administrator_uploads_a_lender_file_as_a_dry_run(console, server):
+    """A cases file chosen in the browser goes up as a multipart form (POST /imports); its run
+    opens, finishes and lists its row errors; as a dry run it saved nothing."""
+    console.open()
+    console.sign_in(server.admin)
+    page = console.page
+    page.get_by_role("link", name="导入").click()
+    form = page.locator("form", has=page.get_by_role("heading", name="上传文件导入"))
+    form.get_by_label("类型").select_option("cases")
+    form.get_by_label("文件").set_input_files(str(INVALID_CASES))
+    form.get_by_label("试运行").check()
+    form.get_by_role("button", name="上传并导入").click()
+    expect(page).to_have_url(re.compile(r"#/import/\d+$"))
+    expect(page.locator("#import-state")).to_contain_text("已完成")
+    run_id = int(page.url.rsplit("/", 1)[1])
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"导入 #{run_id} · cases")
+    status, run = call(server, "GET", f"/imports/{run_id}", token=token(server, server.admin))
+    assert status == 200
+    assert (run["dry_run"], run["filename"], run["file_format"]) == (
+        True, "cases_invalid.csv", "csv")
+    assert (run["created"], len(run["errors"])) == (1, 9), run  # HT-C-1 would be created
+    expect(page.locator("table.row-errors tbody tr")).to_have_count(len(run["errors"]))
+    status, found = call(server, "GET", "/cases?q=HT-C-1", token=token(server, server.admin))
+    assert status == 200 and found["items"] == [], found  # a dry run saves nothing
+    console.shot("import-uploaded")
 
 
 def test_an_administrator_revokes_a_collectors_phone_and_its_tokens_stop_working(console, server):
