@@ -2,11 +2,12 @@
 // user (POST /admin/users); a user's name, role, team and active flag changed
 // (PATCH /admin/users/{id}) or their password reset to a generated one, shown once
 // (POST /admin/users/{id}/password), their sign-in lockout lifted (DELETE /admin/users/{id}/
-// lockout); a user's devices, revoked on the spot
+// lockout); a user's devices, revoked on the spot; a collector's authorisations (authorisations.ts)
 // (GET /admin/devices?user_id, POST /admin/devices/{id}/revoke).
 import { ApiError, changeIfMatch, get, getTagged, latest, post, remove, type Me } from "../api";
 import { field, h } from "../dom";
 import { t, tv, when } from "../i18n";
+import { showAuthorisations } from "./authorisations";
 import { showError } from "./common";
 import { type Page, type Team, table, teamLabel } from "./teams";
 
@@ -37,8 +38,9 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
   const list = h("div", { "aria-live": "polite" });
   const editor = h("section", { class: "user-edit", "aria-live": "polite" });
   const devices = h("section", { class: "devices", "aria-live": "polite" });
+  const certificates = h("section", { class: "authorisations", "aria-live": "polite" });
   const creator = h("section", { class: "user-new" });
-  main.append(h("h1", {}, t("users")), form, list, editor, devices, creator);
+  main.append(h("h1", {}, t("users")), form, list, editor, devices, certificates, creator);
   const teams: Team[] = [];
   const teamNames = new Map<number, string>();
   // Asked for at once; the filter's submit is handled before anything is awaited.
@@ -159,7 +161,10 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
             h("button", { type: "button", "aria-label": `${t("edit")}: ${u.username}`, onclick: () => void open(u.id) }, t("edit")),
             " ",
             h("button", { type: "button", "aria-label": `${t("devices")}: ${u.username}`,
-              onclick: () => void showDevices(u) }, t("devices"))))), "user-list"));
+              onclick: () => void showDevices(u) }, t("devices")),
+            u.role === "collector" ? " " : null,
+            u.role === "collector" ? h("button", { type: "button", "aria-label": `${t("authorisations")}: ${u.username}`,
+              onclick: () => void showAuthorisations(certificates, u) }, t("authorisations")) : null))), "user-list"));
     } catch (error) { showError(list, error); }
   }
 

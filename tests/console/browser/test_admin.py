@@ -6,7 +6,8 @@ from the console (POST /admin/devices/{id}/revoke) whose tokens then stop workin
 created and edited (POST /admin/users, PATCH /admin/users/{id} with the ETag read, so another
 administrator's change meanwhile is refused, not overwritten) and their password reset, shown
 once (POST /admin/users/{id}/password), and a user locked out by wrong passwords let in again
-(DELETE /admin/users/{id}/lockout); a team created and edited (POST /admin/teams,
+(DELETE /admin/users/{id}/lockout); a collector's authorisation recorded and revoked
+(/admin/users/{id}/authorisations); a team created and edited (POST /admin/teams,
 PATCH /admin/teams/{id}); a policy version added (POST /policies/{id}/versions), which legal
 staff then read but cannot change."""
 
@@ -225,6 +226,46 @@ def test_an_administrator_lifts_a_sign_in_lockout(console, server):
     edit.get_by_role("button", name="解除登录锁定").click()
     expect(page.locator("#user-outcome")).to_have_text("已解除登录锁定：输错的密码次数已清零。")
     assert login(server, username, "right password 1")[0] == 200
+
+
+def test_an_administrator_records_and_revokes_a_collectors_authorisation(console, server):
+    """Carol's certificates: one recorded (any lender, no expiry), then revoked at once; a revoke
+    without its reason is not sent; the revoked one stays on file with the reason."""
+    carol = server.admin_seed["collector"]
+    console.open()
+    console.sign_in(server.admin)
+    page = console.page
+    page.get_by_role("link", name="用户").click()
+    page.get_by_role("button", name=f"上岗资质: {carol}").click()
+    box = page.locator("section.authorisations")
+    expect(box.get_by_role("heading", level=2)).to_have_text(f"上岗资质： {carol}")
+    certificate = f"CBA-2026-{server.engine}"
+    box.get_by_label("证书编号").fill(certificate)
+    box.get_by_label("生效日").fill("2026-01-01")
+    box.get_by_role("button", name="登记").click()
+    expect(page.locator("#authorisation-outcome")).to_have_text("资质已登记。")
+    row = box.locator("table.authorisation-list tbody tr", has_text=certificate)
+    expect(row).to_contain_text("长期有效")
+    expect(row.locator("td.state")).to_have_text("有效")
+
+    row.get_by_role("button", name=f"吊销: {certificate}").click()
+    expect(page.locator("#authorisation-outcome")).to_have_text("请填写吊销原因（至少 3 个字）。")
+    row.get_by_label(f"吊销原因: {certificate}").fill("certificate withdrawn")
+    row.get_by_role("button", name=f"吊销: {certificate}").click()
+    expect(page.locator("#authorisation-outcome")).to_have_text("资质已吊销，记录保留。")
+    expect(row.locator("td.state")).to_contain_text("已吊销")
+    expect(row.locator("td.state")).to_contain_text("certificate withdrawn")
+    console.shot("authorisations")
+
+    admin = token(server, server.admin)
+    status, users = call(server, "GET", "/admin/users?role=collector&page_size=200", token=admin)
+    assert status == 200
+    [carol_id] = [u["id"] for u in users["items"] if u["username"] == carol]
+    status, listed = call(server, "GET", f"/admin/users/{carol_id}/authorisations", token=admin)
+    assert status == 200
+    [kept] = [a for a in listed["items"] if a["certificate_no"] == certificate]
+    assert (kept["lender"], kept["jurisdiction"], kept["expires_on"]) == ("*", "CN", None)
+    assert kept["revoked_at"] is not None and kept["revoke_reason"] == "certificate withdrawn"
 
 
 def test_an_administrator_creates_and_edits_a_team(console, server):
