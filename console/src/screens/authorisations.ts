@@ -5,7 +5,7 @@
 import { get, post } from "../api";
 import { field, h } from "../dom";
 import { t, when } from "../i18n";
-import { showError } from "./common";
+import { notice, showError } from "./common";
 import { type Page, table } from "./teams";
 
 interface Authorisation {
@@ -30,6 +30,15 @@ export async function showAuthorisations(box: HTMLElement, user: { id: number; u
   }
 
   function row(a: Authorisation): HTMLElement {
+    const state = a.revoked_at ? `${t("revoked")} ${when(a.revoked_at)} — ${a.revoke_reason ?? ""}` : t("active");
+    return h("tr", { "data-authorisation-id": a.id },
+      h("td", {}, a.certificate_no), h("td", {}, a.lender === "*" ? t("anyLender") : a.lender),
+      h("td", {}, a.jurisdiction), h("td", {}, a.valid_from), h("td", {}, a.expires_on ?? t("noExpiry")),
+      h("td", { class: "state" }, state), h("td", {}, a.revoked_at ? null : revoking(a)));
+  }
+
+  /** The reason and the button that revokes an authorisation in force. */
+  function revoking(a: Authorisation): HTMLElement {
     const reason = h("input", { name: "reason", minlength: 3, maxlength: 400,
       "aria-label": `${t("revokeReason")}: ${a.certificate_no}` });
     const revoke = h("button", { type: "button", "aria-label": `${t("revoke")}: ${a.certificate_no}` }, t("revoke"));
@@ -38,16 +47,11 @@ export async function showAuthorisations(box: HTMLElement, user: { id: number; u
       revoke.disabled = true;
       try {
         await post(`${path}/${a.id}/revoke`, { reason: reason.value.trim() });
-        outcome.className = "notice";
-        outcome.textContent = t("authorisationRevoked");
+        notice(outcome, t("authorisationRevoked"));
         await load();
       } catch (error) { revoke.disabled = false; showError(outcome, error); }
     });
-    const state = a.revoked_at ? `${t("revoked")} ${when(a.revoked_at)} — ${a.revoke_reason ?? ""}` : t("active");
-    return h("tr", { "data-authorisation-id": a.id },
-      h("td", {}, a.certificate_no), h("td", {}, a.lender === "*" ? t("anyLender") : a.lender),
-      h("td", {}, a.jurisdiction), h("td", {}, a.valid_from), h("td", {}, a.expires_on ?? t("noExpiry")),
-      h("td", { class: "state" }, state), h("td", {}, a.revoked_at ? null : h("span", {}, reason, " ", revoke)));
+    return h("span", {}, reason, " ", revoke);
   }
 
   const certificate = h("input", { name: "certificate_no", required: true, maxlength: 64 });
@@ -67,8 +71,7 @@ export async function showAuthorisations(box: HTMLElement, user: { id: number; u
     try {
       await post(path, { certificate_no: certificate.value.trim(), lender: lender.value.trim(),
         jurisdiction: jurisdiction.value.trim(), valid_from: from.value, expires_on: until.value || null });
-      outcome.className = "notice";
-      outcome.textContent = t("authorisationRecorded");
+      notice(outcome, t("authorisationRecorded"));
       form.reset();
       await load();
     } catch (error) { showError(outcome, error); }

@@ -23,6 +23,12 @@ export async function collectors(me: Me): Promise<Collector[]> {
   return progress.collectors.map((c) => ({ id: c.collector_id, name: c.name ?? `#${c.collector_id}` }));
 }
 
+/** A result said in `where` (a status line), in place of what it said before. */
+export function notice(where: HTMLElement, text: string): void {
+  where.className = "notice";
+  where.replaceChildren(text);
+}
+
 export function showError(where: HTMLElement, error: unknown): void {
   if (error instanceof ApiError && error.status === 401) return; // back at sign-in already
   if (isAborted(error)) return; // a newer load, or another screen, took over

@@ -2,13 +2,13 @@
 // user (POST /admin/users); a user's name, role, team and active flag changed
 // (PATCH /admin/users/{id}) or their password reset to a generated one, shown once
 // (POST /admin/users/{id}/password), their sign-in lockout lifted (DELETE /admin/users/{id}/
-// lockout); a user's devices, revoked on the spot; a collector's authorisations (authorisations.ts)
-// (GET /admin/devices?user_id, POST /admin/devices/{id}/revoke).
+// lockout); a user's devices, revoked on the spot (GET /admin/devices?user_id,
+// POST /admin/devices/{id}/revoke); a collector's authorisations (authorisations.ts).
 import { ApiError, changeIfMatch, get, getTagged, latest, post, remove, type Me } from "../api";
 import { field, h } from "../dom";
 import { t, tv, when } from "../i18n";
 import { showAuthorisations } from "./authorisations";
-import { showError } from "./common";
+import { notice, showError } from "./common";
 import { type Page, type Team, table, teamLabel } from "./teams";
 
 interface User { id: number; username: string; full_name: string; role: string; team_id: number | null; is_active: boolean }
@@ -25,11 +25,6 @@ const teamSelect = (teams: Team[]) => h("select", { name: "team_id" }, // the te
   ...teams.map((team) => h("option", { value: String(team.id) }, teamLabel(team))));
 
 const teamOf = (value: string) => (value === "" ? null : Number(value));
-
-function notice(where: HTMLElement, text: string): void {
-  where.className = "notice";
-  where.replaceChildren(text);
-}
 
 export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
   const role = roleSelect("role", true);
@@ -162,9 +157,8 @@ export async function usersScreen(main: HTMLElement, _me: Me): Promise<void> {
             " ",
             h("button", { type: "button", "aria-label": `${t("devices")}: ${u.username}`,
               onclick: () => void showDevices(u) }, t("devices")),
-            u.role === "collector" ? " " : null,
-            u.role === "collector" ? h("button", { type: "button", "aria-label": `${t("authorisations")}: ${u.username}`,
-              onclick: () => void showAuthorisations(certificates, u) }, t("authorisations")) : null))), "user-list"));
+            u.role === "collector" ? [" ", h("button", { type: "button", "aria-label": `${t("authorisations")}: ${u.username}`,
+              onclick: () => void showAuthorisations(certificates, u) }, t("authorisations"))] : null))), "user-list"));
     } catch (error) { showError(list, error); }
   }
 
