@@ -1,10 +1,12 @@
 """Import throughput: 10,000 generated cases, then the same file again, on SQLite and PostgreSQL.
 
-Each import goes the way of `POST /imports`: the file is checked and stored, then its job takes
-it in, committing every `--chunk` records (default FIELDVISIT_IMPORT_CHUNK_ROWS, 2,000);
-`--direct` imports in one transaction instead, as before imports were jobs (publishing as the job
-does: new cases set-based, digests kept). For 100,000 cases:
-`--cases 100000` (about 400 MB of JSON in memory, twice).
+Each import goes the way of `POST /imports` and `fieldvisit import FILE`: the file, on disk, is
+checked as it is read and stored, then its job takes it in, reading the stored file as a stream
+and committing every `--chunk` records (default FIELDVISIT_IMPORT_CHUNK_ROWS, 2,000); `--direct`
+loads the file whole and imports it in one transaction instead, as before imports were jobs
+(publishing as the job does: new cases set-based, digests kept). A file of more than 200,000
+cases is generated case by case (see `write_file`), so `--cases 1000000` (3.5 GB of JSON) runs
+in about a gigabyte of memory; the peak RSS is printed.
 
 Each engine gets a fresh database built by the real Alembic migrations (PostgreSQL: a temporary
 database, dropped afterwards). The file comes from `api.services.imports.demo.book` with every case
@@ -33,15 +35,19 @@ import hashlib
 import json
 import logging
 import os
+import resource
 import sys
 import tempfile
 import time
+import zlib
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import orjson  # noqa: E402
 from flask import current_app  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
@@ -53,7 +59,7 @@ from api.models import ImportRun, Role  # noqa: E402
 from api.services.compliance import authorisations  # noqa: E402
 from api.services.identity import accounts  # noqa: E402
 from api.services.imports import users as users_import  # noqa: E402
-from api.services.imports.demo.book import generate_cases_file  # noqa: E402
+from api.services.imports.demo.book import generate_cases_file, iter_cases  # noqa: E402
 from api.services.imports.demo.places import DEFAULT_TEAMS, TEAM_NAMES  # noqa: E402
 from api.services.imports.demo.seed import assign_collectors  # noqa: E402
 from api.services.imports.runs import import_cases, queue_import  # noqa: E402
@@ -64,28 +70,64 @@ AS_OF = date(2026, 11, 21)
 COLLECTORS_PER_TEAM = 5
 
 
-def build_file(n_cases: int, assign: bool = True) -> tuple[dict, dict[str, list[str]], str]:
-    doc = generate_cases_file(n_cases, seed=7, as_of=AS_OF)
+IN_MEMORY_UP_TO = 200_000  # larger files are generated case by case (see `write_file`)
+
+
+@dataclass(frozen=True)
+class LenderFile:
+    path: Path
+    cases: int
+    sha256: str
+
+
+def write_file(n_cases: int, folder: Path, assign: bool = True) -> tuple[LenderFile,
+                                                                          dict[str, list[str]]]:
+    """The cases file on disk, and the collectors it names. Up to IN_MEMORY_UP_TO cases: the
+    demo book's document (`generate_cases_file`, collectors by `assign_collectors`), as the
+    figures of earlier sessions were measured with. Larger: written case by case in constant
+    memory (`iter_cases`, second loans of the last 20,000 debtors, each debtor's collector
+    picked by its ref), so a file of a million cases needs no 15 GB of objects."""
     collectors = {code: [f"{code.lower()}-c{j}" for j in range(1, COLLECTORS_PER_TEAM + 1)]
                   for code, _ in DEFAULT_TEAMS}
-    if assign:
-        assign_collectors(doc, collectors)
-    sha = hashlib.sha256(json.dumps(doc, ensure_ascii=False, sort_keys=True).encode())
-    return doc, collectors, sha.hexdigest()
+    path = folder / f"cases-{n_cases}.json"
+    if n_cases <= IN_MEMORY_UP_TO:
+        doc = generate_cases_file(n_cases, seed=7, as_of=AS_OF)
+        if assign:
+            assign_collectors(doc, collectors)
+        data = orjson.dumps(doc)
+        path.write_bytes(data)
+        return LenderFile(path, n_cases, hashlib.sha256(data).hexdigest()), collectors
+    digest = hashlib.sha256()
+    with path.open("wb") as out:
+        def write(data: bytes) -> None:
+            digest.update(data)
+            out.write(data)
+
+        write(b'{"format":"fieldvisit.cases.v1","as_of":"' + AS_OF.isoformat().encode()
+              + b'","cases":[')
+        for n, case in enumerate(iter_cases(n_cases, seed=7, as_of=AS_OF, remember=20_000)):
+            if assign:
+                names = collectors[case["team_code"]]
+                ref = case["debtor"]["ref"].encode()
+                case["collector_username"] = names[zlib.crc32(ref) % len(names)]
+            write((b"," if n else b"") + orjson.dumps(case))
+        write(b"]}")
+    return LenderFile(path, n_cases, digest.hexdigest()), collectors
 
 
-def run_import(doc: dict, sha: str, actor_id: int, profile: str | None = None,
+def run_import(file: LenderFile, actor_id: int, profile: str | None = None,
                as_of: date = AS_OF, direct: bool = False) -> tuple[float, str]:
     """Seconds for one import, and what the run reports. As a job (default): the file checked
-    and stored as `POST /imports` does, then the job run here, committing a chunk at a time;
-    `direct`: `import_cases` in one transaction, as before imports were jobs."""
+    as it is read from disk and stored, as `POST /imports` and `fieldvisit import` do, then the
+    job run here, reading the stored file as a stream and committing a chunk at a time;
+    `direct`: the file loaded whole and `import_cases` run in one transaction, as before
+    imports were jobs."""
     cipher = current_app.extensions["fieldvisit.pii"]
     statements = [0]
 
     def count(*_args) -> None:
         statements[0] += 1
 
-    data = json.dumps(doc, ensure_ascii=False).encode()
     event.listen(db.engine, "before_cursor_execute", count)
     profiler = cProfile.Profile() if profile else None
     started, cpu = time.perf_counter(), time.process_time()
@@ -93,16 +135,19 @@ def run_import(doc: dict, sha: str, actor_id: int, profile: str | None = None,
         profiler.enable()
     try:
         if direct:
-            run = import_cases(db.session, cipher, doc, actor_id=actor_id,
-                               filename="bench-cases.json", file_sha256=sha, as_of=as_of,
+            run = import_cases(db.session, cipher, orjson.loads(file.path.read_bytes()),
+                               actor_id=actor_id, filename="bench-cases.json",
+                               file_sha256=file.sha256, as_of=as_of,
                                publish=Publisher(cipher))
             db.session.commit()
         else:
             db.session.info[WRITE_INTENT] = True
             principal = accounts.Principal(actor_id, Role.ADMIN, None, None)
-            run = queue_import(db.session, current_app.extensions["fieldvisit.blobs"], data,
-                               kind="cases", file_format="json", principal=principal,
-                               filename="bench-cases.json", as_of=as_of)
+            with file.path.open("rb") as upload:
+                run = queue_import(db.session, current_app.extensions["fieldvisit.blobs"],
+                                   upload, kind="cases", file_format="json",
+                                   principal=principal, filename="bench-cases.json",
+                                   as_of=as_of)
             job = ask_for_job(db.session, run, send=False)
             db.session.commit()
             jobs.run(db.session, job.id)
@@ -119,14 +164,16 @@ def run_import(doc: dict, sha: str, actor_id: int, profile: str | None = None,
     errors = json.loads(run.errors or "[]")
     if errors:
         print(f"  first row error: {errors[0]}")
-    summary = (f"cpu {cpu:.1f} s, {len(doc['cases']) / cpu:.0f} cases per CPU-second of "
+    peak = peak_rss()
+    summary = (f"cpu {cpu:.1f} s, {file.cases / cpu:.0f} cases per CPU-second of "
                f"this process; {statements[0]} SQL statements; {run.created} created, "
-               f"{run.updated} updated, {run.unchanged} unchanged, {len(errors)} row errors")
+               f"{run.updated} updated, {run.unchanged} unchanged, {len(errors)} row errors; "
+               f"peak RSS so far {peak:,.0f} MB")
     db.session.expunge_all()  # the re-import starts cold, as a new process would
     return elapsed, summary
 
 
-def bench(engine: str, doc: dict, collectors: dict[str, list[str]], sha: str,
+def bench(engine: str, file: LenderFile, collectors: dict[str, list[str]],
           profile: str | None = None, later: int | None = None, direct: bool = False,
           chunk: int | None = None, users: int = 0) -> None:
     with database(engine) as url, tempfile.TemporaryDirectory() as blobs:
@@ -147,20 +194,20 @@ def bench(engine: str, doc: dict, collectors: dict[str, list[str]], sha: str,
                                          **authorisations.STANDARD)
             db.session.commit()
             admin_id = admin.id
-            n = len(doc["cases"])
-            first, run = run_import(doc, sha, admin_id,
+            n = file.cases
+            first, run = run_import(file, admin_id,
                                     profile and f"{profile}-{engine}-import.prof",
                                     direct=direct)
             print(f"{engine:<11} import    {first:7.1f} s  {n / first:7.0f} cases/s  "
                   f"({run})")
-            again, run = run_import(doc, sha, admin_id,
+            again, run = run_import(file, admin_id,
                                     profile and f"{profile}-{engine}-reimport.prof",
                                     direct=direct)
             print(f"{engine:<11} re-import {again:7.1f} s  {n / again:7.0f} cases/s  "
                   f"({run})")
             print(f"{engine:<11} ratio re-import / import = {again / first:.2f}")
             if later is not None:
-                moved, run = run_import(doc, sha, admin_id,
+                moved, run = run_import(file, admin_id,
                                         profile and f"{profile}-{engine}-later.prof",
                                         as_of=AS_OF + timedelta(days=later), direct=direct)
                 print(f"{engine:<11} {later} days later {moved:5.1f} s  {n / moved:7.0f} "
@@ -169,6 +216,11 @@ def bench(engine: str, doc: dict, collectors: dict[str, list[str]], sha: str,
                 bench_users(engine, users)
             db.session.remove()
             db.engine.dispose()
+
+
+def peak_rss() -> float:
+    """The most memory this process has held so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def bench_users(engine: str, n: int) -> None:
@@ -205,15 +257,17 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.INFO)  # migrations and the app log at INFO
     started = time.perf_counter()
-    doc, collectors, sha = build_file(args.cases, assign=not args.no_collectors)
-    size = len(json.dumps(doc, ensure_ascii=False).encode())
-    print(f"generated {args.cases:,} cases ({size / 1e6:.1f} MB of JSON) "
-          f"in {time.perf_counter() - started:.1f} s; collectors named: {not args.no_collectors}")
-    one, five, fifteen = os.getloadavg()
-    print(f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs")
-    for engine in args.engines.split(","):
-        bench(engine, doc, collectors, sha, args.profile, args.later, args.direct, args.chunk,
-              args.users)
+    with tempfile.TemporaryDirectory() as folder:
+        file, collectors = write_file(args.cases, Path(folder), assign=not args.no_collectors)
+        size = file.path.stat().st_size
+        print(f"generated {args.cases:,} cases ({size / 1e6:.1f} MB of JSON) "
+              f"in {time.perf_counter() - started:.1f} s; collectors named: "
+              f"{not args.no_collectors}; peak RSS {peak_rss():,.0f} MB")
+        one, five, fifteen = os.getloadavg()
+        print(f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs")
+        for engine in args.engines.split(","):
+            bench(engine, file, collectors, args.profile, args.later, args.direct, args.chunk,
+                  args.users)
 
 
 if __name__ == "__main__":

@@ -44,11 +44,12 @@ def command(file: Path, kind: str, file_format: str | None, dry_run: bool, atomi
     config = current_app.config["FIELDVISIT"]
     db.session.info[WRITE_INTENT] = True  # SQLite: each chunk takes the write lock up front
     try:
-        run = queue_import(db.session, current_app.extensions["fieldvisit.blobs"],
-                           file.read_bytes(), kind=kind, file_format=file_format, principal=None,
-                           filename=file.name, dry_run=dry_run, atomic=atomic,
-                           as_of=as_of.date() if as_of else None,
-                           atomic_max_rows=config.import_atomic_max_rows)
+        with file.open("rb") as upload:
+            run = queue_import(db.session, current_app.extensions["fieldvisit.blobs"], upload,
+                               kind=kind, file_format=file_format, principal=None,
+                               filename=file.name, dry_run=dry_run, atomic=atomic,
+                               as_of=as_of.date() if as_of else None,
+                               atomic_max_rows=config.import_atomic_max_rows)
     except DomainError as exc:
         db.session.rollback()
         details = "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"

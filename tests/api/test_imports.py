@@ -37,6 +37,7 @@ from api.models import (
 from api.resources import imports as import_resource
 from api.services.geo import bd09_to_gcj02, gcj02_to_wgs84
 from api.services.imports import cases as case_import
+from api.services.imports import formats
 from api.services.imports.bulk import bulk_insert
 from mobile_sync.documents import open_document
 from tests.field.conftest import finish_jobs
@@ -589,7 +590,7 @@ def test_imports_take_bodies_above_the_global_limit(client, lender, app):
 
 def test_an_import_body_over_the_route_limit_is_413(client, lender, monkeypatch):
     body = (FILES / "cases.json").read_bytes()
-    # not 200 MB in a test: the route's declared limit, lowered
+    # not 8 GiB in a test: the route's declared limit, lowered
     monkeypatch.setattr(import_resource.Imports.post, "max_body_bytes", len(body))
     for response in (
         upload(client, lender["headers"], body + b"\n", "application/json"),
@@ -605,6 +606,24 @@ def test_an_import_body_over_the_route_limit_is_413(client, lender, monkeypatch)
 
     response = upload(client, lender["headers"], body, "application/json")  # just fits
     assert response.status_code == 201, response.get_json()
+
+
+def test_a_csv_file_larger_than_is_read_whole_is_413_and_json_is_not(client, lender,
+                                                                    monkeypatch):
+    """CSV is read whole: beyond its cap it is refused, nothing recorded; the same cases as
+    JSON, read as a stream, are taken in (the request body spooled to a temporary file)."""
+    csv_body = (FILES / "cases.csv").read_bytes()
+    monkeypatch.setattr(formats, "MAX_CSV_BYTES", len(csv_body) - 1)
+    monkeypatch.setattr(import_resource, "SPOOL_BYTES", 1024)
+    refused = upload(client, lender["headers"], csv_body, "text/csv")
+    assert refused.status_code == 413, refused.get_json()
+    error = refused.get_json()["error"]
+    assert error["code"] == "file_too_large" and list(error["fields"]) == ["file"]
+    assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
+    json_body = (FILES / "cases.json").read_bytes()
+    assert len(json_body) > len(csv_body)
+    taken = upload(client, lender["headers"], json_body, "application/json")
+    assert taken.status_code == 201 and taken.get_json()["created"] == 3
 
 
 def test_the_bulk_insert_of_parts_fails_as_sqlalchemy_does(app, world):

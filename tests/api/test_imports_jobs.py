@@ -4,6 +4,7 @@ phone's pull for more than a chunk."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date
 
@@ -123,7 +124,7 @@ def test_a_running_import_cancelled_keeps_its_committed_chunks(client, lender, c
 
 
 def test_a_queued_import_cancelled_never_runs(app, client, lender):
-    run = queue_import(db.session, app.extensions["fieldvisit.blobs"], cases_file(2),
+    run = queue_import(db.session, app.extensions["fieldvisit.blobs"], io.BytesIO(cases_file(2)),
                        kind="cases", file_format="json", principal=None)
     job = import_jobs.ask_for_job(db.session, run, send=False)  # no worker will take it
     db.session.commit()
@@ -181,8 +182,8 @@ def test_only_administrators_see_start_or_cancel_imports(client, world, lender, 
 def test_an_import_whose_user_lost_the_right_fails(client, world, lender, chunk_rows):
     """The job acts for its user, read again when it runs."""
     admin = world.user("admin")
-    run = queue_import(db.session, current_app.extensions["fieldvisit.blobs"], cases_file(1),
-                       kind="cases", file_format="json", principal=None)
+    run = queue_import(db.session, current_app.extensions["fieldvisit.blobs"],
+                       io.BytesIO(cases_file(1)), kind="cases", file_format="json", principal=None)
     run.started_by_id = admin.id
     job = import_jobs.ask_for_job(db.session, run, send=False)
     admin.is_active = False
@@ -249,7 +250,7 @@ def test_a_skipped_record_is_still_checked_against_the_rest_of_the_file(client, 
 
 def test_a_worker_elsewhere_takes_the_file_from_the_blob_store(app, client, lender):
     """The upload is stored, so a job run by another process (a broker's worker) reads it."""
-    run = queue_import(db.session, app.extensions["fieldvisit.blobs"], cases_file(2),
+    run = queue_import(db.session, app.extensions["fieldvisit.blobs"], io.BytesIO(cases_file(2)),
                        kind="cases", file_format="json", principal=None, runs_here=False)
     job = import_jobs.ask_for_job(db.session, run, send=False)
     db.session.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import time
 import tracemalloc
 import urllib.error
@@ -23,6 +24,8 @@ from api.services.evidence.storage import (
     verify_blob,
 )
 from api.services.exceptions import Forbidden, InvalidInput, NotFound
+from api.services.imports import json_stream
+from api.services.imports.formats import stored_document
 from tests.storage.conftest import CREDENTIALS, SECRET
 
 PHOTO = Path(__file__).parent.parent / "data" / "photos" / "DSCN0010.jpg"
@@ -122,6 +125,30 @@ def test_a_multipart_sized_upload_keeps_its_full_sha256(store: BlobStore, key: s
     assert stored.sha256 == sha
     assert store.head(key) == stored  # not S3's composite checksum of part checksums
     assert verify_blob(store, key, sha256_hex=sha, size=size) == stored
+
+
+def test_a_stored_lender_file_is_read_back_record_by_record(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import job reads its stored JSON file as a stream, a window at a time, from either
+    store (S3: the body of a GET), and closes what it opened."""
+    monkeypatch.setattr(json_stream, "WINDOW", 1000)
+    cases = [{"contract_no": f"HT-{n}", "debtor": {"name": "张伟" * n}} for n in range(300)]
+    data = json.dumps({"format": "fieldvisit.cases.v1", "cases": cases},
+                      ensure_ascii=False).encode()
+    store.put_bytes("imports/1/upload.json", data, content_type="application/json")
+    opened, closed = [], []
+
+    def open_file():
+        stream = store.open("imports/1/upload.json")
+        close = stream.close
+        stream.close = lambda: (closed.append(stream), close())  # type: ignore[method-assign]
+        opened.append(stream)
+        return stream
+
+    records = stored_document(open_file, "json", "cases").records["cases"]
+    assert list(records) == cases and list(records) == cases  # read again, the same
+    assert len(opened) == 2 and closed == opened
 
 
 def test_delete_and_missing_objects(store: BlobStore, key: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -11,10 +12,22 @@ import pytest
 from api.models import CaseStatus, Relation
 from api.services.exceptions import InvalidInput
 from api.services.geo import gcj02_to_wgs84
-from api.services.imports.formats import MalformedFile, check_document, parse_import_file
+from api.services.imports import formats, json_stream
+from api.services.imports.formats import MalformedFile, check_upload, stored_document
 from api.services.imports.rows import clean_balance, clean_case, clean_payment, derived_key
 
 FILES = Path(__file__).resolve().parent.parent / "data" / "imports"
+
+
+def parse_import_file(data: bytes, file_format: str, kind: str) -> dict:
+    """The file as an import takes it in: checked as it is uploaded, then read from the stored
+    file by the job; the record lists as lists, with what CSV adds (`_lines`, `_errors`)."""
+    checked = check_upload(io.BytesIO(data), file_format, kind)
+    doc = stored_document(lambda: io.BytesIO(data), file_format, kind)
+    lists = {name: list(records) for name, records in doc.records.items()}
+    assert checked.total == sum(len(records) for records in lists.values())
+    return {"as_of": checked.as_of or doc.as_of, **lists, "_lines": doc.lines,
+            "_errors": doc.errors}
 
 
 def case_record(**changes) -> dict:
@@ -28,8 +41,56 @@ def case_record(**changes) -> dict:
 
 def test_json_file_is_read_as_is():
     doc = parse_import_file((FILES / "cases.json").read_bytes(), "json", "cases")
-    assert doc == json.loads((FILES / "cases.json").read_text("utf-8"))
-    assert check_document(doc, "cases").as_of == date(2026, 11, 21)
+    assert doc["cases"] == json.loads((FILES / "cases.json").read_text("utf-8"))["cases"]
+    assert doc["as_of"] == date(2026, 11, 21)
+
+
+def test_json_is_read_the_same_across_window_ends(monkeypatch):
+    """Decoded a few bytes at a time, every value cut somewhere (Chinese text, numbers,
+    escapes), the file reads as the standard library reads it whole; an error deep in the file
+    names its line and column."""
+    data = (FILES / "cases.json").read_bytes()
+    monkeypatch.setattr(json_stream, "WINDOW", 7)
+    assert parse_import_file(data, "json", "cases")["cases"] == json.loads(data)["cases"]
+    text = data.decode()
+    line = text.count("\n", 0, text.index('"schedule"')) + 1
+    broken = text.replace('"schedule"', '"schedule" "', 1).encode()
+    with pytest.raises(MalformedFile) as caught:
+        check_upload(io.BytesIO(broken), "json", "cases")
+    with pytest.raises(json.JSONDecodeError) as whole:  # the standard library, the whole file
+        json.loads(broken)
+    assert (whole.value.lineno, whole.value.msg) == (line, "Expecting ':' delimiter")
+    assert caught.value.message == (f"The file is not valid JSON: {whole.value.msg} at line "
+                                    f"{whole.value.lineno} column {whole.value.colno}.")
+
+
+def test_a_json_file_is_read_as_it_arrives_not_whole(monkeypatch):
+    """The job's records come as the stored file is read, a window at a time: the first
+    before most of it."""
+    monkeypatch.setattr(json_stream, "WINDOW", 16 * 1024)
+    cases = [case_record(contract_no=f"HT-{n}") for n in range(200)]
+    data = json.dumps({"format": "fieldvisit.cases.v1", "cases": cases}).encode()
+    stream = io.BytesIO(data)
+    records = iter(stored_document(lambda: stream, "json", "cases").records["cases"])
+    assert next(records)["contract_no"] == "HT-0"
+    assert stream.tell() < len(data) / 10
+    assert [raw["contract_no"] for raw in records][-1] == "HT-199"
+
+
+def test_a_top_level_key_given_twice_is_refused():
+    data = b'{"format": "fieldvisit.cases.v1", "cases": [], "cases": []}'
+    with pytest.raises(InvalidInput) as caught:
+        check_upload(io.BytesIO(data), "json", "cases")
+    assert caught.value.status == 422 and caught.value.fields == {"cases": ["given twice"]}
+
+
+def test_a_csv_file_beyond_what_is_read_whole_is_too_large(monkeypatch):
+    monkeypatch.setattr(formats, "MAX_CSV_BYTES", 100)
+    monkeypatch.setattr(formats, "READ_BLOCK", 16)
+    data = b"record,contract_no,product\n" + b"case,HT-1,car_loan\n" * 10
+    with pytest.raises(InvalidInput) as caught:
+        check_upload(io.BytesIO(data), "csv", "cases")
+    assert caught.value.status == 413 and "JSON" in caught.value.message
 
 
 def test_json_with_a_byte_order_mark_is_read():

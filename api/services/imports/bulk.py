@@ -3,7 +3,8 @@ in blocks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Table, insert, select, text
@@ -13,9 +14,11 @@ from sqlalchemy.orm import Session
 CHUNK = 500
 
 
-def chunks(items: list, size: int = CHUNK) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def chunks(items: Iterable, size: int = CHUNK) -> Iterator[list]:
+    """Consecutive lists of `size` items (the last may be shorter), the items read once."""
+    items = iter(items)
+    while chunk := list(islice(items, size)):
+        yield chunk
 
 
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from api.services.identity.pii import PiiCipher
 from api.services.imports import digests
-from api.services.imports.bulk import CHUNK
+from api.services.imports.bulk import CHUNK, chunks
 from api.services.imports.case_merge import CaseMerge, Chunk
 from api.services.imports.converters import Bad
 from api.services.imports.dry_chunks import CarriedDebtors
@@ -68,42 +68,41 @@ class CaseImporter:
         self.kept: dict[str, str] = {}  # the current chunk's `digests.stored`
 
     def run(self, doc: Document) -> None:
-        """Every `chunk` records read: the glanced ones resolved, the others applied in a
-        SAVEPOINT, and `step` called (an import job commits there)."""
+        """Every `chunk` records read (the records are iterated once, as a stored file is
+        read): the glanced ones resolved, the others applied in a SAVEPOINT, and `step` called
+        (an import job commits there)."""
         for error in doc.errors:
             self.log.error(error["row"], error["contract_no"], error["field"], error["message"])
-        self.log.rows = len(doc.records["cases"])
+        records = doc.records["cases"]
         if self.rolls_back:
-            self.carried = CarriedDebtors(self.merge, doc.records["cases"])
+            self.carried = CarriedDebtors(self.merge, records)
         pending: list[CaseRow] = []
         glanced: list[tuple] = []
-        records = doc.records["cases"]
-        for index, raw in enumerate(records):
-            row_no, lines = index + 1, doc.lines[index] if doc.lines else None
-            if index % self.chunk == 0:
-                self.kept = self._kept_digests(records[index:index + self.chunk])
-            glance = self._glance(raw)
-            if glance is not None:
-                self.file.first_row[glance[0]] = row_no
-                glanced.append((row_no, raw, lines, *glance))
-            else:
-                pending += self._resolve(glanced)
-                glanced = []
-                row = self._clean(row_no, raw, lines)
-                if row is not None:
-                    pending.append(row)
-            if row_no % self.chunk == 0:
-                pending += self._resolve(glanced)
-                glanced = []
-                if pending:
-                    self._apply_chunk(pending)
-                    pending = []
-                if self.step is not None:
-                    self.keep_digests()
-                    self.step(self.log, row_no)
-        pending += self._resolve(glanced)
-        if pending:
-            self._apply_chunk(pending)
+        row_no = 0
+        for batch in chunks(records, self.chunk):
+            self.kept = self._kept_digests(batch)
+            for raw in batch:
+                lines = doc.lines[row_no] if doc.lines else None
+                row_no += 1
+                glance = self._glance(raw)
+                if glance is not None:
+                    self.file.first_row[glance[0]] = row_no
+                    glanced.append((row_no, raw, lines, *glance))
+                else:
+                    pending += self._resolve(glanced)
+                    glanced = []
+                    row = self._clean(row_no, raw, lines)
+                    if row is not None:
+                        pending.append(row)
+            self.log.rows = row_no
+            pending += self._resolve(glanced)
+            glanced = []
+            if pending:
+                self._apply_chunk(pending)
+                pending = []
+            if self.step is not None and len(batch) == self.chunk:
+                self.keep_digests()
+                self.step(self.log, row_no)
         self.keep_digests()
 
     # -- records the database already holds as given, told without reading them

@@ -1,28 +1,26 @@
-"""Reading lender files: JSON or CSV bytes into the one document shape of docs/import-format.md.
+"""Reading lender files: JSON or CSV into the one document shape of docs/import-format.md.
 
-A CSV file (one line per record, told apart by its `record` column) is folded into the JSON
-shape. Two private keys carry what CSV adds: `_lines` (the line of each record, so row errors
-name CSV lines) and `_errors` (lines that could not be placed, such as an unknown record type).
-Bytes that cannot be read are `MalformedFile` (400); a readable document of the wrong shape is
-`InvalidInput` (422). Rows are not checked here (see `imports.rows`).
+A JSON file is read as a stream (`imports.json_stream`): checked once when it is uploaded, its
+records counted and let go, and read again record by record by the import job, so a file of
+any size is taken in in constant memory. A CSV file (one line per record, told apart by its
+`record` column) is read whole and folded into the JSON shape: a contract's lines may lie
+anywhere in the file. Two private keys carry what CSV adds: `_lines` (the line of each record,
+so row errors name CSV lines) and `_errors` (lines that could not be placed, such as an unknown
+record type). Bytes that cannot be read are `MalformedFile` (400); a readable document of the
+wrong shape is `InvalidInput` (422). Rows are not checked here (see `imports.rows`).
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
-import gc
 import io
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
-
-import orjson
+from typing import Any, BinaryIO
 
 from api.services.exceptions import InvalidInput
+from api.services.imports.json_stream import MalformedFile, StreamedRecords, walk
 from api.services.imports.rows import BALANCE, CASE, CASE_PARTS, FILE_PAYMENT, TRACKER
 
 CASES_FORMAT = "fieldvisit.cases.v1"
@@ -32,39 +30,99 @@ FILE_FORMATS = ("json", "csv")
 KINDS = {"cases": (CASES_FORMAT, ("cases",)),
          "payments": (PAYMENTS_FORMAT, ("payments", "balances"))}
 TRACKER_COLUMNS = {f"tracker_{name}": name for name in TRACKER}
+MAX_CSV_BYTES = 200 * 1024 * 1024  # a CSV file is read whole
+READ_BLOCK = 1024 * 1024
 
 
-class MalformedFile(InvalidInput):
-    """The bytes are not readable as the declared format at all."""
-
-    status = 400
-    code = "malformed_file"
+class FileTooLarge(InvalidInput):
+    status = 413
+    code = "file_too_large"
 
 
 @dataclass(frozen=True)
 class Document:
-    """A checked top level: the records are still raw, row checks come later."""
+    """A checked top level: the records are still raw, row checks come later. A record list is
+    iterable once or more (a list, or `StreamedRecords` read from the stored file)."""
 
     kind: str
     as_of: date | None
-    records: dict[str, list]
+    records: dict[str, Iterable]
     lines: Any  # cases: list of {field prefix: line}; payments: {list name: [line]}; or None
     errors: list[dict]
 
 
-def parse_import_file(data: bytes, file_format: str, kind: str) -> dict:
-    """The document in `data` (JSON or CSV) as a dict shaped like the JSON format."""
+@dataclass(frozen=True)
+class Upload:
+    """A lender file checked as it arrives: the date its figures are for, how many records it
+    holds and, for CSV (read whole), its document."""
+
+    as_of: date | None
+    total: int
+    document: Document | None
+
+
+def check_upload(stream: BinaryIO, file_format: str, kind: str) -> Upload:
+    """Read and check the whole file in `stream`; a JSON file's records are counted, not kept."""
+    _check_kind(kind, file_format)
+    if file_format == "csv":
+        doc = check_document(_read_csv(_read_whole(stream), kind), kind)
+        return Upload(doc.as_of, sum(len(records) for records in doc.records.values()), doc)
+    lists = KINDS[kind][1]
+    top: dict[str, Any] = {}
+    counts = dict.fromkeys(lists, 0)
+    for event, name, value in walk(stream, lists):
+        if event == "item":
+            counts[name] += 1
+        elif event == "list":
+            top[name] = []
+        elif name == "":  # the top level is not an object
+            top = value
+        else:
+            top[name] = value
+    if isinstance(top, dict):
+        private = sorted(k for k in top if k.startswith("_"))
+        if private:
+            raise InvalidInput("Unknown fields: " + ", ".join(private),
+                               fields={k: ["unknown field"] for k in private})
+    doc = check_document(top, kind)
+    return Upload(doc.as_of, sum(counts.values()), None)
+
+
+def stored_document(open_file: Callable[[], BinaryIO], file_format: str,
+                    kind: str) -> Document:
+    """The document of a file `check_upload` accepted, to be imported: JSON records are read
+    from `open_file()` as they are iterated (its `as_of` is the run's: see `runs.queue_import`);
+    a CSV file is read whole."""
+    _check_kind(kind, file_format)
+    if file_format == "csv":
+        stream = open_file()
+        try:
+            return check_document(_read_csv(_read_whole(stream), kind), kind)
+        finally:
+            stream.close()
+    lists = KINDS[kind][1]
+    return Document(kind, None, {name: StreamedRecords(open_file, name, lists)
+                                 for name in lists}, None, [])
+
+
+def _check_kind(kind: str, file_format: str) -> None:
     if kind not in KINDS:
         raise InvalidInput("Unknown import kind.",
                            fields={"kind": [f"must be one of {', '.join(KINDS)}"]})
-    if file_format == "json":
-        payload = _read_json(data)
-    elif file_format == "csv":
-        payload = _read_csv(data, kind)
-    else:
+    if file_format not in FILE_FORMATS:
         raise InvalidInput("Unknown file format.", fields={"format": ["must be json or csv"]})
-    check_document(payload, kind)
-    return payload
+
+
+def _read_whole(stream: BinaryIO) -> bytes:
+    blocks, size = [], 0
+    while block := stream.read(READ_BLOCK):
+        blocks.append(block)
+        size += len(block)
+        if size > MAX_CSV_BYTES:
+            raise FileTooLarge(f"A CSV file is read whole: at most {MAX_CSV_BYTES // 2**20} "
+                               f"MiB. Send a larger file as JSON (docs/import-format.md).",
+                               fields={"file": [f"at most {MAX_CSV_BYTES // 2**20} MiB as CSV"]})
+    return b"".join(blocks)
 
 
 def check_document(payload: Any, kind: str) -> Document:
@@ -99,65 +157,6 @@ def check_document(payload: Any, kind: str) -> Document:
                     payload.get("_lines"), list(payload.get("_errors") or []))
 
 
-# --------------------------------------------------------------------------- JSON
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not allowed")
-
-
-def _read_json(data: bytes) -> Any:
-    # orjson reads a valid file three times faster than the standard library (and an integer
-    # beyond 64 bits as a float: see `converters._whole`); what it refuses (bytes that are not
-    # UTF-8, a lone surrogate, NaN...) the standard library reads, deciding and wording the
-    # error as before. Parsing makes millions of objects and no cycle: the cyclic collector
-    # would only walk them again and again meanwhile.
-    body = memoryview(data)[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
-    with _collector_paused():
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            payload = _read_json_slowly(_decode(data))
-    if isinstance(payload, dict):
-        private = sorted(k for k in payload if k.startswith("_"))
-        if private:
-            raise InvalidInput("Unknown fields: " + ", ".join(private),
-                               fields={k: ["unknown field"] for k in private})
-    return payload
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _read_json_slowly(text: str) -> Any:
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise MalformedFile(f"The file is not valid JSON: {exc.msg} at line {exc.lineno} "
-                            f"column {exc.colno}.", fields={"file": ["not valid JSON"]}) from None
-    except (ValueError, RecursionError) as exc:
-        raise MalformedFile("The file is not valid JSON.",
-                            fields={"file": [str(exc)[:100] or "not valid JSON"]}) from None
-
-
-def _decode(data: bytes) -> str:
-    if not data.strip():
-        raise MalformedFile("The file is empty.", fields={"file": ["is empty"]})
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MalformedFile(f"The file is not UTF-8 (byte {exc.start}).",
-                            fields={"file": ["not UTF-8 text"]}) from None
-
-
 # --------------------------------------------------------------------------- CSV
 
 
@@ -187,6 +186,16 @@ def _read_csv(data: bytes, kind: str) -> dict:
             *(f"needs a {name!r} column" for name in missing)]})
     fold = _fold_cases if kind == "cases" else _fold_payments
     return fold(_split_records(header, rows, records))
+
+
+def _decode(data: bytes) -> str:
+    if not data.strip():
+        raise MalformedFile("The file is empty.", fields={"file": ["is empty"]})
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MalformedFile(f"The file is not UTF-8 (byte {exc.start}).",
+                            fields={"file": ["not UTF-8 text"]}) from None
 
 
 def _csv_rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:

@@ -40,9 +40,8 @@ class PaymentImporter:
         first_ref: dict[tuple[str, str], int] = {}
         for name, section, clean in (("payments", "payment", clean_payment),
                                      ("balances", "balance", clean_balance)):
-            records = doc.records[name]
-            self.log.rows += len(records)
-            for index, raw in enumerate(records):
+            for index, raw in enumerate(doc.records[name]):
+                self.log.rows += 1
                 row = doc.lines[name][index] if doc.lines else index + 1
                 data, problems = clean(raw, self.from_csv)
                 if not problems and section == "payment":

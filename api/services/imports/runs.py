@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Protocol
+from typing import BinaryIO, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -33,14 +33,19 @@ from api.jobs import Cancelled
 from api.models import ImportRun, JobStatus
 from api.models.types import utcnow
 from api.services.casefile.cases import CaseGraph
-from api.services.evidence.storage import BlobStore
+from api.services.evidence.storage import BlobStore, HashingReader
 from api.services.exceptions import DomainError, InvalidInput
 from api.services.identity import audit
 from api.services.identity.accounts import Principal
 from api.services.identity.pii import PiiCipher
 from api.services.imports.bulk import CHUNK
 from api.services.imports.cases import CaseImporter
-from api.services.imports.formats import check_document, parse_import_file
+from api.services.imports.formats import (
+    Document,
+    check_document,
+    check_upload,
+    stored_document,
+)
 from api.services.imports.payments import PaymentImporter
 from api.services.imports.run_log import MAX_ERRORS, RunLog
 
@@ -64,7 +69,8 @@ class Publication(Protocol):
         """Publish cases just created by bulk SQL, from their graphs in memory."""
 
 
-def _run(session: Session, kind: str, payload: dict, run_once, *, dry_run: bool, atomic: bool,
+def _run(session: Session, kind: str, payload: dict | Document, run_once, *, dry_run: bool,
+         atomic: bool,
          actor_id: int | None, filename: str | None, file_sha256: str | None,
          file_format: str, run: ImportRun | None = None,
          step: Step | None = None) -> ImportRun:
@@ -104,14 +110,20 @@ def _run(session: Session, kind: str, payload: dict, run_once, *, dry_run: bool,
     if run is None:
         run = ImportRun(kind=kind, file_format=file_format, dry_run=dry_run, atomic=atomic,
                         filename=(filename or "")[:200] or None, started_by_id=actor_id,
-                        started_at=started, sha256=file_sha256 or hashlib.sha256(json.dumps(
-                            payload, sort_keys=True, default=str).encode()).hexdigest())
+                        started_at=started, sha256=file_sha256 or _sha256_of(payload))
         session.add(run)
     record_progress(run, log)
     run.done, run.total = log.rows, log.rows
     run.status, run.finished_at = JobStatus.DONE, utcnow()
     session.flush()
     return run
+
+
+def _sha256_of(payload: dict | Document) -> str | None:
+    """The SHA-256 of a document given as a dict (no file), to tell runs of it apart."""
+    if isinstance(payload, Document):
+        return None
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def record_progress(run: ImportRun, log: RunLog) -> None:
@@ -138,13 +150,15 @@ def _collector_spares_the_file() -> Iterator[None]:
         gc.unfreeze()
 
 
-def import_cases(session: Session, cipher: PiiCipher, payload: dict, *, dry_run: bool = False,
+def import_cases(session: Session, cipher: PiiCipher, payload: dict | Document, *,
+                 dry_run: bool = False,
                  atomic: bool = False, actor_id: int | None = None, filename: str | None = None,
                  file_sha256: str | None = None, file_format: str = "json",
                  as_of: date | None = None, run: ImportRun | None = None,
                  step: Step | None = None, chunk: int = CHUNK,
                  publish: Publication | None = None) -> ImportRun:
-    """Upsert a cases document (see docs/import-format.md); the caller commits.
+    """Upsert a cases document (see docs/import-format.md), given as a dict or as read by
+    `formats.stored_document`; the caller commits.
 
     Row numbers are the position in `cases` (from 1) or, for CSV, the line of the record.
     `dry_run` and `atomic` (when any row failed) roll every data change back; the run is
@@ -153,7 +167,7 @@ def import_cases(session: Session, cipher: PiiCipher, payload: dict, *, dry_run:
     skips what has not changed, and create new cases of new debtors set-based, their
     documents built from memory (`imports.new_cases`); without it (nor `dry_run`) every
     record goes through the ORM, and the commit publishes."""
-    doc = check_document(payload, "cases")
+    doc = payload if isinstance(payload, Document) else check_document(payload, "cases")
 
     def run_once(log: RunLog, step: Step | None) -> None:
         importer = CaseImporter(session, cipher, log, as_of or doc.as_of or lender_today(),
@@ -166,7 +180,7 @@ def import_cases(session: Session, cipher: PiiCipher, payload: dict, *, dry_run:
                 file_format=file_format, run=run, step=step)
 
 
-def import_payments(session: Session, payload: dict, *, dry_run: bool = False,
+def import_payments(session: Session, payload: dict | Document, *, dry_run: bool = False,
                     atomic: bool = False, actor_id: int | None = None,
                     filename: str | None = None, file_sha256: str | None = None,
                     file_format: str = "json", as_of: date | None = None,
@@ -175,7 +189,7 @@ def import_payments(session: Session, payload: dict, *, dry_run: bool = False,
     """Add payments by (contract_no, ref), set balances, recompute the figures of every case
     touched. No debtor, contact, address or vehicle is read or written. Row numbers count
     within `payments` and within `balances` (CSV: lines); fields are `payment.*`/`balance.*`."""
-    doc = check_document(payload, "payments")
+    doc = payload if isinstance(payload, Document) else check_document(payload, "payments")
 
     def run_once(log: RunLog, step: Step | None) -> None:
         importer = PaymentImporter(session, log, as_of or doc.as_of or lender_today(),
@@ -185,23 +199,6 @@ def import_payments(session: Session, payload: dict, *, dry_run: bool = False,
     return _run(session, "payments", payload, run_once, dry_run=dry_run, atomic=atomic,
                 actor_id=actor_id, filename=filename, file_sha256=file_sha256,
                 file_format=file_format, run=run, step=step)
-
-
-def import_file(session: Session, cipher: PiiCipher, data: bytes, *, kind: str,
-                file_format: str, principal: Principal | None = None,
-                filename: str | None = None, dry_run: bool = False, atomic: bool = False,
-                as_of: date | None = None) -> ImportRun:
-    """Read, import and audit one lender file at once, in the caller's transaction."""
-    payload = parse_import_file(data, file_format, kind)
-    options = {"dry_run": dry_run, "atomic": atomic, "filename": filename, "as_of": as_of,
-               "actor_id": principal.user_id if principal else None,
-               "file_sha256": hashlib.sha256(data).hexdigest(), "file_format": file_format}
-    if kind == "cases":
-        run = import_cases(session, cipher, payload, **options)
-    else:
-        run = import_payments(session, payload, **options)
-    _audit(session, principal, run)
-    return run
 
 
 def _audit(session: Session, principal: Principal | None, run: ImportRun) -> None:
@@ -215,10 +212,10 @@ def _audit(session: Session, principal: Principal | None, run: ImportRun) -> Non
 # --------------------------------------------------------------------------- as a job
 
 
-# Files this process checked and stored for a job it runs itself (the command line, `wait`,
-# the in-process queue), as read, by blob key: the job takes the file from here rather than
-# reading it again.
-_READ: dict[str, dict] = {}
+# CSV files this process checked and stored for a job it runs itself (the command line,
+# `wait`, the in-process queue), as read, by blob key: the job takes the document from here
+# rather than reading the file again. (A JSON file is read again from the store, as a stream.)
+_READ: dict[str, Document] = {}
 
 
 def forget_upload(key: str | None) -> None:
@@ -230,19 +227,20 @@ def upload_key(run_id: int, file_format: str) -> str:
     return f"imports/{run_id}/upload.{file_format}"
 
 
-def queue_import(session: Session, blobs: BlobStore, data: bytes, *, kind: str,
+def queue_import(session: Session, blobs: BlobStore, upload: BinaryIO, *, kind: str,
                  file_format: str, principal: Principal | None,
                  filename: str | None = None,
                  dry_run: bool = False, atomic: bool = False, as_of: date | None = None,
                  atomic_max_rows: int | None = None, runs_here: bool = True) -> ImportRun:
-    """Check the file's top level (a file that cannot be read is refused now, 400 or 422),
-    keep it in the blob store and record the run as `queued` (the caller asks for its job and
-    commits); no `principal`: the command line. An atomic run is one transaction, so it takes
-    at most `atomic_max_rows` records. `runs_here`: this process will run the job (the file
-    as read is kept for it)."""
-    payload = parse_import_file(data, file_format, kind)
-    doc = check_document(payload, kind)
-    total = sum(len(records) for records in doc.records.values())
+    """Check the whole file in `upload` (seekable; a file that cannot be read is refused now,
+    400, 413 or 422), keep it in the blob store and record the run as `queued` (the caller
+    asks for its job and commits); no `principal`: the command line. The run's `as_of` is the
+    one asked for, else the file's. An atomic run is one transaction, so it takes at most
+    `atomic_max_rows` records. `runs_here`: this process will run the job (a CSV file's
+    document is kept for it)."""
+    hashing = HashingReader(upload, None)
+    checked = check_upload(hashing, file_format, kind)  # read to the end: hashed whole
+    total = checked.total
     if atomic and atomic_max_rows is not None and total > atomic_max_rows:
         raise InvalidInput(
             f"An atomic run is one transaction and holds back every phone's sync while it "
@@ -250,17 +248,18 @@ def queue_import(session: Session, blobs: BlobStore, data: bytes, *, kind: str,
             f"Import it without atomic, or check it first with a dry run.",
             fields={"atomic": [f"at most {atomic_max_rows} records"]})
     run = ImportRun(kind=kind, file_format=file_format, filename=(filename or "")[:200] or None,
-                    sha256=hashlib.sha256(data).hexdigest(), dry_run=dry_run, atomic=atomic,
-                    as_of=as_of, started_by_id=principal.user_id if principal else None,
-                    status=JobStatus.QUEUED,
-                    total=total, rows=total)
+                    sha256=hashing.result().sha256, dry_run=dry_run, atomic=atomic,
+                    as_of=as_of or checked.as_of,
+                    started_by_id=principal.user_id if principal else None,
+                    status=JobStatus.QUEUED, total=total, rows=total)
     session.add(run)
     session.flush()
     run.blob_key = upload_key(run.id, file_format)
-    blobs.put_bytes(run.blob_key, data, content_type=(
+    upload.seek(0)
+    blobs.put_stream(run.blob_key, upload, content_type=(
         "application/json" if file_format == "json" else "text/csv"))
-    if runs_here:
-        _READ[run.blob_key] = payload
+    if runs_here and checked.document is not None:
+        _READ[run.blob_key] = checked.document
     return run
 
 
@@ -293,23 +292,17 @@ def run_queued(session: Session, cipher: PiiCipher, blobs: BlobStore, run_id: in
             after_chunk(run_id, read, total)
 
     try:
-        payload = _READ.pop(run.blob_key, None)
-        if payload is None:  # asked for by another process (or this one, restarted)
-            stream = blobs.open(run.blob_key)
-            try:
-                data = stream.read()
-            finally:
-                stream.close()
-            payload = parse_import_file(data, run.file_format, run.kind)
-            del data
+        key = run.blob_key
+        doc = _READ.pop(key, None) or stored_document(lambda: blobs.open(key), run.file_format,
+                                                      run.kind)
         options = {"dry_run": run.dry_run, "atomic": run.atomic, "filename": run.filename,
                    "as_of": run.as_of, "actor_id": run.started_by_id,
                    "file_sha256": run.sha256, "file_format": run.file_format,
                    "run": run, "step": step, "chunk": min(CHUNK, chunk_rows)}
         if run.kind == "cases":
-            import_cases(session, cipher, payload, **options, publish=publish)
+            import_cases(session, cipher, doc, **options, publish=publish)
         else:
-            import_payments(session, payload, **options)
+            import_payments(session, doc, **options)
     except BaseException as exc:
         session.rollback()  # back to the last chunk committed
         run = session.get(ImportRun, run_id)

@@ -3,6 +3,7 @@ services and API (`conftest.server` runs them before `fieldvisit serve` starts).
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import uuid
@@ -217,6 +218,7 @@ def running_import(world: World, admin: dict) -> RunningImport:
     data = json.dumps({"format": "fieldvisit.payments.v1", "payments": [
         {"contract_no": f"HT-LATE-{n}", "ref": f"L-{n}", "paid_on": "2026-11-20",
          "amount_fen": 100, "method": "bank_transfer"} for n in range(5)]}).encode()
+    data = io.BytesIO(data)
     app, config = world.app, world.app.config["FIELDVISIT"]
     run = runs.queue_import(db.session, app.extensions["fieldvisit.blobs"], data,
                             kind="payments", file_format="json", principal=principal,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+from collections import deque
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -62,25 +64,36 @@ def generate_cases_file(n_cases: int, *, seed: int = 7, as_of: date,
     and carry the code of the team covering their place (default: one team per group). About
     3% of cases are a second loan of an earlier debtor. No `collector_username` is set.
     """
+    return {"format": CASES_FORMAT, "as_of": as_of.isoformat(),
+            "cases": list(iter_cases(n_cases, seed=seed, as_of=as_of, teams=teams))}
+
+
+def iter_cases(n_cases: int, *, seed: int = 7, as_of: date,
+               teams: list[tuple[str, str]] | None = None,
+               remember: int | None = None) -> Iterator[dict[str, Any]]:
+    """The cases of `generate_cases_file`, one at a time. `remember`: a second loan is of one
+    of the last `remember` debtors (None: of any earlier one, as in `generate_cases_file`),
+    so that a file of millions of cases can be written in constant memory."""
     rng = random.Random(seed)
     weighted = team_places(teams or DEFAULT_TEAMS)
     weights = [w for _, _, w in weighted]
+    places: dict[int, Place] = {}
+    for p, _, _ in weighted:
+        places.setdefault(p.geonameid, p)
     ids: set[str] = set()
-    cases: list[dict[str, Any]] = []
+    earlier_cases: deque[tuple[dict[str, Any], Place]] | list = (
+        [] if remember is None else deque(maxlen=remember))
     for n in range(1, n_cases + 1):
-        if cases and rng.random() < 0.03:
-            earlier = rng.choice(cases)
-            place = next(p for p, _, _ in weighted if p.geonameid == earlier["_place"])
+        if earlier_cases and rng.random() < 0.03:
+            earlier, place = rng.choice(earlier_cases)
+            place = places[place.geonameid]
             code = earlier["team_code"]
         else:
             earlier = None
             place, code, _ = rng.choices(weighted, weights)[0]
         case = _case(rng, n, place, code, as_of, ids, earlier)
-        case["_place"] = place.geonameid
-        cases.append(case)
-    for case in cases:
-        del case["_place"]
-    return {"format": CASES_FORMAT, "as_of": as_of.isoformat(), "cases": cases}
+        earlier_cases.append((case, place))
+        yield case
 
 
 def generate_payments_file(cases_doc: dict[str, Any], *, seed: int = 7,
