@@ -12,7 +12,9 @@ class FileChecks:
     def __init__(self) -> None:
         self.first_row: dict[str, int] = {}  # contract_no -> row that carried it first
         self.id_holder: dict[str, tuple[str, int]] = {}  # ID digest -> (debtor ref, row)
-        self.seen: dict[tuple, tuple[int, tuple]] = {}  # shared debtor data -> (row, values)
+        # shared debtor data -> (row, hash of its values): a file of a million cases names
+        # five million contacts and addresses; their values are not kept
+        self.seen: dict[tuple, tuple[int, int]] = {}
 
     def debtor_read(self, ref: str) -> bool:
         """Whether a record read so far named the debtor."""
@@ -39,6 +41,7 @@ class FileChecks:
                 facts.append(((part, ref, item["key"]), f"{part}.{index}",
                               tuple(sorted((k, v) for k, v in item.items() if k != "ref"))))
         for key, name, values in facts:
-            first_row, first_values = self.seen.setdefault(key, (row_no, values))
-            if first_values != values:
+            values_hash = hash(values)
+            first_row, first_hash = self.seen.setdefault(key, (row_no, values_hash))
+            if first_hash != values_hash:
                 problems.append((name, f"differs from row {first_row} for the same debtor ref"))

@@ -215,6 +215,16 @@ def clean_case(raw: Any, from_csv: bool = False) -> tuple[dict | None, Problems]
     return case, problems
 
 
+def clean_debtor_parts(raw: dict, from_csv: bool = False) -> tuple[dict, Problems]:
+    """The debtor, contacts and addresses of a case record, cleaned as `clean_case` cleans
+    them (what `FileChecks.consistent` compares), the rest of the record left alone."""
+    problems: Problems = []
+    data = {"debtor": clean_record(raw.get("debtor"), DEBTOR, "debtor.", problems, from_csv)}
+    for name, finish in (("contacts", _contact), ("addresses", _address)):
+        data[name] = _clean_list(raw.get(name), name, problems, from_csv, finish)
+    return data, problems
+
+
 def _clean_list(raw: Any, name: str, problems: Problems, from_csv: bool,
                 finish: Callable | None) -> list[dict] | None:
     if raw is None:
