@@ -267,6 +267,18 @@ def test_a_month_later_the_same_file_moves_only_the_figures(client, lender, worl
     assert (sent["days_past_due"], sent["version"]) == (97, case.version)
 
 
+def test_text_that_is_not_unicode_is_a_row_error_not_a_failed_run(client, lender):
+    """A lone surrogate (`"\\ud800"`: JSON Python reads, text no database keeps) makes that
+    record an error; the others are taken in."""
+    body = json.dumps(json_cases()).replace('"D-000124"', '"D-\\ud800"')
+    assert "\\ud800" in body
+    response = upload(client, lender["headers"], body, "application/json")
+    assert response.status_code == 201, response.get_json()
+    run = response.get_json()
+    assert run["status"] == "done" and run["created"] == 2
+    assert [(error["row"], error["contract_no"]) for error in run["errors"]] == [(2, CASE_2)]
+
+
 def test_dry_run_saves_nothing(client, lender):
     before = table_counts(SYNC_BOOKKEEPING)
     response = upload_file(client, lender["headers"], "cases.json", dry_run="true")

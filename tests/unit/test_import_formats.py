@@ -254,9 +254,9 @@ def test_nested_problems_name_the_nested_field():
         "payments.1.ref", "schedule.3.principal_fen", "schedule.5.seq"]
 
 
-def test_what_the_fast_reader_refuses_is_read_as_before():
-    """orjson reads files; what it refuses the standard library reads (a lone surrogate is
-    text Python keeps), and an integer beyond 64 bits is still refused as too large."""
+def test_what_the_standard_library_reads_is_read():
+    """A lone surrogate is text Python keeps; an integer beyond 64 bits is refused as too
+    large, written as an integer or as a float."""
     body = (b'{"format": "fieldvisit.cases.v1", "cases": [{"contract_no": "\\ud800", '
             b'"principal_fen": 123456789012345678901234567890}]}')
     cases = parse_import_file(body, "json", "cases")["cases"]
@@ -264,6 +264,8 @@ def test_what_the_fast_reader_refuses_is_read_as_before():
     fen = parse_import_file(body.replace(b'"\\ud800"', b'"HT-1"'), "json", "cases")
     _, problems = clean_case(fen["cases"][0])
     assert ("principal_fen", "is too large") in problems
+    assert ("principal_fen", "is too large") in clean_case(
+        {**fen["cases"][0], "principal_fen": 1e20})[1]
     assert ("principal_fen", "must be a whole number") in clean_case(
         {**fen["cases"][0], "principal_fen": 12.5})[1]
 

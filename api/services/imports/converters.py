@@ -44,6 +44,11 @@ def text(max_len: int) -> Callable[[Any, bool], str | None]:
         value = value.strip()
         if len(value) > max_len:
             raise Bad(f"must be at most {max_len} characters")
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:  # JSON may escape a lone surrogate: "\ud800"
+                raise Bad("is not valid Unicode text") from None
         return value or None
 
     return convert
@@ -53,7 +58,7 @@ def _whole(value: Any, from_csv: bool) -> int:
     if type(value) is int:  # not bool, which is an int too
         return value
     if type(value) is float and value.is_integer() and abs(value) >= 2**64:
-        raise Bad("is too large")  # an integer too long for 64 bits, as `formats` reads it
+        raise Bad("is too large")  # a whole number too long for 64 bits, written as a float
     if from_csv and isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,19}\s*", value):
         return int(value)
     raise Bad("must be a whole number")

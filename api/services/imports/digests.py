@@ -30,8 +30,10 @@ def record_digest(raw: dict, holder: tuple | None, as_of: date) -> str:
     record = [raw, holder, as_of.isoformat()]
     try:
         material = orjson.dumps(record)
-    except TypeError:  # an integer beyond 64 bits, which only the standard library writes
-        material = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+    except TypeError:  # an integer beyond 64 bits or a lone surrogate ("\ud800"), which
+        # only the standard library writes (the record is refused later, field by field)
+        material = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode(
+            "utf-8", "surrogatepass")
     return hashlib.blake2b(material, digest_size=16).hexdigest()
 
 

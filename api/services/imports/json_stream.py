@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from api.services.exceptions import InvalidInput
 
-WINDOW = 1024 * 1024  # bytes decoded at a time
+WINDOW = 1024 * 1024  # bytes decoded at a time (at least)
 MAX_VALUE = 256 * 1024 * 1024  # characters one record (or top-level value) may take
 _SPACE = " \t\n\r"
 
@@ -60,7 +60,8 @@ class _Text:
         newlines = done.count("\n")
         self.line += newlines
         self.column = len(done) - done.rfind("\n") if newlines else self.column + len(done)
-        block = self.stream.read(WINDOW)
+        # a value longer than the window doubles it: reading it again costs O(its length)
+        block = self.stream.read(max(WINDOW, len(self.text) - self.pos))
         pending = len(self.decoder.getstate()[0])
         try:
             added = self.decoder.decode(block, final=not block)

@@ -70,8 +70,7 @@ class Publication(Protocol):
 
 
 def _run(session: Session, kind: str, payload: dict | Document, run_once, *, dry_run: bool,
-         atomic: bool,
-         actor_id: int | None, filename: str | None, file_sha256: str | None,
+         atomic: bool, actor_id: int | None, filename: str | None, file_sha256: str | None,
          file_format: str, run: ImportRun | None = None,
          step: Step | None = None) -> ImportRun:
     """Apply `run_once(log, step)` under the run's rules and record the run (dry runs too).
@@ -119,10 +118,10 @@ def _run(session: Session, kind: str, payload: dict | Document, run_once, *, dry
     return run
 
 
-def _sha256_of(payload: dict | Document) -> str | None:
+def _sha256_of(payload: dict | Document) -> str:
     """The SHA-256 of a document given as a dict (no file), to tell runs of it apart."""
     if isinstance(payload, Document):
-        return None
+        raise TypeError("a document read from a file is imported with the file's SHA-256")
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -139,9 +138,10 @@ def record_progress(run: ImportRun, log: RunLog) -> None:
 
 @contextmanager
 def _collector_spares_the_file() -> Iterator[None]:
-    """Leave what already exists (above all the parsed file, millions of objects that stay
-    alive throughout) out of Python's cyclic garbage collection while the run creates its many
-    objects: every full collection would walk all of it again, a quarter of a large run's time.
+    """Leave what already exists (a CSV file as read, or a document given as a dict: millions
+    of objects that stay alive throughout) out of Python's cyclic garbage collection while the
+    run creates its many objects: every full collection would walk all of it again, a quarter
+    of a large run's time.
     What the run creates is collected as usual; the rest is handed back afterwards."""
     gc.freeze()
     try:
@@ -151,8 +151,8 @@ def _collector_spares_the_file() -> Iterator[None]:
 
 
 def import_cases(session: Session, cipher: PiiCipher, payload: dict | Document, *,
-                 dry_run: bool = False,
-                 atomic: bool = False, actor_id: int | None = None, filename: str | None = None,
+                 dry_run: bool = False, atomic: bool = False, actor_id: int | None = None,
+                 filename: str | None = None,
                  file_sha256: str | None = None, file_format: str = "json",
                  as_of: date | None = None, run: ImportRun | None = None,
                  step: Step | None = None, chunk: int = CHUNK,
