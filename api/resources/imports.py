@@ -130,6 +130,10 @@ class Imports(MethodView):
         skipped; the run is recorded, dry runs too, and audited. A file of one chunk at most,
         or any with `wait=true`, is taken in within this request instead: 201 with the
         finished run."""
+        # A large file takes a minute to arrive and be checked: the request's transaction (its
+        # authentication) ends first, or it would hold back phones' deltas (and, on SQLite,
+        # every writer) meanwhile.
+        db.session.commit()
         upload, file_format, filename = read_upload(args.get("format"))
         config = current_app.config["FIELDVISIT"]
         wait = args["wait"]

@@ -16,6 +16,7 @@ from api import jobs
 from api.extensions import db
 from api.jobs import imports as import_jobs
 from api.models import Case, ImportRun, Job
+from api.services.imports import runs
 from api.services.imports.demo.book import generate_cases_file
 from api.services.imports.runs import queue_import
 from tests.factories import PASSWORD
@@ -259,3 +260,19 @@ def test_a_worker_elsewhere_takes_the_file_from_the_blob_store(app, client, lend
     answer = client.get(f"/imports/{run_id}", headers=lender["headers"]).get_json()
     assert (answer["status"], answer["created"], answer["done"]) == ("done", 2, 2)
     assert not app.extensions["fieldvisit.blobs"].exists(f"imports/{run_id}/upload.json")
+
+
+def test_an_upload_is_read_and_checked_outside_any_transaction(client, lender, monkeypatch):
+    """Reading and checking a large file takes a while: no transaction of the request is open
+    meanwhile (it would hold back every phone's delta, and on SQLite every writer)."""
+    open_meanwhile = []
+    check_upload = runs.check_upload
+
+    def watched(*args, **kwargs):
+        open_meanwhile.append(db.session().in_transaction())
+        return check_upload(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "check_upload", watched)
+    response = post(client, lender["headers"], cases_file(2))
+    assert response.status_code in (201, 202), response.get_json()
+    assert open_meanwhile == [False]
