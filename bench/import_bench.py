@@ -54,7 +54,7 @@ from sqlalchemy import event  # noqa: E402
 from api import create_app, jobs  # noqa: E402
 from api.config import Config  # noqa: E402
 from api.extensions import WRITE_INTENT, db  # noqa: E402
-from api.jobs.imports import ask_for_job  # noqa: E402
+from api.jobs.imports import AFTER_CHUNK, ask_for_job  # noqa: E402
 from api.models import ImportRun, Role  # noqa: E402
 from api.services.compliance import authorisations  # noqa: E402
 from api.services.identity import accounts  # noqa: E402
@@ -115,8 +115,26 @@ def write_file(n_cases: int, folder: Path, assign: bool = True) -> tuple[LenderF
     return LenderFile(path, n_cases, digest.hexdigest()), collectors
 
 
+def progress_printer(every: int):
+    """An AFTER_CHUNK hook printing, every `every` records, the rate (wall and CPU) since the
+    last line: how the import's speed moves as the tables grow."""
+    last = [0, time.perf_counter(), time.process_time()]
+
+    def hook(_run_id: int, done: int, _total: int | None) -> None:
+        if done - last[0] < every:
+            return
+        now, cpu = time.perf_counter(), time.process_time()
+        print(f"    {done:>9,} records: {(done - last[0]) / (now - last[1]):6.0f} cases/s, "
+              f"{(cpu - last[2]) * 1e3 / (done - last[0]):5.2f} ms CPU a case; "
+              f"peak RSS {peak_rss():,.0f} MB", flush=True)
+        last[:] = [done, now, cpu]
+
+    return hook
+
+
 def run_import(file: LenderFile, actor_id: int, profile: str | None = None,
-               as_of: date = AS_OF, direct: bool = False) -> tuple[float, str]:
+               as_of: date = AS_OF, direct: bool = False,
+               progress=None) -> tuple[float, str]:
     """Seconds for one import, and what the run reports. As a job (default): the file checked
     as it is read from disk and stored, as `POST /imports` and `fieldvisit import` do, then the
     job run here, reading the stored file as a stream and committing a chunk at a time;
@@ -150,7 +168,13 @@ def run_import(file: LenderFile, actor_id: int, profile: str | None = None,
                                    as_of=as_of)
             job = ask_for_job(db.session, run, send=False)
             db.session.commit()
-            jobs.run(db.session, job.id)
+            if progress:
+                AFTER_CHUNK.append(progress)
+            try:
+                jobs.run(db.session, job.id)
+            finally:
+                if progress:
+                    AFTER_CHUNK.remove(progress)
             run = db.session.get(ImportRun, run.id, populate_existing=True)
             if run.state != "done":
                 raise RuntimeError(f"the import job {run.state}: {run.job.error}")
@@ -173,7 +197,7 @@ def run_import(file: LenderFile, actor_id: int, profile: str | None = None,
     return elapsed, summary
 
 
-def bench(engine: str, file: LenderFile, collectors: dict[str, list[str]],
+def bench(engine: str, file: LenderFile, collectors: dict[str, list[str]], every: int | None,
           profile: str | None = None, later: int | None = None, direct: bool = False,
           chunk: int | None = None, users: int = 0) -> None:
     with database(engine) as url, tempfile.TemporaryDirectory() as blobs:
@@ -197,12 +221,12 @@ def bench(engine: str, file: LenderFile, collectors: dict[str, list[str]],
             n = file.cases
             first, run = run_import(file, admin_id,
                                     profile and f"{profile}-{engine}-import.prof",
-                                    direct=direct)
+                                    direct=direct, progress=every and progress_printer(every))
             print(f"{engine:<11} import    {first:7.1f} s  {n / first:7.0f} cases/s  "
                   f"({run})")
             again, run = run_import(file, admin_id,
                                     profile and f"{profile}-{engine}-reimport.prof",
-                                    direct=direct)
+                                    direct=direct, progress=every and progress_printer(every))
             print(f"{engine:<11} re-import {again:7.1f} s  {n / again:7.0f} cases/s  "
                   f"({run})")
             print(f"{engine:<11} ratio re-import / import = {again / first:.2f}")
@@ -252,6 +276,8 @@ def main() -> None:
                         help="records per committed chunk (FIELDVISIT_IMPORT_CHUNK_ROWS)")
     parser.add_argument("--users", type=int, default=0, metavar="N",
                         help="then create N collectors as `fieldvisit users import` does")
+    parser.add_argument("--every", type=int, metavar="RECORDS",
+                        help="print the rate every RECORDS records (committed chunks)")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="write a cProfile of each import to PREFIX-ENGINE-PHASE.prof")
     args = parser.parse_args()
@@ -266,8 +292,8 @@ def main() -> None:
         one, five, fifteen = os.getloadavg()
         print(f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs")
         for engine in args.engines.split(","):
-            bench(engine, file, collectors, args.profile, args.later, args.direct, args.chunk,
-                  args.users)
+            bench(engine, file, collectors, args.every, args.profile, args.later, args.direct,
+                  args.chunk, args.users)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ class ImportRun(db.Model):
     status: Mapped[str] = mapped_column(String(12), default=JobStatus.DONE)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
     blob_key: Mapped[str | None] = mapped_column(String(200))  # the upload, until the run ends
+    # JSON of `file_checks.FileRepeats` found on upload (cases), until the run ends
+    repeats: Mapped[str | None] = mapped_column(Text)
     done: Mapped[int] = mapped_column(default=0)  # records committed
     total: Mapped[int | None]  # records in the file
     rows: Mapped[int] = mapped_column(default=0)

@@ -189,7 +189,7 @@ class CancelImport(MethodView):
         jobs.request_cancel(db.session, run.job)
         if run.job.status == JobStatus.CANCELLED and run.status == JobStatus.QUEUED:
             run.status, run.finished_at = JobStatus.CANCELLED, run.job.finished_at
-            key, run.blob_key = run.blob_key, None
+            key, run.blob_key, run.repeats = run.blob_key, None, None
             runs.forget_upload(key)
             db.session.commit()
             if key:

@@ -18,6 +18,7 @@ from api.jobs import imports as import_jobs
 from api.models import Case, ImportRun, Job
 from api.services.imports import runs
 from api.services.imports.demo.book import generate_cases_file
+from api.services.imports.file_checks import FileRepeats
 from api.services.imports.runs import queue_import
 from tests.factories import PASSWORD
 from tests.sync.test_client import AppTransport, DeviceClient
@@ -68,7 +69,7 @@ def test_an_import_commits_in_chunks_with_its_progress(client, lender, chunk_row
     assert (end["status"], end["done"], end["percent"], end["created"]) == ("done", 5, 100.0, 5)
     assert [done for _, done, _ in seen] == [2, 4]  # the last chunk commits with the run's end
     run = db.session.get(ImportRun, end["id"])
-    assert run.blob_key is None  # the upload is deleted once the run has ended
+    assert run.blob_key is None and run.repeats is None  # kept until the run has ended
     assert current_app.extensions["fieldvisit.blobs"].exists(f"imports/{run.id}/upload.json") \
         is False
 
@@ -131,9 +132,11 @@ def test_a_queued_import_cancelled_never_runs(app, client, lender):
     db.session.commit()
     run_id, job_id = run.id, job.id
     assert app.extensions["fieldvisit.blobs"].exists(f"imports/{run_id}/upload.json")
+    assert FileRepeats.from_json(run.repeats) == FileRepeats()  # two cases, two debtors
     answer = client.post(f"/imports/{run_id}/cancel", headers=lender["headers"]).get_json()
     assert (answer["status"], answer["finished_at"] is not None) == ("cancelled", True)
     assert not app.extensions["fieldvisit.blobs"].exists(f"imports/{run_id}/upload.json")
+    assert db.session.get(ImportRun, run_id, populate_existing=True).repeats is None
     jobs.run(db.session, job_id)  # a late message for it
     assert db.session.get(Job, job_id, populate_existing=True).status == "cancelled"
     assert count_cases() == 0

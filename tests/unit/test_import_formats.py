@@ -13,6 +13,7 @@ from api.models import CaseStatus, Relation
 from api.services.exceptions import InvalidInput
 from api.services.geo import gcj02_to_wgs84
 from api.services.imports import formats, json_stream
+from api.services.imports.file_checks import FileChecks, FileRepeats
 from api.services.imports.formats import MalformedFile, check_upload, stored_document
 from api.services.imports.rows import clean_balance, clean_case, clean_payment, derived_key
 
@@ -296,3 +297,40 @@ def test_derived_keys_depend_on_content_only():
     assert [c["key"] for c in first] == ["C1", "C2"]
     assert again[0]["key"] == derived_key("李娜", "spouse", "13987654321")
     assert again[0]["key"] != again[1]["key"] and len(again[0]["key"]) <= 64
+
+
+def test_what_a_cases_file_names_twice_is_found_on_upload():
+    """Contract numbers and debtor refs as the rows clean them (stripped); only the repeated
+    ones are kept, and they come back from the run's JSON as they went in."""
+    cases = [case_record(contract_no=f"HT-{n}", debtor={"ref": f"D-{n % 3}"}) for n in range(4)]
+    cases.append(case_record(contract_no=" HT-1 ", debtor={"ref": " D-9"}))
+    data = json.dumps({"format": "fieldvisit.cases.v1", "cases": cases}).encode()
+    repeats = check_upload(io.BytesIO(data), "json", "cases").repeats
+    assert (repeats.contract_nos, repeats.debtor_refs) == ({"HT-1"}, {"D-0"})
+    assert FileRepeats.from_json(repeats.to_json()) == repeats
+    assert FileRepeats.of(cases) == repeats
+    assert check_upload(io.BytesIO((FILES / "payments.json").read_bytes()), "json",
+                        "payments").repeats is None
+
+
+def test_the_file_checks_keep_only_what_is_named_again():
+    """A record whose contract number and debtor no other record names leaves nothing behind
+    but its ID (one ID, one debtor ref); one named again is checked against the first."""
+    checks = FileChecks(FileRepeats(contract_nos={"HT-2"}, debtor_refs={"D-2"}))
+    once, problems = clean_case(case_record(contract_no="HT-1", debtor={
+        **case_record()["debtor"], "ref": "D-1"}))
+    assert problems == [] and checks.repeated("HT-1", 1) is None
+    checks.consistent(1, once, "id-1", problems)
+    assert (checks.first_row, checks.seen, problems) == ({}, {}, [])
+    assert checks.id_holder == {"id-1": ("D-1", 1)}
+    twice, _ = clean_case(case_record(contract_no="HT-2", debtor={
+        **case_record()["debtor"], "ref": "D-2"}))
+    checks.consistent(2, twice, "id-2", problems)
+    assert checks.repeated("HT-2", 2) is None and checks.repeated("HT-2", 3) == (
+        "appears again (first in row 2)")
+    twice["debtor"]["name"] = "李四"
+    checks.consistent(3, twice, "id-2", problems)
+    assert problems == [("debtor", "differs from row 2 for the same debtor ref")]
+    checks.consistent(4, {**twice, "debtor": {**twice["debtor"], "ref": "D-1"}}, "id-2",
+                      problems := [])
+    assert problems[0] == ("debtor.national_id", "also given for debtor ref D-2 (row 2)")

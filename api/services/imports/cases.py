@@ -28,7 +28,7 @@ from api.services.imports.bulk import CHUNK, chunks
 from api.services.imports.case_merge import CaseMerge, Chunk
 from api.services.imports.converters import Bad
 from api.services.imports.dry_chunks import CarriedDebtors
-from api.services.imports.file_checks import FileChecks
+from api.services.imports.file_checks import FileChecks, FileRepeats
 from api.services.imports.formats import Document
 from api.services.imports.holders import HOLDER_TERMS, Holder, Holders
 from api.services.imports.records import CaseRow
@@ -46,7 +46,7 @@ VERIFY_UNCHANGED = False
 class CaseImporter:
     def __init__(self, session: Session, cipher: PiiCipher, log: RunLog, as_of: date,
                  actor_id: int | None, from_csv: bool, step=None, chunk: int = CHUNK,
-                 publish=None, dry_run: bool = False):
+                 publish=None, dry_run: bool = False, repeats: FileRepeats | None = None):
         self.session, self.cipher, self.log, self.step = session, cipher, log, step
         self.chunk = chunk  # records per SAVEPOINT; `step` is called after each
         # Publishes the session's touched cases (their device documents) before their digests
@@ -65,7 +65,8 @@ class CaseImporter:
         self.merge = CaseMerge(session, cipher, as_of, actor_id)
         self.holders = Holders(session)
         self._glanced_holders: dict[tuple, Holder | object | None] = {}
-        self.file = FileChecks()
+        self.repeats = repeats  # found on upload; else found by reading the records first
+        self.file: FileChecks
         # debtor ref -> (row, its DEBTOR_PARTS) of the records skipped unread
         self.skipped: dict[str, list[tuple[int, bytes]]] = {}
         self.kept: dict[str, str] = {}  # the current chunk's `digests.stored`
@@ -77,8 +78,10 @@ class CaseImporter:
         for error in doc.errors:
             self.log.error(error["row"], error["contract_no"], error["field"], error["message"])
         records = doc.records["cases"]
+        repeats = self.repeats or FileRepeats.of(records)
+        self.file = FileChecks(repeats)
         if self.rolls_back:
-            self.carried = CarriedDebtors(self.merge, records)
+            self.carried = CarriedDebtors(self.merge, repeats.debtor_refs)
         pending: list[CaseRow] = []
         glanced: list[tuple] = []
         row_no = 0
@@ -89,7 +92,7 @@ class CaseImporter:
                 row_no += 1
                 glance = self._glance(raw)
                 if glance is not None:
-                    self.file.first_row[glance[0]] = row_no
+                    self.file.read_contract(glance[0], row_no)
                     glanced.append((row_no, raw, lines, *glance))
                 else:
                     pending += self._resolve(glanced)
@@ -128,7 +131,7 @@ class CaseImporter:
         ref = raw["debtor"].get("ref")
         ref = ref.strip() if isinstance(ref, str) else None
         if not ref or contract_no is None or holder is _UNSKIPPABLE \
-                or contract_no in self.file.first_row \
+                or self.file.contract_read(contract_no) \
                 or self.file.debtor_read(ref):  # a duplicate, or a debtor already read
             return None
         return contract_no, ref, digests.record_digest(raw, holder, self.as_of)
@@ -165,8 +168,9 @@ class CaseImporter:
             if contract_no in same and not self.file.debtor_read(ref):
                 if not VERIFY_UNCHANGED:
                     self.log.count("unchanged")
-                    self.skipped.setdefault(ref, []).append((row_no, orjson.dumps(
-                        {name: raw.get(name) for name in DEBTOR_PARTS})))
+                    if ref in self.file.repeats.debtor_refs:  # a later record may be read
+                        self.skipped.setdefault(ref, []).append((row_no, orjson.dumps(
+                            {name: raw.get(name) for name in DEBTOR_PARTS})))
                     continue
                 self.matched.add(row_no)
             row = self._clean(row_no, raw, lines, digest)

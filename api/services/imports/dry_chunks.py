@@ -41,9 +41,9 @@ class Carried:
 class CarriedDebtors:
     """The debtors earlier (rolled-back) chunks gave something a later chunk needs."""
 
-    def __init__(self, merge: CaseMerge, records: list):
+    def __init__(self, merge: CaseMerge, recurring: set[str]):
         self.merge, self.session = merge, merge.session
-        self.recurring = recurring_refs(records)
+        self.recurring = recurring  # the debtor refs more than one record names
         self.carried: dict[str, Carried] = {}
         self._order = count()
 
@@ -85,16 +85,3 @@ class CarriedDebtors:
             for ref in sorted(todo, key=lambda ref: self.carried[ref].order):
                 self.merge.upsert_debtor(self.carried[ref].row(), chunk)
         self.merge.flush(chunk)
-
-
-def recurring_refs(records: list) -> set[str]:
-    """The debtor refs (as `converters.text` cleans them) that more than one record names."""
-    seen: set[str] = set()
-    again: set[str] = set()
-    for raw in records:
-        debtor = raw.get("debtor") if isinstance(raw, dict) else None
-        ref = debtor.get("ref") if isinstance(debtor, dict) else None
-        if isinstance(ref, str):
-            ref = ref.strip()
-            (again if ref in seen else seen).add(ref)
-    return again

@@ -20,6 +20,7 @@ from datetime import date
 from typing import Any, BinaryIO
 
 from api.services.exceptions import InvalidInput
+from api.services.imports.file_checks import FileRepeats, RepeatCounter
 from api.services.imports.json_stream import MalformedFile, StreamedRecords, walk
 from api.services.imports.rows import BALANCE, CASE, CASE_PARTS, FILE_PAYMENT, TRACKER
 
@@ -54,10 +55,11 @@ class Document:
 @dataclass(frozen=True)
 class Upload:
     """A lender file checked as it arrives: the date its figures are for, how many records it
-    holds and, for CSV (read whole), its document."""
+    holds, what a cases file names more than once and, for CSV (read whole), its document."""
 
     as_of: date | None
     total: int
+    repeats: FileRepeats | None
     document: Document | None
 
 
@@ -66,13 +68,17 @@ def check_upload(stream: BinaryIO, file_format: str, kind: str) -> Upload:
     _check_kind(kind, file_format)
     if file_format == "csv":
         doc = check_document(_read_csv(_read_whole(stream), kind), kind)
-        return Upload(doc.as_of, sum(len(records) for records in doc.records.values()), doc)
+        return Upload(doc.as_of, sum(len(records) for records in doc.records.values()),
+                      FileRepeats.of(doc.records["cases"]) if kind == "cases" else None, doc)
     lists = KINDS[kind][1]
     top: dict[str, Any] = {}
     counts = dict.fromkeys(lists, 0)
+    counter = RepeatCounter()
     for event, name, value in walk(stream, lists):
         if event == "item":
             counts[name] += 1
+            if kind == "cases":
+                counter.note(value)
         elif event == "list":
             top[name] = []
         elif name == "":  # the top level is not an object
@@ -85,7 +91,8 @@ def check_upload(stream: BinaryIO, file_format: str, kind: str) -> Upload:
             raise InvalidInput("Unknown fields: " + ", ".join(private),
                                fields={k: ["unknown field"] for k in private})
     doc = check_document(top, kind)
-    return Upload(doc.as_of, sum(counts.values()), None)
+    return Upload(doc.as_of, sum(counts.values()),
+                  counter.repeats if kind == "cases" else None, None)
 
 
 def stored_document(open_file: Callable[[], BinaryIO], file_format: str,

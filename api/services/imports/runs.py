@@ -40,6 +40,7 @@ from api.services.identity.accounts import Principal
 from api.services.identity.pii import PiiCipher
 from api.services.imports.bulk import CHUNK
 from api.services.imports.cases import CaseImporter
+from api.services.imports.file_checks import FileRepeats
 from api.services.imports.formats import (
     Document,
     check_document,
@@ -156,7 +157,8 @@ def import_cases(session: Session, cipher: PiiCipher, payload: dict | Document, 
                  file_sha256: str | None = None, file_format: str = "json",
                  as_of: date | None = None, run: ImportRun | None = None,
                  step: Step | None = None, chunk: int = CHUNK,
-                 publish: Publication | None = None) -> ImportRun:
+                 publish: Publication | None = None,
+                 repeats: FileRepeats | None = None) -> ImportRun:
     """Upsert a cases document (see docs/import-format.md), given as a dict or as read by
     `formats.stored_document`; the caller commits.
 
@@ -166,13 +168,15 @@ def import_cases(session: Session, cipher: PiiCipher, payload: dict | Document, 
     `publish` (the job's) lets the run keep each case's record digest, so that a re-import
     skips what has not changed, and create new cases of new debtors set-based, their
     documents built from memory (`imports.new_cases`); without it (nor `dry_run`) every
-    record goes through the ORM, and the commit publishes."""
+    record goes through the ORM, and the commit publishes. `repeats`: what the file names more
+    than once, as found on upload (else the records are read once more first to find it)."""
     doc = payload if isinstance(payload, Document) else check_document(payload, "cases")
 
     def run_once(log: RunLog, step: Step | None) -> None:
         importer = CaseImporter(session, cipher, log, as_of or doc.as_of or lender_today(),
                                 actor_id, from_csv=file_format == "csv", step=step,
-                                chunk=chunk, publish=publish, dry_run=dry_run)
+                                chunk=chunk, publish=publish, dry_run=dry_run,
+                                repeats=repeats)
         importer.run(doc)
 
     return _run(session, "cases", payload, run_once, dry_run=dry_run, atomic=atomic,
@@ -250,6 +254,7 @@ def queue_import(session: Session, blobs: BlobStore, upload: BinaryIO, *, kind: 
     run = ImportRun(kind=kind, file_format=file_format, filename=(filename or "")[:200] or None,
                     sha256=hashing.result().sha256, dry_run=dry_run, atomic=atomic,
                     as_of=as_of or checked.as_of,
+                    repeats=checked.repeats and checked.repeats.to_json(),
                     started_by_id=principal.user_id if principal else None,
                     status=JobStatus.QUEUED, total=total, rows=total)
     session.add(run)
@@ -300,7 +305,8 @@ def run_queued(session: Session, cipher: PiiCipher, blobs: BlobStore, run_id: in
                    "file_sha256": run.sha256, "file_format": run.file_format,
                    "run": run, "step": step, "chunk": min(CHUNK, chunk_rows)}
         if run.kind == "cases":
-            import_cases(session, cipher, doc, **options, publish=publish)
+            repeats = FileRepeats.from_json(run.repeats) if run.repeats else None
+            import_cases(session, cipher, doc, **options, publish=publish, repeats=repeats)
         else:
             import_payments(session, doc, **options)
     except BaseException as exc:
@@ -320,7 +326,7 @@ def _finish(session: Session, blobs: BlobStore, principal: Principal | None,
             run: ImportRun) -> None:
     """Audit the run and commit its end; then its upload is no longer needed."""
     _audit(session, principal, run)
-    key, run.blob_key = run.blob_key, None
+    key, run.blob_key, run.repeats = run.blob_key, None, None
     session.commit()
     if key:
         blobs.delete(key)
