@@ -7,7 +7,7 @@ import { get, latest, post, type Me } from "../api";
 import { field, h } from "../dom";
 import { t, tv, when } from "../i18n";
 import { actionText } from "./actions";
-import { collectors, showError } from "./common";
+import { collectors, notice, showError } from "./common";
 
 interface Item {
   id: number; kind: string; state: string; action: string; action_text: string; actor: string;
@@ -64,19 +64,17 @@ export async function exceptionsScreen(main: HTMLElement, me: Me): Promise<void>
   function card(item: Item): HTMLElement {
     const note = h("input", { name: "note", maxlength: 400 });
     const act = (verb: "acknowledge" | "resolve") => async () => {
-      if (verb === "resolve" && !note.value.trim()) { note.focus(); outcome.textContent = t("noteNeeded"); return; }
+      if (verb === "resolve" && !note.value.trim()) { note.focus(); notice(outcome, t("noteNeeded")); return; }
       try {
         await post(`/exceptions/${item.id}/${verb}`, { note: note.value.trim() || null });
-        outcome.className = "notice";
-        outcome.textContent = t(verb === "resolve" ? "resolvedOne" : "acknowledgedOne");
+        notice(outcome, t(verb === "resolve" ? "resolvedOne" : "acknowledgedOne"));
         await load();
       } catch (error) { showError(outcome, error); }
     };
     const makeAgain = async () => {
       try {
         await post(`/admin/server-files/${encodeURIComponent(item.subject_id)}/retry`, {});
-        outcome.className = "notice";
-        outcome.textContent = t("madeAgainQueued");
+        notice(outcome, t("madeAgainQueued"));
         await load();
       } catch (error) { showError(outcome, error); }
     };
