@@ -166,6 +166,8 @@ def run_import(file: LenderFile, actor_id: int, profile: str | None = None,
                                    upload, kind="cases", file_format="json",
                                    principal=principal, filename="bench-cases.json",
                                    as_of=as_of)
+            print(f"    upload checked and stored in {time.perf_counter() - started:.1f} s",
+                  flush=True)
             job = ask_for_job(db.session, run, send=False)
             db.session.commit()
             if progress:
