@@ -334,3 +334,16 @@ def test_the_file_checks_keep_only_what_is_named_again():
     checks.consistent(4, {**twice, "debtor": {**twice["debtor"], "ref": "D-1"}}, "id-2",
                       problems := [])
     assert problems[0] == ("debtor.national_id", "also given for debtor ref D-2 (row 2)")
+
+
+def test_a_small_json_file_is_kept_as_read_a_larger_one_is_not():
+    """Up to `keep` records the upload's check keeps what it parsed, for a job in the same
+    process; one more and it keeps none (the job reads the stored file again)."""
+    data = (FILES / "cases.json").read_bytes()
+    expected = json.loads(data)["cases"]
+    kept = check_upload(io.BytesIO(data), "json", "cases", keep=len(expected))
+    assert kept.document.records["cases"] == expected and kept.total == len(expected)
+    assert kept.document.as_of == date(2026, 11, 21)
+    let_go = check_upload(io.BytesIO(data), "json", "cases", keep=len(expected) - 1)
+    assert let_go.document is None and let_go.total == len(expected)
+    assert let_go.repeats == kept.repeats

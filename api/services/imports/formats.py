@@ -63,8 +63,10 @@ class Upload:
     document: Document | None
 
 
-def check_upload(stream: BinaryIO, file_format: str, kind: str) -> Upload:
-    """Read and check the whole file in `stream`; a JSON file's records are counted, not kept."""
+def check_upload(stream: BinaryIO, file_format: str, kind: str, keep: int = 0) -> Upload:
+    """Read and check the whole file in `stream`. A JSON file's records are counted and let
+    go, unless it holds `keep` records at most: then they are kept, as its `document` (a small
+    file is not parsed again by a job in the same process)."""
     _check_kind(kind, file_format)
     if file_format == "csv":
         doc = check_document(_read_csv(_read_whole(stream), kind), kind)
@@ -72,13 +74,19 @@ def check_upload(stream: BinaryIO, file_format: str, kind: str) -> Upload:
                       FileRepeats.of(doc.records["cases"]) if kind == "cases" else None, doc)
     lists = KINDS[kind][1]
     top: dict[str, Any] = {}
-    counts = dict.fromkeys(lists, 0)
+    total = 0
     counter = RepeatCounter()
     for event, name, value in walk(stream, lists):
         if event == "item":
-            counts[name] += 1
+            total += 1
             if kind == "cases":
                 counter.note(value)
+            if total <= keep:
+                top[name].append(value)
+            elif total == keep + 1:  # too many to keep: let go of those kept so far
+                for kept in lists:
+                    if isinstance(top.get(kept), list):
+                        top[kept] = []
         elif event == "list":
             top[name] = []
         elif name == "":  # the top level is not an object
@@ -91,8 +99,8 @@ def check_upload(stream: BinaryIO, file_format: str, kind: str) -> Upload:
             raise InvalidInput("Unknown fields: " + ", ".join(private),
                                fields={k: ["unknown field"] for k in private})
     doc = check_document(top, kind)
-    return Upload(doc.as_of, sum(counts.values()),
-                  counter.repeats if kind == "cases" else None, None)
+    return Upload(doc.as_of, total, counter.repeats if kind == "cases" else None,
+                  doc if total <= keep else None)
 
 
 def stored_document(open_file: Callable[[], BinaryIO], file_format: str,

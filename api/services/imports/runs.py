@@ -216,10 +216,12 @@ def _audit(session: Session, principal: Principal | None, run: ImportRun) -> Non
 # --------------------------------------------------------------------------- as a job
 
 
-# CSV files this process checked and stored for a job it runs itself (the command line,
-# `wait`, the in-process queue), as read, by blob key: the job takes the document from here
-# rather than reading the file again. (A JSON file is read again from the store, as a stream.)
+# Files this process checked and stored for a job it runs itself (the command line, `wait`,
+# the in-process queue), as read, by blob key: the job takes the document from here rather
+# than reading the file again. A CSV file, read whole; a JSON file of KEEP_PARSED records at
+# most (about 15 KB of memory a record); a larger one is read again from the store, as a stream.
 _READ: dict[str, Document] = {}
+KEEP_PARSED = 25_000
 
 
 def forget_upload(key: str | None) -> None:
@@ -241,9 +243,10 @@ def queue_import(session: Session, blobs: BlobStore, upload: BinaryIO, *, kind: 
     asks for its job and commits); no `principal`: the command line. The run's `as_of` is the
     one asked for, else the file's. An atomic run is one transaction, so it takes at most
     `atomic_max_rows` records. `runs_here`: this process will run the job (a CSV file's
-    document is kept for it)."""
+    document, or a small JSON file's, is kept for it)."""
     hashing = HashingReader(upload, None)
-    checked = check_upload(hashing, file_format, kind)  # read to the end: hashed whole
+    checked = check_upload(hashing, file_format, kind,  # read to the end: hashed whole
+                           keep=KEEP_PARSED if runs_here else 0)
     total = checked.total
     if atomic and atomic_max_rows is not None and total > atomic_max_rows:
         raise InvalidInput(
