@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import Table, any_, bindparam, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,18 @@ def chunks(items: Iterable, size: int = CHUNK) -> Iterator[list]:
     items = iter(items)
     while chunk := list(islice(items, size)):
         yield chunk
+
+
+def among(session: Session, column: Any, values: Iterable) -> Any:
+    """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one array parameter. A chunk
+    names thousands of keys: as thousands of parameters, the statement cost SQLAlchemy and the
+    driver time to render, and once psycopg prepared it, PostgreSQL's generic plan for it
+    scanned the whole table, testing each row against the list one by one (1.5–4 s a query at
+    200,000 debtors); with one array the plan stays on the index."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -17,7 +17,7 @@ from api.services.casefile.loan_figures import LoanFigures
 from api.services.exceptions import InvalidInput
 from api.services.fieldwork.promise_status import refresh_promise_statuses
 from api.services.identity.pii import PiiCipher
-from api.services.imports.bulk import next_ids
+from api.services.imports.bulk import among, next_ids
 from api.services.imports.merge import (
     debtor_values,
     merge_addresses,
@@ -71,7 +71,8 @@ class CaseMerge:
         chunk = self.load_debtors({row.data["debtor"]["ref"] for row in rows},
                                   {row.digest for row in rows})
         chunk.cases.update((c.contract_no, c) for c in self.session.scalars(
-            select(Case).where(Case.contract_no.in_([row.contract_no for row in rows]))
+            select(Case).where(among(self.session, Case.contract_no,
+                                     [row.contract_no for row in rows]))
             .options(selectinload(Case.instalments), selectinload(Case.payments),
                      selectinload(Case.collateral), selectinload(Case.assignments))))
         return chunk
@@ -81,7 +82,8 @@ class CaseMerge:
         new = NewCases(self.session, self.cipher, self.actor_id, ASSIGN_REASON)
         debtors = self.session.scalars(
             select(Debtor)
-            .where(or_(Debtor.lender_ref.in_(refs), Debtor.national_id_digest.in_(digests)))
+            .where(or_(among(self.session, Debtor.lender_ref, refs),
+                       among(self.session, Debtor.national_id_digest, digests)))
             .options(selectinload(Debtor.contacts), selectinload(Debtor.addresses))).all() \
             if refs or digests else []
         return Chunk({d.lender_ref: d for d in debtors},
@@ -101,7 +103,7 @@ class CaseMerge:
         debtor it joins), not the dozens of rows hanging off it."""
         if updates:
             for case in self.session.scalars(
-                    select(Case).where(Case.contract_no.in_(list(updates)))):
+                    select(Case).where(among(self.session, Case.contract_no, updates))):
                 set_changed(case, updates[case.contract_no])
 
     def check(self, row: CaseRow, chunk: Chunk) -> LoanFigures | None:

@@ -14,12 +14,12 @@ import json
 from datetime import date
 
 import orjson
-from sqlalchemy import String, any_, bindparam, delete, insert, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from api.models import Case, CaseDocument
 from api.models.imports import CaseImportDigest
+from api.services.imports.bulk import among
 
 
 def record_digest(raw: dict, holder: tuple | None, as_of: date) -> str:
@@ -48,18 +48,9 @@ def stored(session: Session, contract_nos: list[str]) -> dict[str, str]:
                CaseDocument.fingerprint)
         .join(CaseImportDigest, CaseImportDigest.case_id == Case.id)
         .join(CaseDocument, CaseDocument.case_id == Case.id)
-        .where(_among(session, contract_nos)))
+        .where(among(session, Case.contract_no, contract_nos)))
     # Compared here, not joined on: the planner would hash-join the whole documents table.
     return {no: digest for no, digest, kept, now in rows if kept == now}
-
-
-def _among(session: Session, contract_nos: list[str]):
-    """`Case.contract_no IN (...)`; on PostgreSQL as one array parameter (`= ANY`), which
-    neither SQLAlchemy nor the driver rewrites into a statement of thousands of parameters."""
-    if session.get_bind().dialect.name == "postgresql":
-        return Case.contract_no == any_(bindparam("contract_nos", contract_nos,
-                                                  type_=ARRAY(String)))
-    return Case.contract_no.in_(contract_nos)
 
 
 def remember(session: Session, digests: dict[str, str]) -> None:
@@ -70,9 +61,9 @@ def remember(session: Session, digests: dict[str, str]) -> None:
     rows = session.execute(
         select(Case.id, Case.contract_no, CaseDocument.fingerprint)
         .join(CaseDocument, CaseDocument.case_id == Case.id)
-        .where(_among(session, list(digests)))).all()
+        .where(among(session, Case.contract_no, digests))).all()
     ids = [case_id for case_id, _, _ in rows]
-    session.execute(delete(CaseImportDigest).where(CaseImportDigest.case_id.in_(ids)))
+    session.execute(delete(CaseImportDigest).where(among(session, CaseImportDigest.case_id, ids)))
     if rows:
         session.execute(insert(CaseImportDigest), [
             {"case_id": case_id, "digest": digests[no], "document_sha": fingerprint}

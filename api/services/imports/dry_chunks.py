@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from sqlalchemy import select
 
 from api.models import Debtor
+from api.services.imports.bulk import among
 from api.services.imports.case_merge import CaseMerge
 from api.services.imports.records import CaseRow
 
@@ -76,7 +77,8 @@ class CarriedDebtors:
             todo |= new
             ids |= {self.carried[ref].digest for ref in new}
             holders = set(self.session.scalars(
-                select(Debtor.lender_ref).where(Debtor.national_id_digest.in_(ids))))
+                select(Debtor.lender_ref).where(
+                    among(self.session, Debtor.national_id_digest, ids))))
             new, ids = (holders & self.carried.keys()) - todo, set()
         if not todo:
             return

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, raiseload, selectinload
 
 from api.models import Case, Payment
 from api.services.fieldwork.promise_status import refresh_promise_statuses
-from api.services.imports.bulk import CHUNK, chunks
+from api.services.imports.bulk import CHUNK, among, chunks
 from api.services.imports.formats import Document
 from api.services.imports.merge import PAYMENT_FIELDS, set_changed
 from api.services.imports.records import figure_columns, loan_figures
@@ -86,7 +86,7 @@ class PaymentImporter:
     def _apply(self, groups: dict[str, list[_Record]], outcomes: list[str],
                unknown: list[_Record]) -> None:
         cases = {c.contract_no: c for c in self.session.scalars(
-            select(Case).where(Case.contract_no.in_(list(groups)))
+            select(Case).where(among(self.session, Case.contract_no, groups))
             .options(selectinload(Case.instalments), selectinload(Case.payments),
                      raiseload("*")))}
         paid: list[Case] = []  # cases whose payments changed

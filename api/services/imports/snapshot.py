@@ -13,6 +13,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from api.models import Address, Case, Collateral, Contact, Debtor, Instalment, Payment
 from api.services.exceptions import InvalidInput
+from api.services.imports import bulk
 from api.services.imports.merge import (
     CASE_FIELDS,
     COLLATERAL_FIELDS,
@@ -88,24 +89,28 @@ class Snapshot:
     @classmethod
     def load(cls, session: Session, rows: list[CaseRow]) -> Snapshot | None:
         execute = session.execute
+
+        def among_(column, values):
+            return bulk.among(session, column, values)
+
         cases = {c.contract_no: c for c in execute(_snapshot_select(
-            Case, Case.contract_no.in_([row.contract_no for row in rows])))}
+            Case, among_(Case.contract_no, [row.contract_no for row in rows])))}
         if not cases:
             return None
         refs = {row.data["debtor"]["ref"] for row in rows if row.contract_no in cases}
         debtors = {d.lender_ref: d for d in execute(_snapshot_select(
-            Debtor, Debtor.lender_ref.in_(refs)))}
+            Debtor, among_(Debtor.lender_ref, refs)))}
         debtor_ids = [d.id for d in debtors.values()]
         case_ids = [c.id for c in cases.values()]
         return cls(
             cases, debtors,
-            _keyed(execute(_snapshot_select(Contact, Contact.debtor_id.in_(debtor_ids)))),
-            _keyed(execute(_snapshot_select(Address, Address.debtor_id.in_(debtor_ids)))),
-            _listed(execute(_snapshot_select(Instalment, Instalment.case_id.in_(case_ids),
+            _keyed(execute(_snapshot_select(Contact, among_(Contact.debtor_id, debtor_ids)))),
+            _keyed(execute(_snapshot_select(Address, among_(Address.debtor_id, debtor_ids)))),
+            _listed(execute(_snapshot_select(Instalment, among_(Instalment.case_id, case_ids),
                                              Instalment.case_id, Instalment.seq))),
-            _listed(execute(_snapshot_select(Payment, Payment.case_id.in_(case_ids),
+            _listed(execute(_snapshot_select(Payment, among_(Payment.case_id, case_ids),
                                              Payment.case_id, Payment.paid_on))),
-            _keyed(execute(_snapshot_select(Collateral, Collateral.case_id.in_(case_ids)))))
+            _keyed(execute(_snapshot_select(Collateral, among_(Collateral.case_id, case_ids)))))
 
     def judge(self, row: CaseRow, as_of: date) -> dict[str, Any] | None:
         """What `CaseMerge.upsert` would set on the case, {} for nothing, if the row passes
