@@ -1,13 +1,14 @@
 """Reading lender files: JSON or CSV into the one document shape of docs/import-format.md.
 
 A JSON file is read as a stream (`imports.json_stream`): checked once when it is uploaded, its
-records counted and let go, and read again record by record by the import job, so a file of
-any size is taken in in constant memory. A CSV file (one line per record, told apart by its
-`record` column) is read whole and folded into the JSON shape: a contract's lines may lie
-anywhere in the file. Two private keys carry what CSV adds: `_lines` (the line of each record,
-so row errors name CSV lines) and `_errors` (lines that could not be placed, such as an unknown
-record type). Bytes that cannot be read are `MalformedFile` (400); a readable document of the
-wrong shape is `InvalidInput` (422). Rows are not checked here (see `imports.rows`).
+records counted and let go (a small file's are kept for a job in the same process), and read
+again record by record by the import job, so a file of any size is taken in without holding
+it. A CSV file (one line per record, told apart by its `record` column) is read whole and
+folded into the JSON shape: a contract's lines may lie anywhere in the file. Two private keys
+carry what CSV adds: `_lines` (the line of each record, so row errors name CSV lines) and
+`_errors` (lines that could not be placed, such as an unknown record type). Bytes that cannot
+be read are `MalformedFile` (400); a readable document of the wrong shape is `InvalidInput`
+(422). Rows are not checked here (see `imports.rows`).
 """
 
 from __future__ import annotations
