@@ -14,6 +14,7 @@ be read are `MalformedFile` (400); a readable document of the wrong shape is `In
 from __future__ import annotations
 
 import csv
+import gc
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -77,23 +78,35 @@ def check_upload(stream: BinaryIO, file_format: str, kind: str, keep: int = 0) -
     top: dict[str, Any] = {}
     total = 0
     counter = RepeatCounter()
-    for event, name, value in walk(stream, lists):
-        if event == "item":
-            total += 1
-            if kind == "cases":
-                counter.note(value)
-            if total <= keep:
-                top[name].append(value)
-            elif total == keep + 1:  # too many to keep: let go of those kept so far
-                for kept in lists:
-                    if isinstance(top.get(kept), list):
-                        top[kept] = []
-        elif event == "list":
-            top[name] = []
-        elif name == "":  # the top level is not an object
-            top = value
-        else:
-            top[name] = value
+    # Records kept pile up as objects with no cycle among them: the cyclic collector, which
+    # would walk them again and again, waits (for all threads) until the file proves too large.
+    paused = keep > 0 and gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        for event, name, value in walk(stream, lists):
+            if event == "item":
+                total += 1
+                if kind == "cases":
+                    counter.note(value)
+                if total <= keep:
+                    top[name].append(value)
+                elif total == keep + 1:  # too many to keep: let go of those kept so far
+                    for kept in lists:
+                        if isinstance(top.get(kept), list):
+                            top[kept] = []
+                    if paused:
+                        gc.enable()
+                        paused = False
+            elif event == "list":
+                top[name] = []
+            elif name == "":  # the top level is not an object
+                top = value
+            else:
+                top[name] = value
+    finally:
+        if paused:
+            gc.enable()
     if isinstance(top, dict):
         private = sorted(k for k in top if k.startswith("_"))
         if private:
