@@ -18,6 +18,7 @@ from api.extensions import Blueprint, db
 from api.jobs.imports import IMPORT_ROLES, ask_for_job
 from api.models import FINISHED, ImportRun, JobStatus
 from api.pagination import paginate
+from api.services.evidence.storage import SPOOL_BYTES  # larger bodies go to a temporary file
 from api.services.exceptions import Conflict, InvalidInput, NotFound
 from api.services.imports import runs
 from schemas.imports import (
@@ -30,7 +31,6 @@ from schemas.imports import (
 blp = Blueprint("imports", __name__, url_prefix="/imports", description="Lender imports")
 
 MAX_IMPORT_BYTES = 8 * 1024 ** 3  # lender files (a million cases: ~3.5 GB of JSON); CSV: 200 MiB
-SPOOL_BYTES = 8 * 1024 * 1024  # a body larger than this is spooled to a temporary file
 BODY_FORMATS = {"application/json": "json", "text/csv": "csv"}
 
 CASES_EXAMPLE = {
